@@ -1,0 +1,46 @@
+"""Checks that span blocks: names referenced in one place must be defined in another."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from config.routing import Route
+from config.settings import Settings
+
+Path = tuple[str | int, ...]
+
+
+def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
+    """Every broken reference as (YAML path, what was found, what is allowed)."""
+    issues: list[tuple[Path, str, str]] = []
+    receivers = [r.name for r in settings.receivers]
+    intervals = [t.name for t in settings.time_intervals]
+    models = [m.name for m in settings.models]
+    for names, block, what in ((receivers, "receivers", "receiver"), (intervals, "time_intervals", "interval"),
+                               (models, "models", "model")):
+        for name, count in Counter(names).items():
+            if count > 1:
+                index = [i for i, n in enumerate(names) if n == name][1]
+                issues.append(((block, index, "name"), f"{what} name {name!r} a second time", "unique names"))
+    allowed_receivers = ", ".join(dict.fromkeys(receivers)) or "(no receivers defined)"
+    allowed_intervals = ", ".join(dict.fromkeys(intervals)) or "(no time_intervals defined)"
+
+    def walk(route: Route, path: Path) -> None:
+        if route.receiver is not None and route.receiver not in receivers:
+            issues.append((path + ("receiver",), f"receiver {route.receiver!r}",
+                           f"a receiver defined under receivers: {allowed_receivers}"))
+        for key in ("mute_time_intervals", "active_time_intervals"):
+            for i, name in enumerate(getattr(route, key)):
+                if name not in intervals:
+                    issues.append((path + (key, i), f"time interval {name!r}",
+                                   f"an interval defined under time_intervals: {allowed_intervals}"))
+        for i, child in enumerate(route.routes):
+            walk(child, path + ("routes", i))
+
+    if settings.route.receiver is None:
+        issues.append((("route",), "a root route without a receiver",
+                       "the root route needs receiver: NAME (it catches what no child route matches)"))
+    if settings.route.matchers:
+        issues.append((("route", "matchers"), "matchers on the root route", "none: the root route matches every alert"))
+    walk(settings.route, ("route",))
+    return issues

@@ -1,0 +1,38 @@
+"""The whole configuration file: one pydantic model, parsed once at start-up."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from config.base import Strict
+from config.models import ModelSettings
+from config.receivers import Receiver
+from config.routing import InhibitRule, Route, TimeInterval
+from config.service import EngineSettings, LocalSparkEngine, ServiceSettings, StateSettings, WorkspaceSettings
+
+
+class Settings(Strict):
+    """Top level, in the order a reader meets it: where the data is, what to watch, whom to tell."""
+
+    engine: EngineSettings = Field(default_factory=LocalSparkEngine)
+    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    models: tuple[ModelSettings, ...]
+    route: Route
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    time_intervals: tuple[TimeInterval, ...] = ()
+    receivers: tuple[Receiver, ...]
+
+    def model(self, name: str) -> ModelSettings:
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = ", ".join(m.name for m in self.models) or "none"
+        raise KeyError(f"no model named {name!r} in the config (models: {known})")
+
+    def receiver(self, name: str) -> Receiver:
+        for receiver in self.receivers:
+            if receiver.name == name:
+                return receiver
+        raise KeyError(f"no receiver named {name!r}")
