@@ -1,0 +1,69 @@
+"""``lakewarden config validate FILE``: every problem with its line, or a one-screen summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from config import Settings
+from config.durations import format_duration
+from config.routing import Route
+from config.service import LocalSparkEngine, SparkConnectEngine, SqlWarehouseEngine
+
+
+def summary(settings: Settings, file: str) -> str:
+    lines = [f"{file}: valid", ""]
+    engine = settings.engine
+    if isinstance(engine, LocalSparkEngine):
+        where = f"local Spark over {engine.lakehouse_root}"
+    elif isinstance(engine, SqlWarehouseEngine):
+        where = f"SQL warehouse {engine.warehouse_id}"
+    else:
+        assert isinstance(engine, SparkConnectEngine)
+        where = f"Spark Connect {engine.remote}"
+    ws = settings.workspace
+    lines += [
+        f"engine      {where}",
+        f"workspace   {ws.kind}" + (f" {ws.host}" if ws.host else f" (MLflow {ws.mlflow_tracking_uri})"),
+        f"state       {_hide_password(settings.state.url)}",
+        f"http        {settings.service.http.host}:{settings.service.http.port}",
+        "",
+        f"models ({len(settings.models)})",
+    ]
+    for m in settings.models:
+        src = m.sources.lakehouse
+        source = f"lakehouse {src.table} ({src.granularity}, {src.drift_type})" if src else "no source"
+        life = f"lifecycle {m.lifecycle.retrain.backend}" if m.lifecycle.enabled else "lifecycle off"
+        lines.append(f"  {m.name:<20} env={m.env} every {format_duration(m.poll_interval)}; {source}; "
+                     f"alerts from {m.risk.alert_from}; {life}")
+    lines += ["", f"receivers ({len(settings.receivers)})"]
+    for r in settings.receivers:
+        channels = [f"{kind.removesuffix('_configs')} x{len(getattr(r, kind))}"
+                    for kind in type(r).model_fields if kind.endswith("_configs") and getattr(r, kind)]
+        lines.append(f"  {r.name:<20} {', '.join(channels) or 'no channels (alerts routed here are dropped)'}")
+    lines += ["", "routes"]
+    lines.extend(_routes(settings.route, 1, root=True))
+    if settings.inhibit_rules:
+        lines.append(f"inhibit rules: {len(settings.inhibit_rules)}")
+    if settings.time_intervals:
+        lines.append("time intervals: " + ", ".join(t.name for t in settings.time_intervals))
+    return "\n".join(lines)
+
+
+def _routes(route: Route, depth: int, root: bool = False) -> Iterator[str]:
+    match = "(root, every alert)" if root else ", ".join(str(m) for m in route.matchers) or "(every alert)"
+    extra = []
+    if route.receiver:
+        extra.append(f"-> {route.receiver}")
+    if route.group_by is not None:
+        extra.append(f"group_by [{', '.join(route.group_by)}]")
+    if route.continue_:
+        extra.append("continue")
+    yield "  " * depth + f"{match} {' '.join(extra)}".rstrip()
+    for child in route.routes:
+        yield from _routes(child, depth + 1)
+
+
+def _hide_password(url: str) -> str:
+    import sqlalchemy as sa  # noqa: PLC0415 - only this summary needs it
+
+    return sa.make_url(url).render_as_string(hide_password=True)

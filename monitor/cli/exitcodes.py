@@ -1,0 +1,14 @@
+"""Exit codes of the ``lakewarden`` command, documented in the README.
+
+``check`` exits with the code of the worst severity over all models; if any model could not be
+assessed (its source failed) it exits ``INCOMPLETE`` whatever the others say, because a check that
+could not look is not a pass.
+"""
+
+from __future__ import annotations
+
+OK = 0
+ERROR = 1            # a runtime failure: engine, Java, state database
+CONFIG_ERROR = 2     # the configuration file cannot be used (also bad command-line usage)
+INCOMPLETE = 3       # check: at least one model could not be assessed
+SEVERITY = {"ok": 0, "low": 10, "medium": 11, "high": 12, "critical": 13}

@@ -1,0 +1,104 @@
+"""``lakewarden run``: the main loop, graceful shutdown, and the delivery thread.
+
+Signal handlers only set a flag. The main thread takes commands from the inbox (filled by the
+scheduler) and handles them one at a time on the bus. On SIGTERM or SIGINT: the scheduler stops
+(intake ends), the command being handled finishes, queued polls are dropped (the next start polls
+again from the watermark), and the delivery thread finishes its batch, all within
+``service.shutdown_deadline``. Whatever is not delivered stays in the durable outbox for the next
+start. Exit code 0.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+import time
+from types import FrameType
+
+import structlog
+
+from monitor.app import App
+from monitor.bus import Command
+from monitor.http import HttpServer
+from monitor.scheduler import Ticker
+
+log = structlog.get_logger(__name__)
+
+
+class Daemon:
+    def __init__(self, app: App, serve_http: bool = True) -> None:
+        self.app = app
+        self.stop = threading.Event()
+        self.inbox: queue.Queue[Command] = queue.Queue()
+        self._serve_http = serve_http
+        self._signals = 0
+
+    def submit(self, command: Command) -> None:
+        if not self.stop.is_set():
+            self.inbox.put(command)
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals += 1
+        self.stop.set()
+        # Logging from a signal handler can deadlock on the handler's lock; the main loop logs instead.
+
+    def run(self) -> int:
+        settings = self.app.settings
+        http = HttpServer(settings.service.http.host, settings.service.http.port, self.app.health)
+        if self._serve_http:
+            http.start()
+        ticker = Ticker(settings, self.submit)
+        delivery = threading.Thread(target=self._deliver_loop, name="delivery", daemon=True)
+        delivery.start()
+        ticker.start()
+        self.app.health.set_started()
+        log.info("daemon_started", models=[m.name for m in settings.models], http_port=http.port)
+        try:
+            while not self.stop.is_set():
+                try:
+                    command = self.inbox.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                self._handle(command)
+        finally:
+            started = time.monotonic()
+            deadline = settings.service.shutdown_deadline.total_seconds()
+            log.info("daemon_stopping", signals=self._signals, dropped_polls=self.inbox.qsize())
+            self.app.health.set_stopping()
+            ticker.stop()
+            delivery.join(timeout=max(0.0, deadline - (time.monotonic() - started)))
+            if delivery.is_alive():
+                log.warning("shutdown_deadline_passed", deadline_s=deadline,
+                            note="undelivered notifications stay in the outbox for the next start")
+            if self._serve_http:
+                http.stop()
+            self.app.close()
+            log.info("daemon_stopped", seconds=round(time.monotonic() - started, 2))
+        return 0
+
+    def _handle(self, command: Command) -> None:
+        structlog.contextvars.bind_contextvars(command=type(command).__name__)
+        try:
+            self.app.bus.handle(command)
+        except Exception:
+            log.exception("command_failed", command=repr(command))
+        finally:
+            structlog.contextvars.clear_contextvars()
+
+    def _deliver_loop(self) -> None:
+        interval = self.app.settings.service.delivery_interval.total_seconds()
+        while True:
+            stopping = self.stop.is_set()
+            try:
+                self.app.delivery.run_once(limit=50)
+            except Exception:
+                log.exception("delivery_failed")
+            if stopping:
+                return  # one last pass after the stop, for what the final cycle enqueued
+            self.stop.wait(interval)
+

@@ -1,0 +1,37 @@
+"""APScheduler 3 jobs that only publish commands: one poll job per model, one lifecycle tick.
+
+Jobs are thin (they put a command on the daemon's inbox and return), have stable ids, and use
+``coalesce=True`` and ``max_instances=1`` so a slow cycle never piles up polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from config.settings import Settings
+from monitor.bus import Command
+from monitor.messages import AdvanceLifecycle, PollDue
+
+
+class Ticker:
+    def __init__(self, settings: Settings, submit: Callable[[Command], None]) -> None:
+        self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
+                                                                          "misfire_grace_time": None})
+        now = datetime.now(UTC)
+        for model in settings.models:
+            self._scheduler.add_job(submit, "interval", args=[PollDue(model.name)], id=f"poll:{model.name}",
+                                    seconds=model.poll_interval.total_seconds(), next_run_time=now)
+        if any(m.lifecycle.enabled for m in settings.models):
+            self._scheduler.add_job(submit, "interval", args=[AdvanceLifecycle()], id="lifecycle:advance",
+                                    seconds=settings.service.lifecycle_interval.total_seconds(), next_run_time=now)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Stop intake: no job fires after this returns."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)

@@ -1,0 +1,105 @@
+"""Open the state database and bring every package's tables up to date.
+
+Each package owns its tables and a tuple of forward migrations (``<pkg>.schema.MIGRATIONS``,
+version = position + 1). The versions applied are kept in ``monitor_schema_versions``; each
+migration runs in its own transaction together with its version bump, so a crash mid-upgrade
+leaves a consistent database that the next start continues from.
+
+SQLite: WAL journal (readers never block the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for
+every transaction so a transaction that reads and then writes takes the write lock up front and
+waits for it, instead of failing with ``database is locked`` when two writers meet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from monitor import schema
+
+Migration = Callable[[sa.Connection], None]
+log = structlog.get_logger(__name__)
+
+
+class StateStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def migrate(self, packages: Mapping[str, Sequence[Migration]]) -> dict[str, tuple[int, int]]:
+        """Apply pending migrations; returns ``{package: (from_version, to_version)}``."""
+        with self.engine.begin() as conn:
+            schema.metadata.create_all(conn, tables=[schema.schema_versions])
+        changes: dict[str, tuple[int, int]] = {}
+        for package, migrations in packages.items():
+            current = self.version(package)
+            if current > len(migrations):
+                raise RuntimeError(
+                    f"the state database has {package} schema version {current}, newer than this "
+                    f"lakewarden knows ({len(migrations)}); run a newer lakewarden or restore a backup"
+                )
+            for version in range(current + 1, len(migrations) + 1):
+                with self.engine.begin() as conn:
+                    migrations[version - 1](conn)
+                    _set_version(conn, package, version)
+                log.info("state_migrated", package=package, version=version)
+            changes[package] = (current, len(migrations))
+        return changes
+
+    def version(self, package: str) -> int:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(schema.schema_versions.c.version).where(schema.schema_versions.c.package == package)
+            ).first()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _set_version(conn: sa.Connection, package: str, version: int) -> None:
+    table = schema.schema_versions
+    now = datetime.now(UTC)
+    updated = conn.execute(
+        sa.update(table).where(table.c.package == package).values(version=version, applied_at=now)
+    ).rowcount
+    if not updated:
+        conn.execute(sa.insert(table).values(package=package, version=version, applied_at=now))
+
+
+def create_engine(url: str, busy_timeout: timedelta = timedelta(seconds=10)) -> sa.Engine:
+    """An engine for ``url``; for SQLite: parent folder created, WAL, busy timeout, BEGIN IMMEDIATE."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout.total_seconds(), "check_same_thread": False})
+    timeout_ms = int(busy_timeout.total_seconds() * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook below issue BEGIN
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_store(url: str, packages: Mapping[str, Sequence[Migration]],
+               busy_timeout: timedelta = timedelta(seconds=10)) -> StateStore:
+    store = StateStore(create_engine(url, busy_timeout))
+    store.migrate(packages)
+    return store

@@ -1,0 +1,67 @@
+"""The state database: WAL, forward migrations per package, refusing a newer schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from monitor.state import open_store
+from monitor.state.store import StateStore, create_engine
+
+
+def _t1(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("CREATE TABLE pkg_things (id INTEGER PRIMARY KEY)")
+
+
+def _t2(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE pkg_things ADD COLUMN name TEXT")
+
+
+def test_sqlite_is_in_wal_mode_and_folder_is_created(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/deep/state.db", {})
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert (tmp_path / "deep" / "state.db").exists()
+
+
+def test_migrations_apply_once_and_continue_forward(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    store = open_store(url, {"pkg": (_t1,)})
+    assert store.version("pkg") == 1
+    store.close()
+    store = open_store(url, {"pkg": (_t1, _t2)})  # a newer release adds migration 2
+    assert store.version("pkg") == 2
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO pkg_things (id, name) VALUES (1, 'x')")
+    assert StateStore(create_engine(url)).migrate({"pkg": (_t1, _t2)}) == {"pkg": (2, 2)}
+
+
+def test_failed_migration_leaves_the_previous_version(tmp_path: Path) -> None:
+    def broken(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("CREATE TABLE half (id INTEGER)")
+        raise RuntimeError("disk full")
+
+    url = f"sqlite:///{tmp_path}/state.db"
+    with pytest.raises(RuntimeError, match="disk full"):
+        open_store(url, {"pkg": (_t1, broken)})
+    store = StateStore(create_engine(url))
+    assert store.version("pkg") == 1
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name='half'").scalar() == 0
+
+
+def test_a_database_from_a_newer_release_is_refused_with_advice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/state.db"
+    open_store(url, {"pkg": (_t1, _t2)}).close()
+    with pytest.raises(RuntimeError, match="newer than this lakewarden knows"):
+        open_store(url, {"pkg": (_t1,)})
+
+
+def test_real_package_migrations_apply_cleanly(tmp_path: Path) -> None:
+    from monitor.app import package_migrations
+
+    store = open_store(f"sqlite:///{tmp_path}/state.db", package_migrations())  # type: ignore[arg-type]
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"monitor_assessments", "monitor_watermarks", "alerts_outbox", "retrain_runs"} <= names
