@@ -27,20 +27,24 @@ def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
 
     def walk(route: Route, path: Path) -> None:
         if route.receiver is not None and route.receiver not in receivers:
-            issues.append((path + ("receiver",), f"receiver {route.receiver!r}",
+            issues.append(((*path, "receiver"), f"receiver {route.receiver!r}",
                            f"a receiver defined under receivers: {allowed_receivers}"))
         for key in ("mute_time_intervals", "active_time_intervals"):
             for i, name in enumerate(getattr(route, key)):
                 if name not in intervals:
-                    issues.append((path + (key, i), f"time interval {name!r}",
+                    issues.append(((*path, key, i), f"time interval {name!r}",
                                    f"an interval defined under time_intervals: {allowed_intervals}"))
         for i, child in enumerate(route.routes):
-            walk(child, path + ("routes", i))
+            walk(child, (*path, "routes", i))
 
     if settings.route.receiver is None:
         issues.append((("route",), "a root route without a receiver",
                        "the root route needs receiver: NAME (it catches what no child route matches)"))
     if settings.route.matchers:
         issues.append((("route", "matchers"), "matchers on the root route", "none: the root route matches every alert"))
+    for key in ("mute_time_intervals", "active_time_intervals"):
+        if getattr(settings.route, key):
+            issues.append((("route", key), f"{key} on the root route",
+                           "none: time intervals belong on child routes (the root route is always active)"))
     walk(settings.route, ("route",))
     return issues

@@ -30,8 +30,8 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(file, [ConfigIssue((), None, "no such file",
-                                             "a path to a YAML config (start from config/examples/local.yaml)")]) from None
+        start = "a path to a YAML config (start from config/examples/local.yaml)"
+        raise ConfigError(file, [ConfigIssue((), None, "no such file", start)]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(file, [ConfigIssue((), None, f"a file that cannot be read ({exc})",
                                              "a readable UTF-8 YAML file")]) from None
@@ -72,9 +72,9 @@ def _issue(error: ErrorDetails, doc: Document) -> ConfigIssue:
     kind, message = error["type"], error["msg"]
     if kind == "extra_forbidden":
         key = str(raw_loc[-1])
-        allowed = _allowed_keys(raw_loc[:-1])
-        hint = difflib.get_close_matches(key, allowed, n=1)
-        text = "one of the keys " + ", ".join(allowed) if allowed else "no other keys here"
+        keys = _allowed_keys(raw_loc[:-1])
+        hint = difflib.get_close_matches(key, keys, n=1)
+        text = "one of the keys " + ", ".join(keys) if keys else "no other keys here"
         if hint:
             text = f"{text} (did you mean {hint[0]!r}?)"
         return ConfigIssue(loc, doc.line_of(loc), f"unknown key {key!r}", text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, PlainSerializer
 _SYNTAX = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^"\s][^\s]*|))\s*$')
 
 
-class Op(str, Enum):
+class Op(StrEnum):
     EQ = "="
     NE = "!="
     RE = "=~"
@@ -59,8 +59,7 @@ class Matcher:
             return actual == self.value
         if self.op is Op.NE:
             return actual != self.value
-        assert self._regex is not None
-        found = self._regex.match(actual) is not None
+        found = self._regex is not None and self._regex.match(actual) is not None
         return found if self.op is Op.RE else not found
 
     def __str__(self) -> str:

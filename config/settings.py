@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from config.base import Strict
 from config.models import ModelSettings
@@ -13,6 +13,9 @@ from config.service import EngineSettings, LocalSparkEngine, ServiceSettings, St
 
 class Settings(Strict):
     """Top level, in the order a reader meets it: where the data is, what to watch, whom to tell."""
+
+    # Raw input never goes into str(ValidationError): a webhook URL or token could be in it.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True)
 
     engine: EngineSettings = Field(default_factory=LocalSparkEngine)
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -39,7 +40,7 @@ class Tiers(Strict):
         given = [(name, v) for name, v in self.items() if v is not None]
         if not given:
             raise ValueError("give at least one tier (low, medium, high, critical)")
-        for (a, va), (b, vb) in zip(given, given[1:], strict=False):
+        for (a, va), (b, vb) in pairwise(given):
             if vb <= va:
                 raise ValueError(f"tiers must increase: {b} ({vb}) is not above {a} ({va})")
         return self

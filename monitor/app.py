@@ -31,6 +31,7 @@ class App:
     store: StateStore
     assessments: AssessmentStore
     alerts: AlertService
+    outbox: Outbox
     delivery: DeliveryWorker
     lifecycle: Lifecycle
     health: Health
@@ -74,7 +75,8 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     assessments = AssessmentStore(store.engine, clock)
     alert_service = AlertService(store.engine, settings.route, settings.receivers, clock)
     outbox = Outbox(store.engine, clock)
-    delivery = DeliveryWorker(outbox, build_channels(settings.receivers), clock, worker_id=f"daemon-{os.getpid()}")
+    delivery = DeliveryWorker(outbox, build_channels(settings.receivers, clock), clock,
+                              worker_id=f"daemon-{os.getpid()}")
     ws = settings.workspace
     backend = LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings))
     registry = MlflowRegistry(ws.mlflow_tracking_uri, ws.registry_uri)
@@ -86,4 +88,4 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
         events={AssessmentMade: [handlers.raise_alerts, handlers.consider_lifecycle]},
     )
-    return App(settings, clock, engine, store, assessments, alert_service, delivery, lifecycle, health, bus)
+    return App(settings, clock, engine, store, assessments, alert_service, outbox, delivery, lifecycle, health, bus)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -31,7 +32,8 @@ class Event(Message):
     pass
 
 
-Handler = Callable[[Message], Iterable[Message] | None]
+# A handler takes the one message type it is registered for (hence Any) and returns follow-ups.
+Handler = Callable[[Any], Iterable[Message] | None]
 
 
 class MessageBus:

@@ -38,7 +38,8 @@ class HealthReporter(Protocol):
 
 class Handlers:
     def __init__(self, settings: Settings, source: LakehouseMetricsSource, assessments: AssessmentStore,
-                 alerts: AlertService, lifecycle: Lifecycle, health: HealthReporter, clock: Callable[[], datetime]) -> None:
+                 alerts: AlertService, lifecycle: Lifecycle, health: HealthReporter,
+                 clock: Callable[[], datetime]) -> None:
         self.settings = settings
         self.source = source
         self.assessments = assessments
@@ -47,8 +48,7 @@ class Handlers:
         self.health = health
         self.clock = clock
 
-    def poll(self, message: Message) -> Iterator[Message]:
-        assert isinstance(message, PollDue)
+    def poll(self, message: PollDue) -> Iterator[Message]:
         model = self.settings.model(message.model)
         source = self.source.name(model)
         try:
@@ -69,9 +69,8 @@ class Handlers:
                      top=[f.describe() for f in assessment.top()])
             yield AssessmentMade(assessment, previous["severity"] if previous else None)
 
-    def raise_alerts(self, message: Message) -> Iterator[Message]:
+    def raise_alerts(self, message: AssessmentMade) -> Iterator[Message]:
         """Fire the model's risk alert at its current severity, or resolve it when it recovered."""
-        assert isinstance(message, AssessmentMade)
         assessment = message.assessment
         model = self.settings.model(assessment.model)
         firing = []
@@ -81,10 +80,10 @@ class Handlers:
                                 starts_at=self.clock(), ends_at=None))
         sent = self.alerts.sync(alert_scope(model.name), firing)
         if sent:
-            yield AlertsEnqueued(model.name, tuple(n.describe() for n in sent))
+            yield AlertsEnqueued(model.name, tuple(
+                {"status": n.status, "receiver": n.receiver, "labels": dict(n.labels)} for n in sent))
 
-    def consider_lifecycle(self, message: Message) -> Iterator[Message]:
-        assert isinstance(message, AssessmentMade)
+    def consider_lifecycle(self, message: AssessmentMade) -> Iterator[Message]:
         assessment = message.assessment
         model = self.settings.model(assessment.model)
         if not model.lifecycle.enabled or assessment.severity == "ok":
@@ -98,8 +97,7 @@ class Handlers:
         if decision.run_id is not None:
             yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
 
-    def advance_lifecycle(self, message: Message) -> Iterator[Message]:
-        assert isinstance(message, AdvanceLifecycle)
+    def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:
         for event in self.lifecycle.advance():
             log.info("lifecycle_progressed", run_id=event.run_id, model=event.model, kind=str(event.kind),
                      message=event.message)

@@ -17,8 +17,7 @@ def summary(settings: Settings, file: str) -> str:
         where = f"local Spark over {engine.lakehouse_root}"
     elif isinstance(engine, SqlWarehouseEngine):
         where = f"SQL warehouse {engine.warehouse_id}"
-    else:
-        assert isinstance(engine, SparkConnectEngine)
+    elif isinstance(engine, SparkConnectEngine):
         where = f"Spark Connect {engine.remote}"
     ws = settings.workspace
     lines += [

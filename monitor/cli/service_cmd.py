@@ -60,7 +60,7 @@ def check(path: str) -> int:
     settings = _settings(path)
     app = build_app(settings)
     failed: dict[str, str] = {}
-    app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))  # type: ignore[attr-defined]
+    app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
     try:
         for model in settings.models:
             try:

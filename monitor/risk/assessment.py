@@ -31,7 +31,8 @@ class Finding:
     def describe(self) -> str:
         against = f" ({self.drift_type.lower()})" if self.drift_type else ""
         name = self.signal.replace("_", " ")
-        return f"{name}: {self.statistic} {self.value:.3g} on `{self.column}`{against} >= {self.tier} {self.threshold:g}"
+        limit = f"{self.tier} {self.threshold:g}"
+        return f"{name}: {self.statistic} {self.value:.3g} on `{self.column}`{against} >= {limit}"
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ TABLE_COLUMN = ":table"
 def judge(model: ModelSettings, window: WindowMetrics) -> Assessment:
     findings: list[Finding] = []
     skipped: list[Skip] = []
-    for item in _drift(model, window):
-        (findings if isinstance(item, Finding) else skipped).append(item)
-    for item in _quality(model.signals.data_quality, window):
-        (findings if isinstance(item, Finding) else skipped).append(item)
+    for item in (*_drift(model, window), *_quality(model.signals.data_quality, window)):
+        if isinstance(item, Finding):
+            findings.append(item)
+        else:
+            skipped.append(item)
     findings.sort(key=lambda f: (-contribution(f), f.signal, f.column))
     score = risk_score(findings)
     return Assessment(
@@ -55,7 +56,7 @@ def _drift(model: ModelSettings, window: WindowMetrics) -> Iterator[Finding | Sk
     prediction = source.prediction_column if source else None
     label = source.label_column if source else None
     for row in window.drift:
-        if row.column == TABLE_COLUMN or row.column == label:
+        if row.column in (TABLE_COLUMN, label):
             continue  # label drift and table-level metrics are judged by later signals
         if row.column == prediction:
             yield from _judge_drift("prediction_drift", model.signals.prediction_drift, row, window)
@@ -70,8 +71,8 @@ def _selected(columns: tuple[str, ...], exclude: tuple[str, ...], column: str) -
 def _judge_drift(name: str, signal: DriftSignal, row: ColumnDrift, window: WindowMetrics) -> Iterator[Finding | Skip]:
     if not signal.enabled or not _selected(signal.columns, signal.exclude_columns, row.column):
         return
-    if window.row_count is not None and window.row_count < signal.min_count:
-        yield Skip(name, row.column, f"window has {window.row_count} rows, below min_count {signal.min_count}")
+    if too_few := _too_few_rows(window, signal.min_count):
+        yield Skip(name, row.column, too_few)
         return
     if signal.statistic not in row.statistics:
         yield Skip(name, row.column, f"{signal.statistic} is not in the drift metrics table")
@@ -85,10 +86,16 @@ def _quality(signal: DataQualitySignal, window: WindowMetrics) -> Iterator[Findi
     for row in window.profile:
         if row.column == TABLE_COLUMN or not _selected(signal.columns, signal.exclude_columns, row.column):
             continue
-        if window.row_count is not None and window.row_count < signal.min_count:
-            yield Skip("data_quality", row.column, f"window has {window.row_count} rows, below min_count {signal.min_count}")
+        if too_few := _too_few_rows(window, signal.min_count):
+            yield Skip("data_quality", row.column, too_few)
             continue
         yield from _tiered("data_quality", "percent_null", row.percent_null, signal, row.column, None)
+
+
+def _too_few_rows(window: WindowMetrics, min_count: int) -> str | None:
+    if window.row_count is not None and window.row_count < min_count:
+        return f"window has {window.row_count} rows, below min_count {min_count}"
+    return None
 
 
 def _tiered(name: str, statistic: str, value: float | None, signal: DriftSignal | DataQualitySignal,
@@ -102,6 +109,5 @@ def _tiered(name: str, statistic: str, value: float | None, signal: DriftSignal 
     tier = signal.thresholds.tier_of(value)
     if tier is None:
         return
-    threshold = dict(signal.thresholds.items())[tier]
-    assert threshold is not None
+    threshold = dict(signal.thresholds.items())[tier] or 0.0  # tier_of only returns tiers that are set
     yield Finding(name, column, statistic, float(value), tier, threshold, signal.weight, drift_type)

@@ -98,7 +98,9 @@ class LakehouseMetricsSource:
             f"FROM {self._engine.table_ref(cfg.drift_table)} WHERE {where} AND drift_type = :drift_type "
             "ORDER BY window_start, column_name"
         )
-        return self._engine.query(sql, {**params, "since": since, "drift_type": cfg.drift_type}).to_pylist()
+        rows: list[dict[str, Any]] = self._engine.query(
+            sql, {**params, "since": since, "drift_type": cfg.drift_type}).to_pylist()
+        return rows
 
     def _profile_rows(self, cfg: LakehouseSource, since: datetime) -> list[dict[str, Any]]:
         if not self._engine.table_exists(cfg.profile_table):
@@ -113,7 +115,8 @@ class LakehouseMetricsSource:
             f"FROM {self._engine.table_ref(cfg.profile_table)} WHERE {where} AND log_type = 'INPUT' "
             "ORDER BY window_start, column_name"
         )
-        return self._engine.query(sql, {**params, "since": since}).to_pylist()
+        rows: list[dict[str, Any]] = self._engine.query(sql, {**params, "since": since}).to_pylist()
+        return rows
 
 
 def _cfg(model: ModelSettings) -> LakehouseSource:

@@ -65,7 +65,7 @@ def test_bad_config_names_path_line_and_what_is_allowed(replace: str, by: str, p
 
 
 def test_every_problem_is_reported_not_just_the_first() -> None:
-    text = MINIMAL.replace("name: churn", "name: Churn\n    poll_interval: soon").replace("receiver: log", "receiver: x")
+    text = MINIMAL.replace("name: churn", "name: Churn\n    poll_interval: soon")
     paths = {p for p, _, _ in problems(text)}
     assert {"models[0].name", "models[0].poll_interval"} <= paths
 

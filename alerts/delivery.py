@@ -1,0 +1,95 @@
+"""Delivery workers: claim due outbox rows, send each through its channel, record the outcome.
+
+Channel failures never escape ``run_once``: they become retries or dead letters, each logged
+(``notification_delivered``, ``notification_retry``, ``notification_dead``, ``notification_lease_lost``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from alerts.channels.base import Channel, Delivered, Permanent, Result, Retryable
+from alerts.channels.registry import ChannelKey, build_channels
+from alerts.outbox import Outbox, OutboxRow, OutboxStatus
+
+__all__ = ["DeliveryReport", "DeliveryWorker", "build_channels"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    lease_lost: int = 0
+
+
+class DeliveryWorker:
+    """One worker identity. Keep ``lease`` longer than ``limit`` sends at their channel timeouts,
+    or a slow batch loses rows to other workers (they are then sent twice, never lost)."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        channels: Mapping[ChannelKey, Channel],
+        clock: Callable[[], datetime],
+        worker_id: str,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._outbox = outbox
+        self._channels = channels
+        self._clock = clock
+        self.worker_id = worker_id
+        self._lease = lease
+
+    def run_once(self, limit: int = 50) -> DeliveryReport:
+        rows = self._outbox.claim(self.worker_id, limit, self._lease)
+        counts = {"delivered": 0, "retried": 0, "dead": 0, "lease_lost": 0}
+        for row in rows:
+            counts[self._deliver(row)] += 1
+        return DeliveryReport(claimed=len(rows), **counts)
+
+    def _deliver(self, row: OutboxRow) -> str:
+        fields = {"outbox_id": row.id, "receiver": row.receiver, "channel": row.channel_kind,
+                  "channel_index": row.channel_index, "attempt": row.attempts,
+                  "status": row.payload.get("status"), "group_key": row.payload.get("groupKey")}
+        channel = self._channels.get((row.receiver, row.channel_kind, row.channel_index))
+        result: Result
+        if channel is None:
+            result = Permanent(f"receiver {row.receiver!r} has no {row.channel_kind} channel "
+                               f"#{row.channel_index} any more (config changed since it was queued)")
+        else:
+            result = self._send(channel, row)
+        if isinstance(result, Delivered):
+            if self._outbox.ack(row.id, self.worker_id):
+                log.info("notification_delivered", detail=result.detail, **fields)
+                return "delivered"
+        elif isinstance(result, Retryable):
+            outcome = self._outbox.retry(row.id, self.worker_id, result.reason, result.retry_after)
+            if outcome is not None and outcome.status is OutboxStatus.DEAD:
+                log.error("notification_dead", reason=outcome.reason, **fields)
+                return "dead"
+            if outcome is not None:
+                log.warning("notification_retry", reason=result.reason, retry_after=result.retry_after,
+                            next_attempt_at=outcome.next_attempt_at, **fields)
+                return "retried"
+        elif self._outbox.dead(row.id, self.worker_id, result.reason):
+            log.error("notification_dead", reason=result.reason, **fields)
+            return "dead"
+        log.warning("notification_lease_lost", worker_id=self.worker_id, outcome=type(result).__name__,
+                    **fields)
+        return "lease_lost"
+
+    def _send(self, channel: Channel, row: OutboxRow) -> Result:
+        try:
+            return channel.send(row.payload)
+        except Exception as exc:
+            # A channel bug must not stop delivery of the other rows. Log only the type: exception
+            # text and locals can hold secrets such as webhook URLs.
+            return Retryable(f"channel raised {type(exc).__name__}")

@@ -1,0 +1,202 @@
+"""The durable outbox: notifications waiting to be sent, claimed by workers under a lease.
+
+A row is ``pending`` until a worker claims it (``in_flight``, with ``lease_owner``/``lease_until``),
+then ``done``, back to ``pending`` with a later ``next_attempt_at``, or ``dead`` with a reason. A
+worker that crashes leaves its lease to expire and another worker reclaims the row, so a row is
+sent at least once; the idempotency key makes "again" safe for receivers that deduplicate.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from alerts.schema import alerts_outbox as t
+from alerts.transactions import begin_write
+
+_MAX_ERROR = 2000
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    created_at: datetime
+    receiver: str
+    channel_kind: str
+    channel_index: int
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping) -> OutboxRow:
+        values = dict(row)
+        values["status"] = OutboxStatus(values["status"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: ``initial_delay * multiplier ** (attempt - 1)``, capped at ``max_delay``,
+    less up to ``jitter`` of itself at random; never sooner than the channel's ``retry_after``.
+    A row is dead once it has had ``max_attempts`` sends or its next try would fall after
+    ``max_age`` from its creation."""
+
+    initial_delay: timedelta = timedelta(seconds=10)
+    multiplier: float = 2.0
+    max_delay: timedelta = timedelta(minutes=15)
+    jitter: float = 0.2
+    max_attempts: int = 25
+    max_age: timedelta = timedelta(hours=24)
+    # Jitter spreads retries out; it is not security-sensitive. Pass a seeded Random in tests.
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        base = self.initial_delay.total_seconds() * self.multiplier ** max(attempts - 1, 0)
+        seconds = min(base, self.max_delay.total_seconds()) * (1 - self.jitter * self.rng.random())
+        if retry_after is not None:
+            seconds = max(seconds, retry_after)
+        return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    status: OutboxStatus
+    next_attempt_at: datetime | None
+    reason: str
+
+
+def enqueue(
+    conn: sa.Connection, *, now: datetime, receiver: str, channel_kind: str, channel_index: int,
+    idempotency_key: str, payload: Mapping[str, Any],
+) -> int | None:
+    """Insert a pending row inside the caller's transaction; ``None`` if the key is already there."""
+    exists = conn.execute(sa.select(t.c.id).where(t.c.idempotency_key == idempotency_key)).first()
+    if exists is not None:
+        return None
+    result = conn.execute(t.insert().values(
+        created_at=now, receiver=receiver, channel_kind=channel_kind, channel_index=channel_index,
+        idempotency_key=idempotency_key, payload=dict(payload), status=OutboxStatus.PENDING.value,
+        attempts=0, next_attempt_at=now,
+    ))
+    key = result.inserted_primary_key
+    return None if key is None else int(key[0])
+
+
+class Outbox:
+    def __init__(
+        self, engine: sa.Engine, clock: Callable[[], datetime], policy: RetryPolicy | None = None
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self.policy = policy or RetryPolicy()
+
+    def claim(self, worker_id: str, limit: int, lease: timedelta) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows (pending and due, or in flight with an expired lease)."""
+        now = self._clock()
+        expired = sa.and_(t.c.status == OutboxStatus.IN_FLIGHT.value, t.c.lease_until <= now)
+        claimable = sa.or_(sa.and_(t.c.status == OutboxStatus.PENDING.value, t.c.next_attempt_at <= now),
+                           expired)
+        due = sa.select(t.c.id).where(claimable).order_by(t.c.next_attempt_at, t.c.id).limit(limit)
+        with begin_write(self._engine) as conn:
+            # A row whose worker keeps dying mid-send would otherwise be retried forever.
+            conn.execute(t.update().where(expired, t.c.attempts >= self.policy.max_attempts).values(
+                status=OutboxStatus.DEAD.value, lease_owner=None, lease_until=None,
+                last_error=f"lease expired after {self.policy.max_attempts} attempts (worker crash or hang?)",
+            ))
+            claimed = conn.execute(
+                t.update()
+                # The condition is repeated so that a database that re-checks rows after a lock wait
+                # (PostgreSQL) skips rows another worker claimed meanwhile.
+                .where(t.c.id.in_(due), claimable)
+                .values(status=OutboxStatus.IN_FLIGHT.value, lease_owner=worker_id,
+                        lease_until=now + lease, attempts=t.c.attempts + 1)
+                .returning(*t.c)
+            ).mappings().all()
+        rows = [OutboxRow.from_row(row) for row in claimed]
+        return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+
+    def ack(self, row_id: int, worker_id: str) -> bool:
+        """Mark delivered. ``False`` if this worker no longer holds the row (another reclaimed it)."""
+        return self._finish(row_id, worker_id, status=OutboxStatus.DONE, delivered_at=self._clock())
+
+    def dead(self, row_id: int, worker_id: str, reason: str) -> bool:
+        """Give up on the row with ``reason``. ``False`` if this worker no longer holds it."""
+        return self._finish(row_id, worker_id, status=OutboxStatus.DEAD, last_error=reason[:_MAX_ERROR])
+
+    def retry(
+        self, row_id: int, worker_id: str, reason: str, retry_after: float | None = None
+    ) -> RetryOutcome | None:
+        """Schedule another try per the policy, or mark dead when attempts or age run out.
+
+        ``None`` if this worker no longer holds the row.
+        """
+        now = self._clock()
+        with begin_write(self._engine) as conn:
+            row = conn.execute(
+                sa.select(t.c.attempts, t.c.created_at).where(*self._held(row_id, worker_id))
+            ).first()
+            if row is None:
+                return None
+            attempts, created_at = int(row.attempts), row.created_at
+            next_at = now + self.policy.delay(attempts, retry_after)
+            if attempts >= self.policy.max_attempts or next_at - created_at > self.policy.max_age:
+                why = f"{reason} (gave up after {attempts} attempts over {now - created_at})"
+                values: dict[str, Any] = {"status": OutboxStatus.DEAD.value, "last_error": why[:_MAX_ERROR]}
+                outcome = RetryOutcome(OutboxStatus.DEAD, None, why)
+            else:
+                values = {"status": OutboxStatus.PENDING.value, "next_attempt_at": next_at,
+                          "last_error": reason[:_MAX_ERROR]}
+                outcome = RetryOutcome(OutboxStatus.PENDING, next_at, reason)
+            updated = conn.execute(
+                t.update().where(*self._held(row_id, worker_id))
+                .values(lease_owner=None, lease_until=None, **values)
+            )
+            return outcome if updated.rowcount == 1 else None
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status, every status present."""
+        with self._engine.connect() as conn:
+            query = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
+            found: dict[str, int] = dict(conn.execute(query).all())
+        return {status.value: int(found.get(status.value, 0)) for status in OutboxStatus}
+
+    def rows(self, status: OutboxStatus | str | None = None) -> list[OutboxRow]:
+        query = sa.select(t).order_by(t.c.id)
+        if status is not None:
+            query = query.where(t.c.status == OutboxStatus(status).value)
+        with self._engine.connect() as conn:
+            return [OutboxRow.from_row(row) for row in conn.execute(query).mappings()]
+
+    def _finish(self, row_id: int, worker_id: str, *, status: OutboxStatus, **values: Any) -> bool:
+        with begin_write(self._engine) as conn:
+            updated = conn.execute(
+                t.update().where(*self._held(row_id, worker_id))
+                .values(status=status.value, lease_owner=None, lease_until=None, **values)
+            )
+        return updated.rowcount == 1
+
+    @staticmethod
+    def _held(row_id: int, worker_id: str) -> tuple[sa.ColumnElement[bool], ...]:
+        # The lease is held until another worker reclaims the row: a late ack from the owner still
+        # counts (the send did happen), one from a worker that was displaced does not.
+        return (t.c.id == row_id, t.c.status == OutboxStatus.IN_FLIGHT.value, t.c.lease_owner == worker_id)

@@ -1,0 +1,96 @@
+"""Receivers: named bundles of channels an alert is sent to (Alertmanager's ``receivers:`` block).
+
+Implemented channels: ``file_configs`` (JSON lines), ``console_configs`` (JSON lines on stdout) and
+``webhook_configs`` (POST JSON, optional HMAC signature). A receiver with no channels is valid: it
+swallows what is routed to it. Webhook URLs often carry tokens, so ``url`` is a secret with a
+``url_file`` twin.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from config.base import Strict
+from config.durations import Duration
+from config.secrets import resolve_secret_files
+
+
+class FileConfig(Strict):
+    """Append one JSON line per notification to ``path`` (fsynced)."""
+
+    path: Path
+    send_resolved: bool = True
+
+
+class ConsoleConfig(Strict):
+    """Write one JSON line per notification to standard output."""
+
+    send_resolved: bool = True
+
+
+class WebhookConfig(Strict):
+    """POST the notification as JSON; with ``hmac_secret`` the body is signed in
+    ``X-Lakewarden-Signature: sha256=<hex>``."""
+
+    # The URL is a secret: keep pydantic from echoing raw input when this block is validated alone.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    url: SecretStr
+    url_file: Path | None = None
+    hmac_secret: SecretStr | None = None
+    hmac_secret_file: Path | None = None
+    timeout: Duration = timedelta(seconds=10)
+    send_resolved: bool = True
+    max_alerts: int = Field(default=0, ge=0, description="at most this many alerts per message; 0 = all")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, values: Any) -> Any:
+        return resolve_secret_files(values, ("url", "hmac_secret"), required=("url",))
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        hint = "an http:// or https:// URL with a host (the value is not shown: it may hold a token)"
+        try:
+            parts = urlsplit(value.get_secret_value().strip())
+        except ValueError:
+            raise ValueError(hint) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(hint)
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("hmac_secret")
+    @classmethod
+    def _non_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("a non-empty secret, or leave hmac_secret out to send unsigned")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("a timeout greater than 0, such as 10s")
+        return value
+
+
+class Receiver(Strict):
+    """A named receiver; routes refer to it by ``name``."""
+
+    name: str = Field(min_length=1)
+    file_configs: tuple[FileConfig, ...] = ()
+    console_configs: tuple[ConsoleConfig, ...] = ()
+    webhook_configs: tuple[WebhookConfig, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a receiver name, not blank text")
+        return value

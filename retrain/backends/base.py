@@ -1,0 +1,49 @@
+"""What every job backend offers the lifecycle: start a job once per run, ask how it went, cancel it."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class JobState(enum.Enum):
+    """Where a job is: still running, or finished one way or the other."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """A job's state, a one-line message, and for a failure the end of its log."""
+
+    state: JobState
+    message: str = ""
+    log_tail: str = ""
+
+
+class JobBackend(Protocol):
+    """Runs lifecycle jobs. ``kind`` matches ``retrain.backend`` in the settings."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def start(self, run_id: str, target: str, params: Mapping[str, str]) -> str:
+        """Start the job for ``run_id`` (or return the one already started for it); the external id."""
+        ...
+
+    def status(self, external_id: str) -> JobStatus:
+        """The job's state now, without waiting."""
+        ...
+
+    def cancel(self, external_id: str) -> None:
+        """Ask the job to stop; a finished or unknown job is left alone."""
+        ...
+
+
+def job_arguments(params: Mapping[str, str]) -> list[str]:
+    """Parameters as ``--key=value`` arguments, the shape of Databricks python_wheel_task named parameters."""
+    return [f"--{key}={value}" for key, value in params.items()]

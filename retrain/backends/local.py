@@ -1,0 +1,246 @@
+"""Local job backend: lifecycle jobs as detached subprocesses on this machine.
+
+Job contract (the same for a local module and a Databricks job)
+----------------------------------------------------------------
+Parameters reach the job as ``--key=value`` arguments, which is what Databricks
+``python_wheel_task`` named parameters look like. They always include
+
+- ``model_name``: the MLflow registered model to add a version to,
+- ``lakewarden_run_id``: the lifecycle run asking for the job,
+- ``reason``: why (the trigger's reason text),
+- ``window_start``, ``window_end``: the monitored window that triggered it (ISO 8601 UTC, empty
+  when the trigger had none),
+
+plus the ``retrain.parameters`` of the model's settings. The job then
+
+1. registers a new version of ``model_name`` in MLflow and tags that version with
+   ``lakewarden.run_id=<lakewarden_run_id>``;
+2. logs on the version's MLflow run ``holdout_<metric>`` (the new model, the challenger, on its
+   holdout) and ``champion_holdout_<metric>`` (the model under the champion alias on the SAME
+   holdout; not logged when there is no champion);
+3. exits 0, or non-zero with a message on stderr.
+
+The lifecycle finds the version by its tag, so a job that finished is never run again to learn its
+result; and a job is started at most once per lifecycle run (``start`` is idempotent on the run id).
+
+Environment of the job: the parent's environment minus every ``DATABRICKS_*`` variable (secrets
+stay out of local jobs), then the backend's ``env`` (``MLFLOW_TRACKING_URI``,
+``MLFLOW_REGISTRY_URI``, ``PYTHONPATH``...), then ``MLFLOW_DISABLE_TELEMETRY=true`` and
+``PYTHONUNBUFFERED=1``.
+
+Files under ``workdir`` per run: ``<run_id>.log`` (stdout and stderr), ``<run_id>.claim`` (the
+start is claimed), ``<run_id>.pid`` (the runner's pid), ``<run_id>.exit`` (written by
+``runner.py`` when the job ends), ``<run_id>.cancel`` (cancel was asked). They outlive the daemon,
+so status survives a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import structlog
+
+from retrain.backends.base import JobState, JobStatus, job_arguments
+
+log = structlog.get_logger(__name__)
+
+RUNNER = Path(__file__).with_name("runner.py")
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TARGET = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def job_environment(env: Mapping[str, str], parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment a local job gets (see the module docstring)."""
+    merged = {key: value for key, value in parent.items() if not key.startswith("DATABRICKS_")}
+    merged.update(env)
+    merged["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    merged["PYTHONUNBUFFERED"] = "1"
+    if "MLFLOW_TRACKING_URI" not in merged:
+        raise ValueError(
+            "local jobs need MLFLOW_TRACKING_URI (pass it in env): without it a job "
+            "registers its model in ./mlruns where lakewarden cannot find it"
+        )
+    merged.setdefault("MLFLOW_REGISTRY_URI", merged["MLFLOW_TRACKING_URI"])
+    return merged
+
+
+class LocalJobBackend:
+    """Runs ``python -m <module> --key=value ...`` detached, one job per lifecycle run id."""
+
+    kind = "local"
+
+    def __init__(
+        self,
+        *,
+        workdir: Path,
+        env: Mapping[str, str],
+        python: str = sys.executable,
+        parent_env: Mapping[str, str] | None = None,
+        log_tail_lines: int = 20,
+    ) -> None:
+        self.workdir = workdir
+        self.python = python
+        self._env = job_environment(env, os.environ if parent_env is None else parent_env)
+        self._tail_lines = log_tail_lines
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, run_id: str, suffix: str) -> Path:
+        if not _RUN_ID.fullmatch(run_id):
+            raise ValueError(f"a run id of letters, digits, '_' and '-', not {run_id!r}")
+        return self.workdir / f"{run_id}.{suffix}"
+
+    def start(self, run_id: str, target: str, params: Mapping[str, str]) -> str:
+        """Start ``target`` (a module, or a ``.py`` path) for ``run_id``; the external id is the run id."""
+        if not (_TARGET.fullmatch(target) or target.endswith(".py")):
+            raise ValueError(f"a module name or a .py path, not {target!r}")
+        claim = self._path(run_id, "claim")
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            log.info("local_job_already_started", run_id=run_id)
+            return run_id
+        argv = [self.python, "-I", str(RUNNER), str(self._path(run_id, "exit")), target]
+        argv += job_arguments(params)
+        try:
+            with self._path(run_id, "log").open("ab") as out:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env=self._env,
+                    start_new_session=True,
+                )
+        except OSError:
+            claim.unlink(missing_ok=True)
+            raise
+        self._procs[run_id] = proc
+        pid_file = self._path(run_id, "pid")
+        tmp = pid_file.with_name(pid_file.name + ".tmp")
+        record = {"pid": proc.pid, "started": _process_start(proc.pid), "target": target}
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, pid_file)
+        log.info("local_job_started", run_id=run_id, target=target, pid=proc.pid)
+        return run_id
+
+    def status(self, external_id: str) -> JobStatus:
+        """RUNNING, SUCCEEDED, or FAILED with a message and the end of the job's log."""
+        exit_status = self._exit_status(external_id)
+        if exit_status is not None:
+            return exit_status
+        pid = self._pid(external_id)
+        if pid is None:
+            if self._path(external_id, "claim").exists():
+                return JobStatus(JobState.RUNNING, "starting")
+            return JobStatus(JobState.FAILED, f"no local job for run {external_id} in {self.workdir}")
+        if self._alive(external_id, pid):
+            return JobStatus(JobState.RUNNING, f"running as pid {pid}")
+        # The runner may have written its exit file between the two checks.
+        exit_status = self._exit_status(external_id)
+        if exit_status is not None:
+            return exit_status
+        if self._path(external_id, "cancel").exists():
+            return JobStatus(JobState.FAILED, "cancelled", self._log_tail(external_id))
+        return JobStatus(
+            JobState.FAILED,
+            f"the job process {pid} ended without writing an exit status (killed?)",
+            self._log_tail(external_id),
+        )
+
+    def cancel(self, external_id: str) -> None:
+        """SIGTERM to the job's process group; a second cancel of a job still alive sends SIGKILL."""
+        marker = self._path(external_id, "cancel")
+        again = marker.exists()
+        marker.touch()
+        pid = self._pid(external_id)
+        if pid is None or not self._alive(external_id, pid):
+            return
+        sig = signal.SIGKILL if again else signal.SIGTERM
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        log.info("local_job_cancelled", run_id=external_id, pid=pid, signal=sig.name)
+
+    def _exit_status(self, run_id: str) -> JobStatus | None:
+        path = self._path(run_id, "exit")
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            return JobStatus(JobState.FAILED, f"unreadable exit status {path}: {exc}", self._log_tail(run_id))
+        proc = self._procs.pop(run_id, None)
+        if proc is not None:
+            proc.poll()  # reap the runner
+        returncode = int(record.get("returncode", -1))
+        if returncode == 0:
+            return JobStatus(JobState.SUCCEEDED, "exited with code 0")
+        if self._path(run_id, "cancel").exists():
+            message = "cancelled"
+        elif record.get("signal"):
+            message = f"killed by {record['signal']}"
+        elif record.get("error"):
+            message = f"could not start: {record['error']}"
+        else:
+            message = f"exited with code {returncode}"
+        return JobStatus(JobState.FAILED, message, self._log_tail(run_id))
+
+    def _pid(self, run_id: str) -> int | None:
+        return None if (process := self._process(run_id)) is None else process[0]
+
+    def _process(self, run_id: str) -> tuple[int, str | None] | None:
+        """The runner's pid and start time as recorded when it was spawned."""
+        try:
+            record = json.loads(self._path(run_id, "pid").read_text(encoding="utf-8"))
+            return int(record["pid"]), record.get("started")
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def _alive(self, run_id: str, pid: int) -> bool:
+        proc = self._procs.get(run_id)
+        if proc is not None:
+            return proc.poll() is None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return False  # not ours: the pid was reused
+        process = self._process(run_id)
+        recorded = None if process is None else process[1]
+        if recorded is None:
+            return True  # no procfs when it started (macOS): trust the pid
+        # Same pid and same start time: the same process, not a reuse of its pid.
+        return _process_start(pid) == recorded
+
+    def _log_tail(self, run_id: str) -> str:
+        path = self._path(run_id, "log")
+        try:
+            with path.open("rb") as handle:
+                handle.seek(max(0, path.stat().st_size - 16384))
+                text = handle.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.rstrip().splitlines()[-self._tail_lines :])
+
+
+def _process_start(pid: int) -> str | None:
+    """A living process's start time (clock ticks after boot, from /proc), or None without procfs.
+
+    Zombies count as not started: they have finished.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]

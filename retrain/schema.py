@@ -1,0 +1,85 @@
+"""The retrain package's tables: lifecycle runs and their audit trail.
+
+``retrain_runs`` holds one row per lifecycle run, a durable state machine: ``state`` is where the run
+is (pending, running, succeeded, failed, rejected), ``step`` what it does next (retrain, wait,
+validate, promote, done). ``external`` is a JSON object of the side effects already done (job
+external id, model version, aliases moved), written as each one completes, so a restart resumes
+without repeating them. Two unique indexes make the guardrails hold under concurrent callers: one
+idempotency key per trigger, and one unfinished run per model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime, stored as naive UTC (SQLite keeps no offset)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: lakewarden stores timezone-aware UTC times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)  # noqa: S101 - the column type guarantees it
+        return value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData()
+
+retrain_runs = sa.Table(
+    "retrain_runs",
+    metadata,
+    sa.Column("run_id", sa.String(32), primary_key=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("registered_model", sa.String(400), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("step", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.JSON, nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("external", sa.JSON, nullable=False),
+    sa.Column("decision", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+)
+sa.Index("ix_retrain_runs_model_created", retrain_runs.c.model, retrain_runs.c.created_at)
+sa.Index(
+    "ux_retrain_runs_one_in_flight",
+    retrain_runs.c.model,
+    unique=True,
+    sqlite_where=retrain_runs.c.finished_at.is_(None),
+    postgresql_where=retrain_runs.c.finished_at.is_(None),
+)
+
+retrain_events = sa.Table(
+    "retrain_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(32), nullable=True),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+sa.Index("ix_retrain_events_run", retrain_events.c.run_id, retrain_events.c.id)
+
+
+def _v1(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[retrain_runs, retrain_events])
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1,)

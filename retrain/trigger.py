@@ -1,0 +1,89 @@
+"""The input the lifecycle accepts: a request to retrain one model, with why and for which window."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def severity_rank(severity: str) -> int:
+    """Order of a severity tier: low < medium < high < critical."""
+    try:
+        return SEVERITIES.index(severity)
+    except ValueError:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}") from None
+
+
+def reason_kind(reason: str) -> str:
+    """The stable part of a reason: the text before the first ':' (``"drift: psi 0.3"`` -> ``"drift"``).
+
+    Two triggers for the same model and window whose reasons differ only after the colon (numbers
+    that moved a little between two polls) are the same request.
+    """
+    return reason.split(":", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A request to start a lifecycle run for ``model`` (the model's name in lakewarden's config)."""
+
+    model: str
+    reason: str
+    severity: str
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    requested_by: str = "policy"
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("a trigger needs a model name")
+        if not reason_kind(self.reason):
+            raise ValueError("a trigger needs a reason, e.g. 'drift: psi on tenure_months 0.31'")
+        severity_rank(self.severity)
+        for name in ("window_start", "window_end"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() != timedelta(0):
+                raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
+        if self.window_start and self.window_end and self.window_start >= self.window_end:
+            raise ValueError(f"window_start {self.window_start} is not before window_end {self.window_end}")
+
+    @property
+    def idempotency_key(self) -> str:
+        """64 hex characters, the same for the same model, reason kind and window.
+
+        Short enough for a Databricks ``idempotency_token`` (at most 64 characters).
+        """
+        parts = [
+            self.model,
+            reason_kind(self.reason),
+            self.window_start.isoformat() if self.window_start else "",
+            self.window_end.isoformat() if self.window_end else "",
+        ]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def to_json(self) -> dict[str, str | None]:
+        """The trigger as JSON-ready values (datetimes as ISO 8601)."""
+        return {
+            "model": self.model,
+            "reason": self.reason,
+            "severity": self.severity,
+            "window_start": self.window_start.isoformat() if self.window_start else None,
+            "window_end": self.window_end.isoformat() if self.window_end else None,
+            "requested_by": self.requested_by,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, str | None]) -> Trigger:
+        """The inverse of :meth:`to_json`."""
+        start, end = data.get("window_start"), data.get("window_end")
+        return cls(
+            model=str(data["model"]),
+            reason=str(data["reason"]),
+            severity=str(data["severity"]),
+            window_start=datetime.fromisoformat(start) if start else None,
+            window_end=datetime.fromisoformat(end) if end else None,
+            requested_by=str(data.get("requested_by") or "policy"),
+        )

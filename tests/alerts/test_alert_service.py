@@ -1,0 +1,218 @@
+"""AlertService.sync against a real SQLite file: state changes and the outbox rows they cause."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sqlalchemy as sa
+
+from alerts.model import Alert
+from alerts.outbox import Outbox
+from alerts.schema import alerts_state
+from alerts.service import AlertService, Notification
+from config.receivers import Receiver
+from config.routing import Route
+
+if TYPE_CHECKING:
+    from tests.alerts.conftest import FakeClock
+
+ROUTE = Route.model_validate({
+    "receiver": "ops",
+    "group_by": ["model"],
+    "routes": [
+        {"matchers": ['team="ml"'], "receiver": "ml", "continue": True},
+        {"matchers": ['model=~".+"'], "receiver": "ops"},
+    ],
+})
+
+
+def receivers(tmp_path: Path) -> list[Receiver]:
+    return [
+        Receiver.model_validate({
+            "name": "ops",
+            "file_configs": [{"path": str(tmp_path / "ops.jsonl")}],
+            "webhook_configs": [{"url": "http://127.0.0.1:9/hook", "send_resolved": False}],
+        }),
+        Receiver.model_validate({"name": "ml", "console_configs": [{}]}),
+    ]
+
+
+@pytest.fixture
+def service(engine: sa.Engine, tmp_path: Path, clock: FakeClock) -> AlertService:
+    return AlertService(engine, ROUTE, receivers(tmp_path), clock)
+
+
+def churn(clock: FakeClock, severity: str = "high", **annotations: str) -> Alert:
+    return Alert({"model": "churn", "severity": severity}, annotations, clock())
+
+
+def kinds(notes: list[Any]) -> list[tuple[str, str, str]]:
+    return sorted((n.status, n.receiver, n.channel_kind) for n in notes)
+
+
+def test_new_alert_notifies_firing_to_every_channel_of_its_receivers(
+    service: AlertService, engine: sa.Engine, clock: FakeClock
+) -> None:
+    notes = service.sync("churn", [churn(clock)])
+    assert kinds(notes) == [("firing", "ops", "file"), ("firing", "ops", "webhook")]
+    rows = Outbox(engine, clock).rows()
+    assert [(r.receiver, r.channel_kind, r.channel_index, r.status.value) for r in rows] == [
+        ("ops", "file", 0, "pending"), ("ops", "webhook", 0, "pending")]
+    assert {r.idempotency_key for r in rows} == {n.idempotency_key for n in notes}
+
+
+def test_continue_routes_fan_out_to_several_receivers(service: AlertService, clock: FakeClock) -> None:
+    alert = Alert({"model": "churn", "team": "ml"}, {}, clock())
+    assert kinds(service.sync("churn", [alert])) == [
+        ("firing", "ml", "console"), ("firing", "ops", "file"), ("firing", "ops", "webhook")]
+
+
+def test_payload_is_alertmanager_like(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
+    alert = churn(clock, summary="PSI 0.4 on tenure_months")
+    service.sync("churn", [alert])
+    payload = Outbox(engine, clock).rows()[0].payload
+    assert payload == {
+        "version": 1,
+        "status": "firing",
+        "receiver": "ops",
+        "alerts": [{
+            "labels": {"model": "churn", "severity": "high"},
+            "annotations": {"summary": "PSI 0.4 on tenure_months"},
+            "startsAt": "2025-03-01T12:00:00Z",
+            "endsAt": None,
+            "fingerprint": alert.fingerprint,
+        }],
+        "commonLabels": {"model": "churn", "severity": "high"},
+        "groupKey": '{}/{model=~".+"}:{model="churn"}',
+    }
+
+
+def test_unchanged_resync_enqueues_nothing(
+    service: AlertService, engine: sa.Engine, clock: FakeClock
+) -> None:
+    service.sync("churn", [churn(clock)])
+    clock.advance(minutes=1)
+    assert service.sync("churn", [churn(clock)]) == []
+    assert Outbox(engine, clock).counts()["pending"] == 2
+
+
+def test_fire_resolve_fire_again(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
+    first = churn(clock)
+    service.sync("churn", [first])
+    resolved_at = clock.advance(minutes=10)
+    notes = service.sync("churn", [])
+    # The webhook has send_resolved: false, so only the file hears about the resolve.
+    assert kinds(notes) == [("resolved", "ops", "file")]
+    assert service.firing("churn") == []
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(alerts_state)).one()
+    assert (row.status, row.ends_at, row.last_notified_status) == ("resolved", resolved_at, "resolved")
+    resolved_payload = Outbox(engine, clock).rows()[-1].payload
+    assert resolved_payload["status"] == "resolved"
+    assert resolved_payload["alerts"][0]["endsAt"] == "2025-03-01T12:10:00Z"
+
+    clock.advance(minutes=5)
+    notes = service.sync("churn", [churn(clock)])
+    assert kinds(notes) == [("firing", "ops", "file"), ("firing", "ops", "webhook")]
+    assert [a.starts_at for a in service.firing("churn")] == [clock()]
+    assert Outbox(engine, clock).counts()["pending"] == 5
+
+
+def test_refiring_with_an_old_start_opens_a_new_episode_now(
+    service: AlertService, engine: sa.Engine, clock: FakeClock
+) -> None:
+    alert = churn(clock)
+    service.sync("churn", [alert])
+    clock.advance(minutes=10)
+    service.sync("churn", [])
+    clock.advance(minutes=10)
+    notes = service.sync("churn", [alert])  # same object, starts_at before the last end
+    assert len(notes) == 2
+    assert service.firing()[0].starts_at == clock()
+    assert len({r.idempotency_key for r in Outbox(engine, clock).rows()}) == 5
+
+
+def test_changed_labels_resolve_the_old_alert_and_fire_the_new(
+    service: AlertService, clock: FakeClock
+) -> None:
+    service.sync("churn", [churn(clock, "high")])
+    clock.advance(minutes=1)
+    notes = service.sync("churn", [churn(clock, "critical")])
+    assert [(n.status, n.channel_kind) for n in notes if n.receiver == "ops"] == [
+        ("firing", "file"), ("firing", "webhook"), ("resolved", "file")]
+    assert [a.labels["severity"] for a in service.firing()] == ["critical"]
+
+
+def test_annotation_changes_are_stored_without_notifying(service: AlertService, clock: FakeClock) -> None:
+    service.sync("churn", [churn(clock, summary="risk 70")])
+    assert service.sync("churn", [churn(clock, summary="risk 80")]) == []
+    assert service.firing()[0].annotations == {"summary": "risk 80"}
+
+
+def test_scopes_do_not_resolve_each_other(service: AlertService, clock: FakeClock) -> None:
+    fraud = Alert({"model": "fraud"}, {}, clock())
+    service.sync("churn", [churn(clock)])
+    service.sync("fraud", [fraud])
+    assert service.sync("fraud", [churn(clock)]) != []  # resolves fraud only ...
+    assert {a.labels["model"] for a in service.firing()} == {"churn"}
+    assert [a.labels["model"] for a in service.firing("fraud")] == ["churn"]  # ... and churn moved here
+    assert service.firing("churn") == []
+
+
+def test_an_alert_passed_with_a_past_end_resolves_at_that_end(
+    service: AlertService, engine: sa.Engine, clock: FakeClock
+) -> None:
+    service.sync("churn", [churn(clock)])
+    ended = Alert({"model": "churn", "severity": "high"}, {}, clock(), ends_at=clock() + timedelta(minutes=3))
+    clock.advance(minutes=5)
+    assert kinds(service.sync("churn", [ended])) == [("resolved", "ops", "file")]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(alerts_state.c.ends_at)).scalar_one() == ended.ends_at
+
+
+def test_state_survives_a_restart(engine: sa.Engine, tmp_path: Path, clock: FakeClock) -> None:
+    AlertService(engine, ROUTE, receivers(tmp_path), clock).sync("churn", [churn(clock)])
+    restarted = AlertService(engine, ROUTE, receivers(tmp_path), clock)
+    assert [a.labels["model"] for a in restarted.firing()] == ["churn"]
+    assert restarted.sync("churn", [churn(clock)]) == []
+    assert kinds(restarted.sync("churn", [])) == [("resolved", "ops", "file")]
+
+
+def test_routes_naming_unknown_receivers_are_rejected(
+    engine: sa.Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    route = Route.model_validate({"receiver": "ops", "routes": [{"receiver": "nobody"}]})
+    with pytest.raises(ValueError, match="nobody"):
+        AlertService(engine, route, receivers(tmp_path), clock)
+
+
+def test_concurrent_syncs_of_one_scope_notify_once_and_never_fail(
+    engine: sa.Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    errors: list[str] = []
+    notes: list[Notification] = []
+    for round_ in range(5):
+        barrier = threading.Barrier(6)
+        alert = Alert({"model": "churn", "round": str(round_)}, {}, clock())
+
+        def run(alert: Alert = alert, barrier: threading.Barrier = barrier) -> None:
+            service = AlertService(engine, ROUTE, receivers(tmp_path), clock)
+            barrier.wait()
+            try:
+                notes.extend(service.sync("churn", [alert]))
+            except Exception as exc:  # collected and asserted below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=run) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    # Each round: the new alert fires once (file + webhook); from round 1 the previous one resolves (file).
+    assert sorted(n.status for n in notes).count("firing") == 5 * 2
+    assert sorted(n.status for n in notes).count("resolved") == 4

@@ -1,0 +1,70 @@
+"""Fixtures for the retrain tests: a demo lakehouse, MLflow on SQLite, a state database, a fake clock.
+
+Helpers live in ``lw_support.py`` beside this file; this directory is put on ``sys.path`` so test
+modules can import it (pytest runs with --import-mode=importlib).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from lw_support import JOBS, REPO, T0, FakeClock, churn_rows, write_table
+
+from retrain.schema import MIGRATIONS
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path) -> Path:
+    """Training rows before T0; drifted, labelled inference rows from T0 on (some labels missing)."""
+    root = tmp_path / "lakehouse"
+    rng = np.random.default_rng(7)
+    write_table(
+        root, "main.demo.churn_training", churn_rows(500, rng, T0 - timedelta(days=30), drifted=False)
+    )
+    recent = churn_rows(900, rng, T0, drifted=True)
+    labels = np.asarray(recent["label"])
+    recent["label"] = pa.array(labels, pa.int32(), mask=rng.random(labels.size) < 0.1)
+    recent["model_id"] = np.full(labels.size, "churn@1")
+    recent["probability"] = rng.random(labels.size)
+    recent["prediction"] = (np.asarray(recent["probability"]) > 0.5).astype(np.int32)
+    write_table(root, "main.demo.churn_inference", recent)
+    return root
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/mlflow.db"
+
+
+@pytest.fixture
+def job_env(mlflow_uri: str) -> dict[str, str]:
+    """What the composition root would give the local backend."""
+    return {
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        "MLFLOW_REGISTRY_URI": mlflow_uri,
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(JOBS)]),
+    }
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{tmp_path}/state.db")
+    with engine.begin() as conn:
+        for migrate in MIGRATIONS:
+            migrate(conn)
+    return engine
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
