@@ -53,7 +53,6 @@ class WorkspaceSettings(Strict):
     client_secret: SecretStr | None = None
     mlflow_tracking_uri: str = "sqlite:///.lakewarden/mlflow.db"
     mlflow_registry_uri: str | None = None
-    artifact_root: Path = Path(".lakewarden/mlartifacts")
     jobs_dir: Path = Path(".lakewarden/jobs")
 
     @model_validator(mode="before")

@@ -94,7 +94,7 @@ class Handlers:
                           window_end=assessment.window_end)
         decision = self.lifecycle.consider(trigger)
         log.info("lifecycle_considered", model=model.name, decision=str(decision.reason))
-        if decision.run_id is not None:
+        if decision.started and decision.run_id is not None:
             yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
 
     def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:

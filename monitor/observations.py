@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+PERCENT_SCALE = 100.0
+
 
 @dataclass(frozen=True)
 class ColumnDrift:
@@ -23,6 +25,17 @@ class ColumnProfile:
     count: int | None
     num_nulls: int | None
     percent_null: float | None
+
+    @property
+    def null_share(self) -> float | None:
+        """NULLs as a share of rows in [0, 1], from the counts when the table has them.
+
+        ``percent_null``'s scale is not pinned down by the contract (unconfirmed: 0-100 here), so it
+        is only the fallback, and the one place that scale is assumed.
+        """
+        if self.num_nulls is not None and self.count:
+            return self.num_nulls / self.count
+        return None if self.percent_null is None else self.percent_null / PERCENT_SCALE
 
 
 @dataclass(frozen=True)

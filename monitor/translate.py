@@ -10,7 +10,7 @@ ALERT_NAME = "ModelAtRisk"
 
 
 def at_least(severity: str, floor: str) -> bool:
-    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)  # type: ignore[arg-type]
+    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)
 
 
 def alert_labels(model: ModelSettings, severity: str) -> dict[str, str]:

@@ -7,6 +7,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from monitor.engines.local_spark import LocalSparkEngine
 
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -15,3 +22,17 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "1"
 for _name in [n for n in os.environ if n.startswith("DATABRICKS_")]:
     del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSparkEngine]:
+    """One local Spark engine per test run, its lakehouse under a session temporary folder.
+
+    Tests share it: each test writes tables under its own schema (e.g. ``main.<test name>.t``).
+    """
+    from monitor.engines.local_spark import LocalSparkEngine
+
+    engine = LocalSparkEngine(tmp_path_factory.mktemp("lakehouse"))
+    _ = engine.spark  # start once, here, so that the first test does not pay for it
+    yield engine
+    engine.close()

@@ -82,7 +82,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return check(args.config)
     if args.command == "demo":
+        from monitor.demo.data import DemoScenario  # noqa: PLC0415
         from monitor.demo.runner import run_demo  # noqa: PLC0415
 
-        return run_demo(args.workdir, windows=args.windows, retrain=not args.no_retrain)
+        scenario = DemoScenario() if args.windows is None else DemoScenario(windows=args.windows)
+        return run_demo(args.workdir, scenario, retrain=not args.no_retrain)
     raise AssertionError(args.command)

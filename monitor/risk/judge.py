@@ -89,7 +89,7 @@ def _quality(signal: DataQualitySignal, window: WindowMetrics) -> Iterator[Findi
         if too_few := _too_few_rows(window, signal.min_count):
             yield Skip("data_quality", row.column, too_few)
             continue
-        yield from _tiered("data_quality", "percent_null", row.percent_null, signal, row.column, None)
+        yield from _tiered("data_quality", "null_share", row.null_share, signal, row.column, None)
 
 
 def _too_few_rows(window: WindowMetrics, min_count: int) -> str | None:

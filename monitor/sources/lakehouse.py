@@ -1,6 +1,11 @@
 """Lakehouse metrics source: new windows of a monitor's profile and drift metrics tables.
 
 Reads only windows that ended after the stored watermark (on the first read: within ``lookback``),
+and only windows that already have drift rows: the two tables are written at different moments (a
+monitor refresh writes one, then the other), so the drift table leads and the profile table, read
+second, is at least as fresh. A window with profile rows and no drift rows yet waits for the next
+poll instead of being judged half-seen and then skipped by the watermark.
+
 for the configured granularity, the whole table (``slice_key IS NULL``) and the configured model id
 (``'*'`` = all models). Structs are flattened in SQL so every engine returns flat columns. Columns
 that an older monitor version does not have are left out of the query and show up as skipped
@@ -55,6 +60,8 @@ class LakehouseMetricsSource:
         bound = since if since is not None else self._clock() - cfg.lookback
         try:
             drift = self._drift_rows(cfg, bound)
+            if not drift:
+                return []
             profile = self._profile_rows(cfg, bound)
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc
@@ -138,7 +145,7 @@ def _combine(model: str, source: str, cfg: LakehouseSource, drift: list[dict[str
     for row in profile:
         profile_by[(_utc(row["window_start"]), _utc(row["window_end"]))].append(row)
     windows = []
-    for start, end in sorted(set(drift_by) | set(profile_by)):
+    for start, end in sorted(drift_by):
         drows, prows = drift_by.get((start, end), []), profile_by.get((start, end), [])
         counts = [r["row_count"] for r in prows if r["row_count"] is not None]
         table_counts = [r["row_count"] for r in prows if r["column_name"] == ":table" and r["row_count"] is not None]

@@ -1,0 +1,1 @@
+"""The demo: seeded churn data and its timeline."""

@@ -1,0 +1,187 @@
+"""``lakewarden demo``: the real daemon on the embedded default, over simulated drifting traffic.
+
+1. Generates a seeded churn-like dataset, trains and registers a champion in MLflow (SQLite).
+2. Writes the baseline table, then one hour of scored traffic at a time into the inference table,
+   with drift injected for a few windows and then recovery; after each window it writes the
+   Lakehouse-Monitoring-shaped profile and drift metric tables (``monitor.profile``).
+3. Runs the real daemon (scheduler, bus, sources, risk, alerts outbox, lifecycle) on
+   ``config/examples/local.yaml`` with an accelerated clock: one simulated hour per window.
+4. Prints the timeline and leaves the alert logs, the state database and the lakehouse folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from config import Settings, load_settings
+from config.service import LocalSparkEngine as LocalSparkSettings
+from monitor.app import App, build_app, mlflow_env
+from monitor.clock import SimulatedClock
+from monitor.daemon import Daemon
+from monitor.demo import data
+from monitor.demo.timeline import Timeline
+from monitor.engines.local_spark import LocalSparkEngine
+from monitor.logs import configure_logging
+from monitor.messages import AlertsEnqueued, AssessmentMade, LifecycleProgressed, SourceFailed
+from monitor.profile import ProfileSpec, write_profile
+
+MARKER = ".lakewarden-demo"
+
+
+def demo_settings(workdir: Path, retrain: bool = True) -> Settings:
+    os.environ["LAKEWARDEN_HOME"] = str(workdir)
+    os.environ["LAKEWARDEN_POLL_INTERVAL"] = "1s"
+    os.environ.setdefault("LAKEWARDEN_HTTP_PORT", "0")
+    path = resources.files("config").joinpath("examples/local.yaml")
+    with resources.as_file(path) as file:
+        settings = load_settings(file)
+    if not retrain:
+        models = tuple(m.model_copy(update={"lifecycle": m.lifecycle.model_copy(update={"enabled": False})})
+                       for m in settings.models)
+        settings = settings.model_copy(update={"models": models})
+    return settings
+
+
+def prepare_workdir(workdir: Path) -> None:
+    """Start from nothing, but only ever delete a folder the demo made itself."""
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / MARKER).exists():
+            raise RuntimeError(f"{workdir} is not empty and was not made by the demo; choose another --workdir")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by `lakewarden demo`; deleted and rebuilt on the next run\n")
+
+
+def train_champion(settings: Settings, lakehouse: Path) -> None:
+    life = settings.models[0].lifecycle
+    params = {"model_name": life.registered_model or "churn", "lakehouse_root": str(lakehouse),
+              **life.retrain.parameters}
+    args = [sys.executable, "-m", "monitor.demo.train", *(f"--{k}={v}" for k, v in params.items())]
+    env = {**os.environ, **mlflow_env(settings)}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"training the champion failed:\n{done.stderr[-2000:]}")
+
+
+def run_demo(workdir: str, scenario: data.DemoScenario | None = None, retrain: bool = True,
+             out: TextIO | None = None) -> int:
+    began = time.monotonic()
+    root = Path(workdir).resolve()
+    prepare_workdir(root)
+    settings = demo_settings(root, retrain)
+    scenario = scenario or data.DemoScenario()
+    tl = Timeline(out) if out is not None else Timeline()
+    with (root / "lakewarden.log").open("a", encoding="utf-8") as log_file:
+        configure_logging(level=settings.service.log_level, fmt="json", stream=log_file)  # stdout: timeline
+        tl.say(f"lakewarden demo in {root}\n  starting local Spark (about 15 s on 2 cores)...")
+        app = _prepare(settings, scenario, retrain, tl, log_file)
+        _feed(app, scenario, tl)
+        counts = {k: v for k, v in app.outbox.counts().items() if v}
+    tl.say(f"\n  {tl.assessed} windows judged; {tl.fired} firing and {tl.resolved} resolved notifications; "
+           f"outbox {counts}")
+    for name, path in (("logs (JSON)", log_file.name), ("alert log", root / "alerts.jsonl"),
+                       ("pages", root / "pages.jsonl"), ("state database", root / "state.db"),
+                       ("lakehouse", root / "lakehouse")):
+        tl.say(f"  {name + ':':<16} {path}")
+    tl.say(f"  finished in {time.monotonic() - began:.0f} s")
+    return 0
+
+
+def _prepare(settings: Settings, scenario: data.DemoScenario, retrain: bool, tl: Timeline, log: TextIO) -> App:
+    """Spark, the training and baseline tables, the champion, and the daemon's app with the timeline."""
+    source = settings.models[0].sources.lakehouse
+    if source is None or not isinstance(settings.engine, LocalSparkSettings):
+        raise RuntimeError("the demo config must use a local_spark engine and a lakehouse source")
+    engine = LocalSparkEngine(settings.engine.lakehouse_root)
+    with _stderr_to(log):  # the JVM inherits stderr at start: its warnings go to the log file
+        engine.spark  # noqa: B018 - starts the session
+    engine.write("main.demo.churn_training", data.training_frame(scenario.seed, scenario.training_rows),
+                 mode="overwrite")
+    engine.write(source.baseline_table or "main.demo.churn_baseline", scenario.baseline(), mode="overwrite")
+    if retrain:
+        tl.say("  training the champion model and registering it in MLflow (SQLite)...")
+        train_champion(settings, engine.root)
+    app = build_app(settings, clock=SimulatedClock(scenario.start), engine=engine)
+    app.bus.subscribe(AssessmentMade, tl.on_assessment)
+    app.bus.subscribe(AlertsEnqueued, tl.on_alerts)
+    app.bus.subscribe(LifecycleProgressed, tl.on_lifecycle)
+    app.bus.subscribe(SourceFailed, tl.on_source_failed)
+    return app
+
+
+def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
+    """Write one window of traffic and its metrics at a time, and let the real daemon judge it."""
+    model = app.settings.models[0]
+    source = model.sources.lakehouse
+    assert source is not None  # noqa: S101 - checked in _prepare
+    spec = ProfileSpec(table=source.table, baseline_table=source.baseline_table,
+                       timestamp_col=source.timestamp_column, granularity=source.granularity,
+                       feature_cols=data.FEATURES, prediction_col=source.prediction_column,
+                       label_col=source.label_column)
+    engine = app.engine
+    if not isinstance(engine, LocalSparkEngine) or not isinstance(app.clock, SimulatedClock):
+        raise RuntimeError("the demo runs on local Spark with a simulated clock")
+    daemon = Daemon(app)
+    thread = threading.Thread(target=daemon.run, name="daemon", daemon=True)
+    tl.say(f"  daemon running: 1 s polls, 1 simulated hour per window, starting {scenario.start:%Y-%m-%d}; "
+           f"drift injected in windows {scenario.drift_from}-{scenario.drift_until - 1}, then recovery\n")
+    try:
+        for index in range(scenario.windows):
+            start, end = scenario.window(index)
+            engine.write(source.table, scenario.frame(index), mode="append")
+            write_profile(engine, spec, windows=[(start, end)])
+            app.clock.set(end + timedelta(minutes=5))
+            if index == 0:
+                thread.start()  # once the first window's metrics exist, like a monitor's first refresh
+            _wait(partial(_assessed, app, model.name, end), timeout=60)
+            # The next hour "arrives" once a retraining started by this one is over, so the
+            # accelerated clock never races a job's timeout.
+            _wait(lambda: not _lifecycle_busy(app), timeout=300)
+        _wait(lambda: app.outbox.counts().get("pending", 0) == 0, timeout=30)
+    finally:
+        daemon.stop.set()
+        thread.join(timeout=60)
+
+
+@contextmanager
+def _stderr_to(target: TextIO) -> Iterator[None]:
+    saved = os.dup(2)
+    sys.stderr.flush()
+    os.dup2(target.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _wait(done: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _assessed(app: App, model: str, end: datetime) -> bool:
+    latest = app.assessments.latest(model)
+    return latest is not None and latest["window_end"].replace(tzinfo=UTC) >= end
+
+
+def _lifecycle_busy(app: App) -> bool:
+    return any(run.finished_at is None for run in app.lifecycle.runs())
+

@@ -1,0 +1,59 @@
+"""The demo's readable timeline: one line per window, alert and lifecycle step."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from monitor.bus import Message
+from monitor.messages import AlertsEnqueued, AssessmentMade, LifecycleProgressed, SourceFailed
+
+
+@dataclass
+class Timeline:
+    """Subscribes to the daemon's bus and prints what happened, in order."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    assessed: int = 0
+    fired: int = 0
+    resolved: int = 0
+    lifecycle: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self.out, flush=True)
+
+    def on_assessment(self, message: AssessmentMade) -> Iterable[Message]:
+        a = message.assessment
+        self.assessed += 1
+        top = a.findings[0].describe() if a.findings else ""
+        more = f" (+{len(a.findings) - 1} more)" if len(a.findings) > 1 else ""
+        self.say(f"  window {a.window_start:%H:%M}-{a.window_end:%H:%M}  risk {a.risk:5.1f}  {a.severity:<8} "
+                 f"{top}{more}")
+        return ()
+
+    def on_alerts(self, message: AlertsEnqueued) -> Iterable[Message]:
+        for note in message.notifications:
+            status = str(note.get("status", "?")).upper()
+            if status == "FIRING":
+                self.fired += 1
+            elif status == "RESOLVED":
+                self.resolved += 1
+            labels = note.get("labels", {})
+            label_text = ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k in ("model", "severity"))
+            self.say(f"      alert {status:<8} {labels.get('alertname', '')}{{{label_text}}} -> "
+                     f"{note.get('receiver', '?')}")
+        return ()
+
+    def on_lifecycle(self, message: LifecycleProgressed) -> Iterable[Message]:
+        self.lifecycle.append(message.kind)
+        self.say(f"      lifecycle {message.kind:<10} run {message.run_id[:8]}: {message.message}")
+        return ()
+
+    def on_source_failed(self, message: SourceFailed) -> Iterable[Message]:
+        self.say(f"      source FAILED for {message.model}: {message.error}")
+        return ()

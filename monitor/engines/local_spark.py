@@ -1,0 +1,246 @@
+"""Local PySpark over a lakehouse folder: table ``cat.schema.name`` is Parquet at ``<root>/cat/schema/name``.
+
+One SparkSession per process, shared by every engine instance and stopped when the last one closes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pyarrow
+import structlog
+
+from monitor.engines.base import EngineError, TableNotFound
+from monitor.engines.identifiers import TableName, validate_table_name
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = structlog.get_logger(__name__)
+
+MIN_JAVA = 17
+_INSTALL_HINT = (
+    "install one (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) "
+    "or set JAVA_HOME to a JDK/JRE 17+"
+)
+_PARQUET_REF = re.compile(r"parquet\.`((?:[^`]|``)+)`")
+_MAX_MESSAGE = 500
+_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
+
+DEFAULT_CONF: Mapping[str, str] = {
+    "spark.master": "local[*]",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.driver.memory": "1g",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def java_major_version(env: Mapping[str, str] | None = None) -> int:
+    """The major version of the Java that Spark will use (JAVA_HOME first, then PATH)."""
+    env = os.environ if env is None else env
+    java_home = env.get("JAVA_HOME")
+    if java_home:
+        java: str | None = str(Path(java_home) / "bin" / "java")
+        where = f"JAVA_HOME={java_home}"
+    else:
+        java = shutil.which("java", path=env.get("PATH"))
+        where = "PATH"
+    if java is None or not Path(java).is_file():
+        raise EngineError(f"Java {MIN_JAVA} or newer is required by the local Spark engine; "
+                          f"no java found via {where}: {_INSTALL_HINT}")
+    try:
+        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EngineError(f"Java {MIN_JAVA} or newer is required; running {java} -version failed "
+                          f"({exc}): {_INSTALL_HINT}") from exc
+    match = _VERSION.search(done.stderr + done.stdout)
+    if match is None:
+        raise EngineError(f"Java {MIN_JAVA} or newer is required; could not read the version of {java}: "
+                          f"{_INSTALL_HINT}")
+    major = int(match.group(1))
+    if major == 1 and match.group(2):  # "1.8.0_392" is Java 8
+        major = int(match.group(2))
+    return major
+
+
+def require_java(env: Mapping[str, str] | None = None) -> None:
+    major = java_major_version(env)
+    if major < MIN_JAVA:
+        raise EngineError(f"Java {MIN_JAVA} or newer is required by the local Spark engine, found Java "
+                          f"{major}: {_INSTALL_HINT}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= _MAX_MESSAGE else line[:_MAX_MESSAGE] + "..."
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    for key, value in params.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError(f"query parameter {key!r} is a naive datetime; pass a timezone-aware UTC time")
+
+
+class LocalSparkEngine:
+    """The embedded engine: local Spark over Parquet folders, addressed by three-part names."""
+
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    _users: ClassVar[int] = 0
+
+    def __init__(self, lakehouse_root: Path, spark_conf: Mapping[str, str] | None = None,
+                 app_name: str = "lakewarden") -> None:
+        self._root = Path(lakehouse_root).expanduser().resolve()
+        self._conf = dict(spark_conf or {})
+        self._app_name = app_name
+        self._session: SparkSession | None = None
+        self._starting = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def spark(self) -> SparkSession:
+        """The process-wide SparkSession, started on first use."""
+        with self._starting:
+            if self._session is None:
+                self._session = self._start()
+            return self._session
+
+    def _start(self) -> SparkSession:
+        require_java()
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        from pyspark.logger import PySparkLogger  # noqa: PLC0415 - pyspark is slow to import
+        from pyspark.sql import SparkSession  # noqa: PLC0415
+
+        conf = {**DEFAULT_CONF, "spark.sql.warehouse.dir": str(self._root / ".spark-warehouse"), **self._conf}
+        builder = SparkSession.builder.appName(self._app_name)
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        with LocalSparkEngine._lock:
+            try:
+                session = builder.getOrCreate()
+            except Exception as exc:
+                raise EngineError(f"could not start local Spark ({conf['spark.master']}): "
+                                  f"{_first_line(exc)}") from exc
+            LocalSparkEngine._users += 1
+        session.sparkContext.setLogLevel("ERROR")
+        # PySpark logs every failed SQL statement itself; we raise EngineError with the message instead.
+        for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+            PySparkLogger.getLogger(name).setLevel("CRITICAL")
+        log.info("spark_started", version=session.version, root=str(self._root))
+        return session
+
+    def close(self) -> None:
+        """Release this engine's hold on the session; the last engine to close stops Spark."""
+        if self._session is None:
+            return
+        session, self._session = self._session, None
+        with LocalSparkEngine._lock:
+            LocalSparkEngine._users -= 1
+            if LocalSparkEngine._users <= 0:
+                LocalSparkEngine._users = 0
+                session.stop()
+                log.info("spark_stopped")
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def path(self, name: str | TableName) -> Path:
+        """The folder that holds table ``name``."""
+        table = name if isinstance(name, TableName) else validate_table_name(name)
+        return self._root.joinpath(*table.parts)
+
+    def table_ref(self, name: str) -> str:
+        path = str(self.path(name)).replace("`", "``")
+        return f"parquet.`{path}`"
+
+    def table_exists(self, name: str) -> bool:
+        return _holds_parquet(self.path(name))
+
+    def columns(self, name: str) -> dict[str, str]:
+        path = self.path(name)
+        if not _holds_parquet(path):
+            raise TableNotFound(str(validate_table_name(name)), str(path))
+        try:
+            schema = self.spark.read.parquet(str(path)).schema
+        except Exception as exc:
+            raise EngineError(f"could not read the schema of {name} at {path}: {_first_line(exc)}") from exc
+        return {field.name: field.dataType.simpleString() for field in schema.fields}
+
+    def _table_for_path(self, raw: str) -> str:
+        path = Path(raw.replace("``", "`"))
+        try:
+            parts = path.relative_to(self._root).parts
+        except ValueError:
+            return str(path)
+        return ".".join(parts) if len(parts) == 3 else str(path)
+
+    def _check_references(self, sql: str) -> None:
+        for raw in _PARQUET_REF.findall(sql):
+            path = raw.replace("``", "`")
+            if not _holds_parquet(Path(path)):
+                raise TableNotFound(self._table_for_path(raw), path)
+
+    # -- SQL ------------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pyarrow.Table:
+        """Run ``sql`` with ``params`` bound to its ``:name`` markers; return the result as Arrow."""
+        from py4j.protocol import Py4JError  # type: ignore[import-untyped]  # noqa: PLC0415
+        from pyspark.errors import AnalysisException, PySparkException  # noqa: PLC0415
+
+        args = dict(params) if params else None
+        if args:
+            _check_params(args)
+        self._check_references(sql)
+        spark = self.spark
+        try:
+            return spark.sql(sql, args=args).toArrow()
+        except AnalysisException as exc:
+            if exc.getCondition() == "PATH_NOT_FOUND":
+                match = re.search(r"Path does not exist: (?:file:)?(\S+?)\.?(?:\s|$)", str(exc))
+                where = match.group(1) if match else str(self._root)
+                raise TableNotFound(self._table_for_path(where), where) from exc
+            raise EngineError(f"Spark SQL failed: {_first_line(exc)} -- SQL: {sql[:200]!r}") from exc
+        except (PySparkException, Py4JError) as exc:
+            raise EngineError(f"Spark SQL failed: {_first_line(exc)} -- SQL: {sql[:200]!r}") from exc
+
+    def write(self, name: str, data: pyarrow.Table | DataFrame,
+              mode: Literal["append", "overwrite"] = "append") -> None:
+        """Write ``data`` to table ``name`` as Parquet (local engine only)."""
+        if mode not in ("append", "overwrite"):
+            raise ValueError(f"write mode must be 'append' or 'overwrite', not {mode!r}")
+        path = self.path(name)
+        try:
+            frame = self.spark.createDataFrame(data) if isinstance(data, pyarrow.Table) else data
+            frame.write.mode(mode).parquet(str(path))
+        except Exception as exc:
+            raise EngineError(f"could not write table {name} to {path} ({mode}): {_first_line(exc)}") from exc
+        log.debug("table_written", table=name, mode=mode)
+
+
+def _holds_parquet(path: Path) -> bool:
+    """True when ``path`` is a folder holding at least one Parquet data file (hidden parts skipped)."""
+    if not path.is_dir():
+        return False
+    for _dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+        if any(f.endswith(".parquet") and not f.startswith(("_", ".")) for f in filenames):
+            return True
+    return False
