@@ -28,6 +28,7 @@ class DeliveryReport:
     retried: int = 0
     dead: int = 0
     lease_lost: int = 0
+    released: int = 0  # claimed, not sent because ``stop`` said so, and handed back to the outbox
 
 
 class DeliveryWorker:
@@ -48,10 +49,19 @@ class DeliveryWorker:
         self.worker_id = worker_id
         self._lease = lease
 
-    def run_once(self, limit: int = 50) -> DeliveryReport:
+    def run_once(self, limit: int = 50, stop: Callable[[], bool] | None = None) -> DeliveryReport:
+        """Claim up to ``limit`` due rows and send them one by one.
+
+        ``stop`` is asked before each send: once it says True, the rows not sent yet are released
+        (pending again, due as before) instead of waiting for their lease to expire.
+        """
         rows = self._outbox.claim(self.worker_id, limit, self._lease)
-        counts = {"delivered": 0, "retried": 0, "dead": 0, "lease_lost": 0}
-        for row in rows:
+        counts = {"delivered": 0, "retried": 0, "dead": 0, "lease_lost": 0, "released": 0}
+        for index, row in enumerate(rows):
+            if stop is not None and stop():
+                counts["released"] = self._outbox.release(self.worker_id, [r.id for r in rows[index:]])
+                log.info("notifications_released", worker_id=self.worker_id, count=counts["released"])
+                break
             counts[self._deliver(row)] += 1
         return DeliveryReport(claimed=len(rows), **counts)
 

@@ -9,7 +9,7 @@ sent at least once; the idempotency key makes "again" safe for receivers that de
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -172,6 +172,22 @@ class Outbox:
                 .values(lease_owner=None, lease_until=None, **values)
             )
             return outcome if updated.rowcount == 1 else None
+
+    def release(self, worker_id: str, row_ids: Iterable[int] | None = None, *, unsent: bool = True) -> int:
+        """Hand rows this worker holds (``row_ids``, or all of them) back as ``pending``, due as before.
+
+        For a worker that stops with a batch half sent: the next worker (or the next start) sends them
+        without waiting for the lease to expire. ``unsent`` rows were claimed but never sent, so their
+        claim does not count as an attempt. Returns how many rows were released.
+        """
+        held = [t.c.status == OutboxStatus.IN_FLIGHT.value, t.c.lease_owner == worker_id]
+        if row_ids is not None:
+            held.append(t.c.id.in_(list(row_ids)))
+        values: dict[str, Any] = {"status": OutboxStatus.PENDING.value, "lease_owner": None, "lease_until": None}
+        if unsent:
+            values["attempts"] = sa.case((t.c.attempts > 0, t.c.attempts - 1), else_=0)
+        with begin_write(self._engine) as conn:
+            return int(conn.execute(t.update().where(*held).values(**values)).rowcount)
 
     def counts(self) -> dict[str, int]:
         """Rows per status, every status present."""

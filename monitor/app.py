@@ -44,8 +44,11 @@ class App:
 
 def build_engine(settings: Settings) -> Engine:
     if isinstance(settings.engine, LocalSparkSettings):
-        from monitor.engines.local_spark import LocalSparkEngine  # noqa: PLC0415 - pyspark is slow to import
+        from monitor.engines.local_spark import LocalSparkEngine, require_java  # noqa: PLC0415 - slow import
 
+        # At start, not at the first poll: without Java no model can ever be assessed, and a daemon
+        # that runs on regardless only logs the same source failure on every poll.
+        require_java()
         return LocalSparkEngine(settings.engine.lakehouse_root, settings.engine.spark_conf)
     raise EngineError(f"engine kind {settings.engine.kind!r} is not available in this version of lakewarden; "
                       "use kind: local_spark")
@@ -70,8 +73,8 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
         raise EngineError("workspace kind 'databricks' is not available in this version of lakewarden; "
                           "use kind: local")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    store = open_state(settings)
     engine = engine or build_engine(settings)
+    store = open_state(settings)
     assessments = AssessmentStore(store.engine, clock)
     alert_service = AlertService(store.engine, settings.route, settings.receivers, clock)
     outbox = Outbox(store.engine, clock)

@@ -3,9 +3,11 @@
 Signal handlers only set a flag. The main thread takes commands from the inbox (filled by the
 scheduler) and handles them one at a time on the bus. On SIGTERM or SIGINT: the scheduler stops
 (intake ends), the command being handled finishes, queued polls are dropped (the next start polls
-again from the watermark), and the delivery thread finishes its batch, all within
-``service.shutdown_deadline``. Whatever is not delivered stays in the durable outbox for the next
-start. Exit code 0.
+again from the watermark), and the delivery thread goes on sending for the first half of
+``service.shutdown_deadline`` (the other half is room for the send in progress to finish). Then it
+hands the rest of its batch back to the outbox (leases released, due at once), so the next start
+sends it without waiting for the leases to expire; if a send outlives the whole deadline, its row
+is released as well (it may be sent twice, never lost). Exit code 0.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Daemon:
         self.inbox: queue.Queue[Command] = queue.Queue()
         self._serve_http = serve_http
         self._signals = 0
+        self._drain_until: float | None = None  # time.monotonic() when delivery hands back its batch
 
     def submit(self, command: Command) -> None:
         if not self.stop.is_set():
@@ -68,12 +71,14 @@ class Daemon:
         finally:
             started = time.monotonic()
             deadline = settings.service.shutdown_deadline.total_seconds()
+            self._drain_until = started + deadline / 2
             log.info("daemon_stopping", signals=self._signals, dropped_polls=self.inbox.qsize())
             self.app.health.set_stopping()
             ticker.stop()
             delivery.join(timeout=max(0.0, deadline - (time.monotonic() - started)))
             if delivery.is_alive():
-                log.warning("shutdown_deadline_passed", deadline_s=deadline,
+                released = self.app.outbox.release(self.app.delivery.worker_id, unsent=False)
+                log.warning("shutdown_deadline_passed", deadline_s=deadline, released=released,
                             note="undelivered notifications stay in the outbox for the next start")
             if self._serve_http:
                 http.stop()
@@ -90,12 +95,18 @@ class Daemon:
         finally:
             structlog.contextvars.clear_contextvars()
 
+    def _out_of_time(self) -> bool:
+        until = self._drain_until
+        return until is not None and time.monotonic() >= until
+
     def _deliver_loop(self) -> None:
         interval = self.app.settings.service.delivery_interval.total_seconds()
         while True:
             stopping = self.stop.is_set()
+            if stopping and self._out_of_time():
+                return
             try:
-                self.app.delivery.run_once(limit=50)
+                self.app.delivery.run_once(limit=50, stop=self._out_of_time)
             except Exception:
                 log.exception("delivery_failed")
             if stopping:

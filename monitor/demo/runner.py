@@ -41,12 +41,11 @@ MARKER = ".lakewarden-demo"
 
 
 def demo_settings(workdir: Path, retrain: bool = True) -> Settings:
-    os.environ["LAKEWARDEN_HOME"] = str(workdir)
-    os.environ["LAKEWARDEN_POLL_INTERVAL"] = "1s"
-    os.environ.setdefault("LAKEWARDEN_HTTP_PORT", "0")
+    env = {"LAKEWARDEN_HTTP_PORT": "0", **os.environ, "LAKEWARDEN_HOME": str(workdir),
+           "LAKEWARDEN_POLL_INTERVAL": "1s"}
     path = resources.files("config").joinpath("examples/local.yaml")
     with resources.as_file(path) as file:
-        settings = load_settings(file)
+        settings = load_settings(file, env)
     if not retrain:
         models = tuple(m.model_copy(update={"lifecycle": m.lifecycle.model_copy(update={"enabled": False})})
                        for m in settings.models)
@@ -89,6 +88,7 @@ def run_demo(workdir: str, scenario: data.DemoScenario | None = None, retrain: b
         app = _prepare(settings, scenario, retrain, tl, log_file)
         _feed(app, scenario, tl)
         counts = {k: v for k, v in app.outbox.counts().items() if v}
+    configure_logging(level=settings.service.log_level)  # the log file is closed: back to stderr
     tl.say(f"\n  {tl.assessed} windows judged; {tl.fired} firing and {tl.resolved} resolved notifications; "
            f"outbox {counts}")
     for name, path in (("logs (JSON)", log_file.name), ("alert log", root / "alerts.jsonl"),
