@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
+from typing import Any
 
-from config import Settings
+from config import Settings, load_settings
 from config.durations import format_duration
 from config.routing import Route
 from config.service import LocalSparkEngine, SparkConnectEngine, SqlWarehouseEngine
+
+
+def register(sub: Any) -> None:
+    cfg = sub.add_parser("config", help="configuration commands")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    validate = cfg_sub.add_parser("validate", help="check a config file and print a summary")
+    validate.add_argument("file")
+    validate.set_defaults(handler=_validate)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    print(summary(load_settings(args.file), args.file))
+    return 0
 
 
 def summary(settings: Settings, file: str) -> str:

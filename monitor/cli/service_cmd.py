@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import urllib.error
 import urllib.request
+from typing import TYPE_CHECKING, Any
 
-import structlog
-
-from config import Settings, load_settings
-from monitor.app import build_app
 from monitor.cli import exitcodes
-from monitor.daemon import Daemon
-from monitor.logs import configure_logging, register_secret
-from monitor.messages import PollDue, SourceFailed
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from config import Settings
+
+
+def register(sub: Any) -> None:
+    run_parser = sub.add_parser("run", help="run the daemon until SIGTERM or SIGINT")
+    run_parser.add_argument("--config", required=True, help="path to the YAML config")
+    run_parser.set_defaults(handler=lambda args: run(args.config))
+
+    check_parser = sub.add_parser("check", help="run one cycle for every model; exit code by worst severity")
+    check_parser.add_argument("--config", required=True, help="path to the YAML config")
+    check_parser.set_defaults(handler=lambda args: check(args.config))
+
+    health_parser = sub.add_parser("health", help="GET the daemon's /healthz; exit 0 when healthy (container check)")
+    health_parser.add_argument("--url", default="http://127.0.0.1:8080/healthz")
+    health_parser.add_argument("--timeout", type=float, default=3.0)
+    health_parser.set_defaults(handler=_health)
+
+
+def _health(args: argparse.Namespace) -> int:
+    return health(args.url, args.timeout)
 
 
 def _settings(path: str) -> Settings:
+    from config import load_settings  # noqa: PLC0415 - the health check stays light
+    from monitor.logs import configure_logging, register_secret  # noqa: PLC0415
+
     settings = load_settings(path)
     configure_logging(level=settings.service.log_level, fmt=settings.service.log_format)
     for secret in _secrets(settings):
@@ -50,6 +68,9 @@ def _secrets(settings: object) -> list[str]:
 
 
 def run(path: str) -> int:
+    from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
+    from monitor.daemon import Daemon  # noqa: PLC0415
+
     settings = _settings(path)
     daemon = Daemon(build_app(settings))
     daemon.install_signal_handlers()
@@ -57,6 +78,9 @@ def run(path: str) -> int:
 
 
 def check(path: str) -> int:
+    from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
+    from monitor.messages import PollDue, SourceFailed  # noqa: PLC0415
+
     settings = _settings(path)
     app = build_app(settings)
     failed: dict[str, str] = {}
