@@ -19,7 +19,7 @@ test: java venv lint
 	$(PY) -m pytest
 
 lint: venv
-	$(VENV)/bin/ruff check config monitor alerts retrain tests bench
+	$(VENV)/bin/ruff check config monitor alerts retrain tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
 venv: python $(STAMP)

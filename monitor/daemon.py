@@ -28,27 +28,40 @@ from monitor.scheduler import Ticker
 log = structlog.get_logger(__name__)
 
 
+class Signals:
+    """SIGTERM and SIGINT handlers that only set a flag (and count, for the log).
+
+    Installed before the app is built, so a signal during start-up (Spark takes seconds to start)
+    still ends in a graceful stop and exit 0 instead of the default kill.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.count = 0
+
+    def install(self) -> Signals:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
+        self.event.set()
+        # Logging from a signal handler can deadlock on the handler's lock; the main loop logs instead.
+
+
 class Daemon:
-    def __init__(self, app: App, serve_http: bool = True) -> None:
+    def __init__(self, app: App, serve_http: bool = True, signals: Signals | None = None) -> None:
         self.app = app
-        self.stop = threading.Event()
+        self.signals = signals or Signals()
+        self.stop = self.signals.event
         self.inbox: queue.Queue[Command] = queue.Queue()
         self._serve_http = serve_http
-        self._signals = 0
         self._drain_until: float | None = None  # time.monotonic() when delivery hands back its batch
 
     def submit(self, command: Command) -> None:
         if not self.stop.is_set():
             self.inbox.put(command)
-
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self._signals += 1
-        self.stop.set()
-        # Logging from a signal handler can deadlock on the handler's lock; the main loop logs instead.
 
     def run(self) -> int:
         settings = self.app.settings
@@ -72,7 +85,7 @@ class Daemon:
             started = time.monotonic()
             deadline = settings.service.shutdown_deadline.total_seconds()
             self._drain_until = started + deadline / 2
-            log.info("daemon_stopping", signals=self._signals, dropped_polls=self.inbox.qsize())
+            log.info("daemon_stopping", signals=self.signals.count, dropped_polls=self.inbox.qsize())
             self.app.health.set_stopping()
             ticker.stop()
             delivery.join(timeout=max(0.0, deadline - (time.monotonic() - started)))

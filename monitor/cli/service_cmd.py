@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from monitor.cli import exitcodes
 
 if TYPE_CHECKING:
@@ -69,12 +71,12 @@ def _secrets(settings: object) -> list[str]:
 
 def run(path: str) -> int:
     from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
-    from monitor.daemon import Daemon  # noqa: PLC0415
+    from monitor.daemon import Daemon, Signals  # noqa: PLC0415
 
+    signals = Signals().install()  # before the slow start, so an early SIGTERM still stops cleanly
     settings = _settings(path)
-    daemon = Daemon(build_app(settings))
-    daemon.install_signal_handlers()
-    return daemon.run()
+    structlog.get_logger(__name__).info("daemon_starting", config=path)
+    return Daemon(build_app(settings), signals=signals).run()
 
 
 def check(path: str) -> int:

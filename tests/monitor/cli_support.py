@@ -117,6 +117,9 @@ models:
 route:
   receiver: {route_receiver}
   group_by: [model]
+  group_wait: 0s        # notify as soon as an alert fires: tests do not wait the default 30 s
+  group_interval: 1s
+  repeat_interval: 24h  # no reminders while a test runs
 receivers:
   - name: log
     file_configs:

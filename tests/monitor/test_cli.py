@@ -194,6 +194,7 @@ def test_exit_codes_are_distinct() -> None:
     assert list(exitcodes.SEVERITY.values()) == sorted(exitcodes.SEVERITY.values())  # worse is higher
 
 
+@pytest.mark.integration
 def test_python_dash_m_monitor_is_the_command(tmp_path: Path) -> None:
     """``python -m monitor`` (what the container and these tests run) exits with main's code."""
     done = subprocess.run([sys.executable, "-m", "monitor", "config", "validate", str(tmp_path / "none.yaml")],
