@@ -145,7 +145,7 @@ def test_sigterm_during_start_up_still_stops_cleanly(tmp_path: Path, dataset: Da
     with daemon_process(config, tmp_path / "run.log") as daemon:
         wait_for(lambda: bool(daemon.events("daemon_starting")) or daemon.process.poll() is not None, 60,
                  "the daemon_starting log line (the app is being built)")
-        code, took = daemon.signal_and_wait(signal.SIGTERM, 60)
+        code, _took = daemon.signal_and_wait(signal.SIGTERM, 60)
         output = daemon.output()
     assert code == 0, output[-3000:]
     assert daemon.events("daemon_stopped")
