@@ -10,7 +10,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test lint java python venv clean
+.PHONY: demo test lint java python venv clean bench
 
 demo: java venv
 	$(VENV)/bin/lakewarden demo
@@ -47,6 +47,23 @@ java:
 	if [ -z "$$major" ] || [ "$$major" -lt 17 ]; then \
 	  echo "lakewarden needs Java 17 or newer; found Java $${major:-unknown} ($$java_bin)." >&2; \
 	  echo "Install openjdk-17-jre-headless (or newer) and set JAVA_HOME to it." >&2; exit 1; fi
+
+# The drift bench: lakewarden (project venv, local Spark) against NannyML and Evidently, which live in
+# their own venv (bench/.venv, about 2.3 GB) and are never project dependencies. BENCH_SIZES=1000000,10000000
+# adds the 10M + 10M run (about half an hour on two cores; generates 3.3 GB of Parquet under bench/data).
+BENCH_VENV  ?= bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.bench-installed
+BENCH_SIZES ?= 1000000
+
+bench: java venv $(BENCH_STAMP)
+	NML_DISABLE_USAGE_LOGGING=1 DO_NOT_TRACK=1 $(BENCH_VENV)/bin/python bench/drift.py --sizes $(BENCH_SIZES) \
+	  --project-python $(abspath $(PY))
+
+$(BENCH_STAMP): bench/requirements.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@touch $@
 
 clean:
 	rm -rf .lakewarden .mypy_cache .ruff_cache .pytest_cache

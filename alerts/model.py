@@ -17,23 +17,34 @@ class LabelSet(Mapping[str, str]):
     """An immutable, hashable ``str -> str`` mapping kept in name order."""
 
     __slots__ = ("_index", "_items")
+    _items: tuple[tuple[str, str], ...]
+    _index: dict[str, str]
 
     def __init__(self, items: Mapping[str, str] | None = None) -> None:
+        if isinstance(items, LabelSet):
+            self._items, self._index = items._items, items._index
+            return
         pairs = sorted((items or {}).items())
         for name, value in pairs:
             if not isinstance(name, str) or not isinstance(value, str):
                 raise TypeError(f"label names and values must be strings, got {name!r}: {value!r}")
-        self._items: tuple[tuple[str, str], ...] = tuple(pairs)
+        self._items = tuple(pairs)
         self._index = dict(pairs)
 
     def __getitem__(self, key: str) -> str:
         return self._index[key]
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._items)
+        return iter(self._index)  # built from the sorted pairs: name order
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._index.get(key, default)
 
     def __hash__(self) -> int:
         return hash(self._items)
@@ -72,6 +83,8 @@ def fingerprint(labels: Mapping[str, str]) -> str:
 
 
 def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (UTC), got naive {value.isoformat()}")
     return value.astimezone(UTC)
@@ -98,6 +111,22 @@ class Alert:
         if self.ends_at is not None:
             object.__setattr__(self, "ends_at", _aware(self.ends_at, "ends_at"))
         object.__setattr__(self, "fingerprint", fingerprint(labels))
+
+    @classmethod
+    def restore(cls, labels: Mapping[str, str], annotations: Mapping[str, str], starts_at: datetime,
+                ends_at: datetime | None, fingerprint: str) -> Alert:
+        """An alert read back from the state database: values were checked when it was stored, and
+        its fingerprint is known, so nothing is recomputed (the flush reads thousands of them)."""
+        alert = object.__new__(cls)
+        for name, value in (("labels", LabelSet(labels)), ("annotations", LabelSet(annotations)),
+                            ("starts_at", starts_at), ("ends_at", ends_at), ("fingerprint", fingerprint)):
+            object.__setattr__(alert, name, value)
+        return alert
+
+    def with_times(self, starts_at: datetime, ends_at: datetime | None = None) -> Alert:
+        """The same alert (labels, annotations, fingerprint) with another episode's times."""
+        return Alert.restore(self.labels, self.annotations, _aware(starts_at, "starts_at"),
+                             None if ends_at is None else _aware(ends_at, "ends_at"), self.fingerprint)
 
     def resolved_at(self, now: datetime) -> datetime | None:
         """When the alert ended, if it has ended by ``now``; else ``None``."""

@@ -4,6 +4,9 @@ A row is ``pending`` until a worker claims it (``in_flight``, with ``lease_owner
 then ``done``, back to ``pending`` with a later ``next_attempt_at``, or ``dead`` with a reason. A
 worker that crashes leaves its lease to expire and another worker reclaims the row, so a row is
 sent at least once; the idempotency key makes "again" safe for receivers that deduplicate.
+
+Whenever a row goes dead, ``on_dead(conn, row, reason, now)`` runs in the same transaction (the
+daemon enqueues a meta-alert to the fallback receiver there), so a dead letter is never silent.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import sqlalchemy as sa
 
 from alerts.schema import alerts_outbox as t
 from alerts.transactions import begin_write
+from config.alerting import RetrySettings
 
 _MAX_ERROR = 2000
+DeadHook = Callable[[sa.Connection, "OutboxRow", str, datetime], None]
 
 
 class OutboxStatus(StrEnum):
@@ -70,6 +75,12 @@ class RetryPolicy:
     # Jitter spreads retries out; it is not security-sensitive. Pass a seeded Random in tests.
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
+    @classmethod
+    def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
+        return cls(initial_delay=settings.initial_delay, multiplier=settings.multiplier,
+                   max_delay=settings.max_delay, jitter=settings.jitter, max_attempts=settings.max_attempts,
+                   max_age=settings.max_age)
+
     def delay(self, attempts: int, retry_after: float | None = None) -> timedelta:
         base = self.initial_delay.total_seconds() * self.multiplier ** max(attempts - 1, 0)
         seconds = min(base, self.max_delay.total_seconds()) * (1 - self.jitter * self.rng.random())
@@ -104,25 +115,32 @@ def enqueue(
 
 class Outbox:
     def __init__(
-        self, engine: sa.Engine, clock: Callable[[], datetime], policy: RetryPolicy | None = None
+        self, engine: sa.Engine, clock: Callable[[], datetime], policy: RetryPolicy | None = None,
+        on_dead: DeadHook | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self.policy = policy or RetryPolicy()
+        self._on_dead = on_dead
 
-    def claim(self, worker_id: str, limit: int, lease: timedelta) -> list[OutboxRow]:
-        """Lease up to ``limit`` due rows (pending and due, or in flight with an expired lease)."""
+    def claim(self, worker_id: str, limit: int, lease: timedelta, ids: Iterable[int] | None = None) -> list[OutboxRow]:
+        """Lease up to ``limit`` due rows (pending and due, or in flight with an expired lease),
+        only among ``ids`` when given."""
         now = self._clock()
         expired = sa.and_(t.c.status == OutboxStatus.IN_FLIGHT.value, t.c.lease_until <= now)
         claimable = sa.or_(sa.and_(t.c.status == OutboxStatus.PENDING.value, t.c.next_attempt_at <= now),
                            expired)
+        if ids is not None:
+            claimable = sa.and_(claimable, t.c.id.in_(list(ids)))
         due = sa.select(t.c.id).where(claimable).order_by(t.c.next_attempt_at, t.c.id).limit(limit)
         with begin_write(self._engine) as conn:
             # A row whose worker keeps dying mid-send would otherwise be retried forever.
-            conn.execute(t.update().where(expired, t.c.attempts >= self.policy.max_attempts).values(
-                status=OutboxStatus.DEAD.value, lease_owner=None, lease_until=None,
-                last_error=f"lease expired after {self.policy.max_attempts} attempts (worker crash or hang?)",
-            ))
+            why = f"lease expired after {self.policy.max_attempts} attempts (worker crash or hang?)"
+            gone = conn.execute(t.update().where(expired, t.c.attempts >= self.policy.max_attempts).values(
+                status=OutboxStatus.DEAD.value, lease_owner=None, lease_until=None, last_error=why,
+            ).returning(*t.c)).mappings().all()
+            for row in gone:
+                self._dead_hook(conn, OutboxRow.from_row(row), why, now)
             claimed = conn.execute(
                 t.update()
                 # The condition is repeated so that a database that re-checks rows after a lock wait
@@ -142,6 +160,18 @@ class Outbox:
     def dead(self, row_id: int, worker_id: str, reason: str) -> bool:
         """Give up on the row with ``reason``. ``False`` if this worker no longer holds it."""
         return self._finish(row_id, worker_id, status=OutboxStatus.DEAD, last_error=reason[:_MAX_ERROR])
+
+    def defer(self, row_id: int, worker_id: str, until: datetime, reason: str) -> bool:
+        """Hand a claimed, unsent row back as pending until ``until`` (a rate limit): no attempt counted."""
+        with begin_write(self._engine) as conn:
+            updated = conn.execute(t.update().where(*self._held(row_id, worker_id)).values(
+                status=OutboxStatus.PENDING.value, lease_owner=None, lease_until=None, next_attempt_at=until,
+                attempts=sa.case((t.c.attempts > 0, t.c.attempts - 1), else_=0), last_error=reason[:_MAX_ERROR]))
+        return updated.rowcount == 1
+
+    def _dead_hook(self, conn: sa.Connection, row: OutboxRow, reason: str, now: datetime) -> None:
+        if self._on_dead is not None:
+            self._on_dead(conn, row, reason, now)
 
     def retry(
         self, row_id: int, worker_id: str, reason: str, retry_after: float | None = None
@@ -169,9 +199,13 @@ class Outbox:
                 outcome = RetryOutcome(OutboxStatus.PENDING, next_at, reason)
             updated = conn.execute(
                 t.update().where(*self._held(row_id, worker_id))
-                .values(lease_owner=None, lease_until=None, **values)
-            )
-            return outcome if updated.rowcount == 1 else None
+                .values(lease_owner=None, lease_until=None, **values).returning(*t.c)
+            ).mappings().all()
+            if len(updated) != 1:
+                return None
+            if outcome.status is OutboxStatus.DEAD:
+                self._dead_hook(conn, OutboxRow.from_row(updated[0]), outcome.reason, now)
+            return outcome
 
     def release(self, worker_id: str, row_ids: Iterable[int] | None = None, *, unsent: bool = True) -> int:
         """Hand rows this worker holds (``row_ids``, or all of them) back as ``pending``, due as before.
@@ -207,9 +241,12 @@ class Outbox:
         with begin_write(self._engine) as conn:
             updated = conn.execute(
                 t.update().where(*self._held(row_id, worker_id))
-                .values(status=status.value, lease_owner=None, lease_until=None, **values)
-            )
-        return updated.rowcount == 1
+                .values(status=status.value, lease_owner=None, lease_until=None, **values).returning(*t.c)
+            ).mappings().all()
+            if len(updated) == 1 and status is OutboxStatus.DEAD:
+                self._dead_hook(conn, OutboxRow.from_row(updated[0]), str(values.get("last_error", "")),
+                                self._clock())
+        return len(updated) == 1
 
     @staticmethod
     def _held(row_id: int, worker_id: str) -> tuple[sa.ColumnElement[bool], ...]:

@@ -44,6 +44,12 @@ class ResolvedRoute:
     path: tuple[int, ...]
     mute_time_intervals: tuple[str, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
+    escalation: str | None = None
+
+    @property
+    def path_text(self) -> str:
+        """``"0.2"`` for child 2 of child 0; ``""`` for the root. Tells apart siblings with equal matchers."""
+        return ".".join(str(i) for i in self.path)
 
     def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
         """The ``group_by`` labels the alert has (all of them for ``'...'``), in name order."""
@@ -71,24 +77,54 @@ def resolve_routes(root: Route, labels: Mapping[str, str]) -> list[ResolvedRoute
     Raises ``ValueError`` if a resulting route has no receiver anywhere up its path (the root
     route must name one; config validation checks that at start-up).
     """
-    start = _inherit(root, _Inherited(None, (), RouteTimers(), "", ()), root_key=True)
-    found = _match(root, start, labels, is_root=True)
-    return [_finish(route, inherited) for route, inherited in found]
+    found = _match(_compile(root), labels, is_root=True)
+    out = []
+    for node in found:
+        if node.resolved is None:
+            raise ValueError("the root route needs a receiver: no route on the path to this alert names one")
+        out.append(node.resolved)
+    return out
 
 
-def _match(
-    route: Route, inherited: _Inherited, labels: Mapping[str, str], *, is_root: bool = False
-) -> list[tuple[Route, _Inherited]]:
-    if not is_root and not matches_all(route.matchers, labels):
+@dataclass(frozen=True)
+class _Node:
+    """A route with what it inherits worked out once per tree (routing runs for every alert)."""
+
+    route: Route
+    resolved: ResolvedRoute | None  # None: no receiver anywhere up its path
+    children: tuple[_Node, ...]
+
+
+_COMPILED: dict[int, tuple[Route, _Node]] = {}
+
+
+def _compile(root: Route) -> _Node:
+    cached = _COMPILED.get(id(root))
+    if cached is not None and cached[0] is root:
+        return cached[1]
+    node = _build(root, _inherit(root, _Inherited(None, (), RouteTimers(), "", ()), root_key=True))
+    if len(_COMPILED) >= 64:
+        _COMPILED.clear()
+    _COMPILED[id(root)] = (root, node)
+    return node
+
+
+def _build(route: Route, inherited: _Inherited) -> _Node:
+    children = tuple(_build(child, _inherit(child, inherited, index=i)) for i, child in enumerate(route.routes))
+    resolved = _finish(route, inherited) if inherited.receiver is not None else None
+    return _Node(route, resolved, children)
+
+
+def _match(node: _Node, labels: Mapping[str, str], *, is_root: bool = False) -> list[_Node]:
+    if not is_root and not matches_all(node.route.matchers, labels):
         return []
-    found: list[tuple[Route, _Inherited]] = []
-    for index, child in enumerate(route.routes):
-        child_inherited = _inherit(child, inherited, index=index)
-        matched = _match(child, child_inherited, labels)
+    found: list[_Node] = []
+    for child in node.children:
+        matched = _match(child, labels)
         found.extend(matched)
-        if matched and not child.continue_:
+        if matched and not child.route.continue_:
             break
-    return found or [(route, inherited)]
+    return found or [node]
 
 
 def _inherit(route: Route, parent: _Inherited, *, index: int = 0, root_key: bool = False) -> _Inherited:
@@ -124,8 +160,24 @@ def _finish(route: Route, inherited: _Inherited) -> ResolvedRoute:
         path=inherited.path,
         mute_time_intervals=route.mute_time_intervals,
         active_time_intervals=route.active_time_intervals,
+        escalation=route.escalation,
     )
 
 
 def _matchers_key(matchers: tuple[Matcher, ...]) -> str:
     return "{" + ",".join(sorted(str(m) for m in matchers)) + "}"
+
+
+def resolve_path(root: Route, path: tuple[int, ...]) -> ResolvedRoute | None:
+    """The route at ``path`` (child indexes from the root) with what it inherits; ``None`` if the
+    tree no longer has that path (the config changed since a group was made there)."""
+    node = _compile(root)
+    for index in path:
+        if index >= len(node.children):
+            return None
+        node = node.children[index]
+    return node.resolved
+
+
+def parse_path(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")) if text else ()

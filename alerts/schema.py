@@ -26,6 +26,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:
+            return value.replace(tzinfo=None)
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} given where UTC is required")
         return value.astimezone(UTC).replace(tzinfo=None)
@@ -76,10 +78,115 @@ alerts_outbox = sa.Table(
 )
 
 
+# --- v2: aggregation groups, the notification log, decisions, silences, escalations, message refs --
+
+alerts_groups = sa.Table(
+    "alerts_groups",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),  # hash of route path and group key
+    sa.Column("group_key", sa.Text, nullable=False),
+    sa.Column("route_path", sa.String(200), nullable=False),
+    sa.Column("receiver", sa.String(200), nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_flush_at", UtcDateTime, nullable=False),
+    sa.Column("last_flush_at", UtcDateTime, nullable=True),
+    sa.Index("alerts_groups_due", "next_flush_at"),
+)
+
+alerts_group_members = sa.Table(
+    "alerts_group_members",
+    metadata,
+    sa.Column("group_id", sa.String(24), primary_key=True),
+    sa.Column("fingerprint", sa.String(16), primary_key=True),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Index("alerts_group_members_fp", "fingerprint"),
+)
+
+alerts_nflog = sa.Table(  # the last notification per group and receiver (the dedup log)
+    "alerts_nflog",
+    metadata,
+    sa.Column("group_id", sa.String(24), primary_key=True),
+    sa.Column("receiver", sa.String(200), primary_key=True),
+    sa.Column("group_key", sa.Text, nullable=False),
+    sa.Column("firing", sa.JSON, nullable=False),
+    sa.Column("resolved", sa.JSON, nullable=False),
+    sa.Column("notified_at", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+)
+
+alerts_decisions = sa.Table(  # audit: every decision that notified or muted a group
+    "alerts_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("group_id", sa.String(24), nullable=False),
+    sa.Column("receiver", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("firing", sa.Integer, nullable=False),
+    sa.Column("resolved", sa.Integer, nullable=False),
+    sa.Column("muted", sa.Integer, nullable=False),
+    sa.Column("outbox_rows", sa.Integer, nullable=False),
+    sa.Index("alerts_decisions_at", "at"),
+)
+
+alerts_silences = sa.Table(
+    "alerts_silences",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("matchers", sa.JSON, nullable=False),
+    sa.Column("starts_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("alerts_silences_ends", "ends_at"),
+)
+
+alerts_escalations = sa.Table(
+    "alerts_escalations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("group_id", sa.String(24), nullable=False),
+    sa.Column("group_key", sa.Text, nullable=False),
+    sa.Column("receiver", sa.String(200), nullable=False),
+    sa.Column("policy", sa.String(200), nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),   # the next step to run, from 0
+    sa.Column("round", sa.Integer, nullable=False),  # the pass over the steps, from 0
+    sa.Column("next_at", UtcDateTime, nullable=True),  # None: every step and repeat has run
+    sa.Column("notified", sa.JSON, nullable=False),  # receivers escalated to so far
+    sa.Column("acked_at", UtcDateTime, nullable=True),
+    sa.Column("acked_by", sa.String(200), nullable=True),
+    sa.Column("ack_comment", sa.Text, nullable=True),
+    sa.Column("ack_sent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.Index("alerts_escalations_open", "closed_at", "group_id"),
+)
+
+alerts_message_refs = sa.Table(  # what a channel needs to update a message it sent (Slack channel + ts)
+    "alerts_message_refs",
+    metadata,
+    sa.Column("ref_key", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(200), nullable=False),
+    sa.Column("ts", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+_V1 = [alerts_state, alerts_outbox]
+_V2 = [alerts_groups, alerts_group_members, alerts_nflog, alerts_decisions, alerts_silences, alerts_escalations,
+       alerts_message_refs]
+
+
 def _v1(conn: sa.Connection) -> None:
-    # Creates the tables as defined above. Once a later migration changes a table, this function
-    # must create the v1 shape explicitly instead, so that old databases and new ones converge.
-    metadata.create_all(conn, tables=[alerts_state, alerts_outbox])
+    # Creates the tables as defined above. Once a later migration changes one of these two tables,
+    # this function must create the v1 shape explicitly instead, so old and new databases converge.
+    metadata.create_all(conn, tables=_V1)
 
 
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1,)
+def _v2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=_V2)
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2)

@@ -1,16 +1,15 @@
-"""Alert state per scope, and the notifications its changes cause, written in one transaction.
+"""Alert state per scope, and the aggregation groups its alerts belong to, written in one transaction.
 
 ``sync(scope, firing)`` is called with everything that fires in a scope (typically one model) right
-now. New alerts notify ``firing``; alerts that fired in the scope before and are absent now are
-resolved (``ends_at`` = now) and notify ``resolved``; unchanged alerts notify nothing. A change of
-labels is a different alert (a new fingerprint): the old one resolves, the new one fires. Each
-notification is routed and becomes one outbox row per matching receiver channel, in the same
-transaction as the state change, so a crash can neither lose nor duplicate it.
+now. New alerts start firing; alerts that fired in the scope before and are absent now are resolved
+(``ends_at`` = now); unchanged alerts stay as they are. A change of labels is a different alert (a
+new fingerprint): the old one resolves, the new one fires. Every firing alert is a member of one
+group per route it matches (``alerts.groups``); notifications are decided later, when a group is
+due (``alerts.dispatch``), so an alert that resolves within ``group_wait`` is never sent.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,46 +18,37 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from alerts.channels.registry import channel_configs
-from alerts.model import Alert, iso
-from alerts.outbox import enqueue
-from alerts.payload import Status, build_payload
-from alerts.routing import resolve_routes
+from alerts import groups
+from alerts.model import Alert, LabelSet
+from alerts.payload import Status
+from alerts.routing import ResolvedRoute, resolve_routes
 from alerts.schema import alerts_state as s
 from alerts.transactions import begin_write
 from config.receivers import Receiver
 from config.routing import Route, referenced_receivers
 
 log = structlog.get_logger(__name__)
+_ROUTE_CACHE = 65536
 
 
 @dataclass(frozen=True)
 class Notification:
-    """One outbox row written by ``sync``."""
+    """A state change of one alert, for one route it matched: it will be judged in ``group_key``."""
 
-    outbox_id: int
     status: Status
     fingerprint: str
     receiver: str
-    channel_kind: str
-    channel_index: int
     group_key: str
-    idempotency_key: str
     labels: Mapping[str, str] = field(default_factory=dict)
-
-
-def idempotency_key(
-    fingerprint: str, status: str, starts_at: datetime, *, receiver: str, kind: str, index: int
-) -> str:
-    """sha256 over one alert episode's status and one channel: the same change is enqueued once."""
-    text = "\x1f".join((fingerprint, status, iso(starts_at), receiver, kind, str(index)))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class AlertService:
     def __init__(
-        self, engine: sa.Engine, route: Route, receivers: Sequence[Receiver], clock: Callable[[], datetime]
+        self, engine: sa.Engine, route: Route, receivers: Sequence[Receiver], clock: Callable[[], datetime],
+        after_sync: Callable[[], object] | None = None,
     ) -> None:
+        """``after_sync`` runs after a committed sync that made a group due at once (the daemon passes
+        the dispatcher's ``flush``, so a ``group_wait: 0s`` group is judged without delay)."""
         self._receivers = {r.name: r for r in receivers}
         missing = referenced_receivers(route) - set(self._receivers)
         if missing:
@@ -68,9 +58,11 @@ class AlertService:
         self._engine = engine
         self._route = route
         self._clock = clock
+        self._after_sync = after_sync
+        self._route_cache: dict[LabelSet, list[ResolvedRoute]] = {}
 
     def sync(self, scope: str, firing: Sequence[Alert]) -> list[Notification]:
-        """Make ``firing`` the set of firing alerts of ``scope``; return what was enqueued.
+        """Make ``firing`` the set of firing alerts of ``scope``; return the state changes by route.
 
         An alert passed with ``ends_at`` already past counts as absent (it resolves at its own
         ``ends_at``). An alert firing again after it resolved starts a new episode: at its own
@@ -81,7 +73,7 @@ class AlertService:
         ended: dict[str, Alert] = {}
         for alert in firing:
             (ended if alert.is_resolved(now) else current)[alert.fingerprint] = alert
-        out: list[Notification] = []
+        changes: list[tuple[Status, Alert]] = []
         with begin_write(self._engine) as conn:
             stored = {
                 row.fingerprint: row
@@ -89,34 +81,75 @@ class AlertService:
                     sa.and_(s.c.scope == scope, s.c.status == "firing"), s.c.fingerprint.in_(list(current))
                 )))
             }
+            memberships: list[groups.Membership] = []
+            inserts: list[dict[str, Any]] = []
             for fp, alert in current.items():
                 row = stored.get(fp)
                 if row is not None and row.status == "firing":
                     self._refresh(conn, row, alert, scope, now)
-                    continue
-                starts_at = alert.starts_at
-                if row is not None and (row.ends_at is None or starts_at <= row.ends_at):
-                    starts_at = now
-                values = self._firing_state(alert, scope, starts_at, now)
-                if row is None:
-                    conn.execute(s.insert().values(fingerprint=fp, **values))
+                    episode = alert.with_times(row.starts_at)
                 else:
-                    conn.execute(s.update().where(s.c.fingerprint == fp).values(**values))
-                episode = Alert(alert.labels, alert.annotations, starts_at)
-                out += self._notify(conn, "firing", episode, now)
+                    starts_at = alert.starts_at
+                    if row is not None and (row.ends_at is None or starts_at <= row.ends_at):
+                        starts_at = now
+                    values = self._firing_state(alert, scope, starts_at, now)
+                    if row is None:
+                        inserts.append({"fingerprint": fp, **values})
+                    else:
+                        conn.execute(s.update().where(s.c.fingerprint == fp).values(**values))
+                    episode = alert.with_times(starts_at)
+                    changes.append(("firing", episode))
+                # Every firing alert is (re)placed in its groups: after a restart or a config change
+                # it joins the groups its routes now give.
+                started = row is None or row.status != "firing"
+                memberships += self._memberships(episode, started)
             for fp, row in stored.items():
                 if fp in current or row.scope != scope or row.status != "firing":
                     continue
                 ends_at = ended[fp].ends_at if fp in ended else now
                 conn.execute(s.update().where(s.c.fingerprint == fp).values(
-                    status="resolved", ends_at=ends_at, updated_at=now, last_notified_status="resolved"
+                    status="resolved", ends_at=ends_at, updated_at=now, last_notified_status=None
                 ))
-                episode = Alert(row.labels, row.annotations, row.starts_at, ends_at)
-                out += self._notify(conn, "resolved", episode, now)
-        if out:
-            log.info("alerts_synced", scope=scope, firing=len(current), enqueued=len(out),
-                     resolved_enqueued=sum(n.status == "resolved" for n in out))
+                resolved = Alert(row.labels, row.annotations, row.starts_at, ends_at)
+                changes.append(("resolved", resolved))
+                # Normally already a member; after an upgrade from a version without groups it is not.
+                memberships += self._memberships(resolved, True)
+            if inserts:
+                conn.execute(s.insert(), inserts)
+            due_now = groups.join(conn, now, memberships)
+        out: list[Notification] = [
+            Notification("resolved" if m.alert.ends_at is not None else "firing", m.alert.fingerprint,
+                         m.route.receiver, m.group_key, dict(m.alert.labels))
+            for m in memberships if m.changed]
+        if changes:
+            log.info("alerts_synced", scope=scope, firing=len(current),
+                     started=sum(status == "firing" for status, _ in changes),
+                     resolved=sum(status == "resolved" for status, _ in changes))
+        if due_now:
+            self._flush_now(scope)
         return out
+
+    def _flush_now(self, scope: str) -> None:
+        if self._after_sync is None:
+            return
+        try:
+            self._after_sync()
+        except Exception:
+            # The state change is committed; the next delivery tick judges the group.
+            log.exception("flush_after_sync_failed", scope=scope)
+
+    def _memberships(self, alert: Alert, changed: bool) -> list[groups.Membership]:
+        return [groups.Membership(r, alert, changed, r.group_key(alert.labels)) for r in self._routes(alert.labels)]
+
+    def _routes(self, labels: Mapping[str, str]) -> list[ResolvedRoute]:
+        """``resolve_routes`` for this tree, remembered per label set (alerts are synced again and again)."""
+        key = labels if isinstance(labels, LabelSet) else LabelSet(labels)
+        found = self._route_cache.get(key)
+        if found is None:
+            if len(self._route_cache) >= _ROUTE_CACHE:
+                self._route_cache.clear()
+            found = self._route_cache[key] = resolve_routes(self._route, key)
+        return found
 
     def firing(self, scope: str | None = None) -> list[Alert]:
         """Currently firing alerts, in one scope or all, ordered by scope then fingerprint."""
@@ -132,7 +165,7 @@ class AlertService:
         return {
             "labels": dict(alert.labels), "annotations": dict(alert.annotations), "scope": scope,
             "status": "firing", "starts_at": starts_at, "ends_at": None, "updated_at": now,
-            "last_notified_status": "firing",
+            "last_notified_status": None,
         }
 
     @staticmethod
@@ -142,21 +175,3 @@ class AlertService:
             conn.execute(s.update().where(s.c.fingerprint == row.fingerprint).values(
                 annotations=dict(alert.annotations), scope=scope, updated_at=now
             ))
-
-    def _notify(self, conn: sa.Connection, status: Status, alert: Alert, now: datetime) -> list[Notification]:
-        out: list[Notification] = []
-        for route in resolve_routes(self._route, alert.labels):
-            receiver = self._receivers[route.receiver]
-            group_key = route.group_key(alert.labels)
-            payload = build_payload(status, receiver.name, [alert], group_key)
-            for kind, index, config in channel_configs(receiver):
-                if status == "resolved" and not config.send_resolved:
-                    continue
-                key = idempotency_key(alert.fingerprint, status, alert.starts_at,
-                                      receiver=receiver.name, kind=kind, index=index)
-                row_id = enqueue(conn, now=now, receiver=receiver.name, channel_kind=kind,
-                                 channel_index=index, idempotency_key=key, payload=payload)
-                if row_id is not None:
-                    out.append(Notification(row_id, status, alert.fingerprint, receiver.name, kind, index,
-                                            group_key, key, dict(alert.labels)))
-        return out

@@ -16,14 +16,19 @@ def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
     receivers = [r.name for r in settings.receivers]
     intervals = [t.name for t in settings.time_intervals]
     models = [m.name for m in settings.models]
-    for names, block, what in ((receivers, "receivers", "receiver"), (intervals, "time_intervals", "interval"),
-                               (models, "models", "model")):
+    policies = [p.name for p in settings.alerting.escalation_policies]
+    blocks: tuple[tuple[list[str], Path, str], ...] = (
+        (receivers, ("receivers",), "receiver"), (intervals, ("time_intervals",), "interval"),
+        (models, ("models",), "model"), (policies, ("alerting", "escalation_policies"), "policy"))
+    for names, block, what in blocks:
         for name, count in Counter(names).items():
             if count > 1:
                 index = [i for i, n in enumerate(names) if n == name][1]
-                issues.append(((block, index, "name"), f"{what} name {name!r} a second time", "unique names"))
+                issues.append(((*block, index, "name"), f"{what} name {name!r} a second time", "unique names"))
     allowed_receivers = ", ".join(dict.fromkeys(receivers)) or "(no receivers defined)"
     allowed_intervals = ", ".join(dict.fromkeys(intervals)) or "(no time_intervals defined)"
+    allowed_policies = ", ".join(dict.fromkeys(policies)) or "(no alerting.escalation_policies defined)"
+    issues.extend(_alerting_refs(settings, receivers, allowed_receivers))
 
     def walk(route: Route, path: Path) -> None:
         if route.receiver is not None and route.receiver not in receivers:
@@ -34,6 +39,9 @@ def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
                 if name not in intervals:
                     issues.append(((*path, key, i), f"time interval {name!r}",
                                    f"an interval defined under time_intervals: {allowed_intervals}"))
+        if route.escalation is not None and route.escalation not in policies:
+            issues.append(((*path, "escalation"), f"escalation policy {route.escalation!r}",
+                           f"a policy defined under alerting.escalation_policies: {allowed_policies}"))
         for i, child in enumerate(route.routes):
             walk(child, (*path, "routes", i))
 
@@ -47,4 +55,19 @@ def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
             issues.append((("route", key), f"{key} on the root route",
                            "none: time intervals belong on child routes (the root route is always active)"))
     walk(settings.route, ("route",))
+    return issues
+
+
+def _alerting_refs(settings: Settings, receivers: list[str], allowed: str) -> list[tuple[Path, str, str]]:
+    """The fallback receiver and every escalation step's receiver must be defined."""
+    issues: list[tuple[Path, str, str]] = []
+    fallback = settings.alerting.fallback_receiver
+    if fallback is not None and fallback not in receivers:
+        issues.append((("alerting", "fallback_receiver"), f"receiver {fallback!r}",
+                       f"a receiver defined under receivers: {allowed}"))
+    for p, policy in enumerate(settings.alerting.escalation_policies):
+        for s, step in enumerate(policy.steps):
+            if step.receiver not in receivers:
+                issues.append((("alerting", "escalation_policies", p, "steps", s, "receiver"),
+                               f"receiver {step.receiver!r}", f"a receiver defined under receivers: {allowed}"))
     return issues

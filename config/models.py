@@ -11,26 +11,12 @@ from config.base import Strict
 from config.durations import Duration
 from config.lifecycle import LifecycleSettings
 from config.signals import RiskSettings, Signals
+from config.sources import SCHEMA_PATTERN, Granularity, InferenceSource, check_column, check_table
 
-Granularity = Literal["5 minutes", "30 minutes", "1 hour", "1 day", "1 week", "1 month", "1 year"]
+__all__ = ["Granularity", "InferenceSource", "LakehouseSource", "ModelSettings", "Sources", "check_column",
+           "check_table"]
 
-_PART = r"[A-Za-z_][A-Za-z0-9_]*"
-_TABLE = re.compile(rf"^{_PART}\.{_PART}\.{_PART}$")
-_SCHEMA = re.compile(rf"^{_PART}\.{_PART}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-_COLUMN = re.compile(rf"^{_PART}$")
-
-
-def check_table(value: str) -> str:
-    if not _TABLE.match(value):
-        raise ValueError(f"a three-part table name catalog.schema.table (letters, digits, _), not {value!r}")
-    return value
-
-
-def check_column(value: str) -> str:
-    if not _COLUMN.match(value):
-        raise ValueError(f"a column name (letters, digits, _), not {value!r}")
-    return value
 
 
 class LakehouseSource(Strict):
@@ -38,6 +24,12 @@ class LakehouseSource(Strict):
 
     ``table`` is the monitored table; the metric tables default to ``<table>_profile_metrics`` and
     ``<table>_drift_metrics`` in ``output_schema`` (or the table's own schema).
+
+    Judged: every granularity in ``granularity`` plus ``granularities``; the whole table plus the slice
+    keys in ``slices`` (``'*'``: all); the model ids ``model_id`` plus ``model_ids`` (``'*'`` is the
+    all-models aggregate), and every single model id with ``per_model_id``. ``drift_type``: ``auto``
+    reads BASELINE drift where the window has it and CONSECUTIVE drift otherwise; ``both`` reads both.
+    Windows that ended within ``lookback`` are read, and re-read when a refresh rewrites them.
     """
 
     table: str
@@ -45,10 +37,15 @@ class LakehouseSource(Strict):
     profile_metrics_table: str | None = None
     drift_metrics_table: str | None = None
     granularity: Granularity = "1 hour"
-    drift_type: Literal["BASELINE", "CONSECUTIVE"] = "BASELINE"
+    granularities: tuple[Granularity, ...] = ()
+    drift_type: Literal["BASELINE", "CONSECUTIVE", "both", "auto"] = "auto"
     model_id_column: str | None = None
     model_id: str = "*"
+    model_ids: tuple[str, ...] = ()
+    per_model_id: bool = False
+    slices: tuple[str, ...] = ()
     prediction_column: str | None = "prediction"
+    prediction_proba_column: str | None = None
     label_column: str | None = None
     timestamp_column: str = "timestamp"
     baseline_table: str | None = None
@@ -59,7 +56,8 @@ class LakehouseSource(Strict):
     def _tables(cls, value: str | None) -> str | None:
         return None if value is None else check_table(value)
 
-    @field_validator("model_id_column", "prediction_column", "label_column", "timestamp_column")
+    @field_validator("model_id_column", "prediction_column", "prediction_proba_column", "label_column",
+                     "timestamp_column")
     @classmethod
     def _columns(cls, value: str | None) -> str | None:
         return None if value is None else check_column(value)
@@ -67,7 +65,7 @@ class LakehouseSource(Strict):
     @field_validator("output_schema")
     @classmethod
     def _schema(cls, value: str | None) -> str | None:
-        if value is not None and not _SCHEMA.match(value):
+        if value is not None and not SCHEMA_PATTERN.match(value):
             raise ValueError(f"a two-part schema name catalog.schema, not {value!r}")
         return value
 
@@ -84,14 +82,29 @@ class LakehouseSource(Strict):
     def drift_table(self) -> str:
         return self.drift_metrics_table or self._metric_table("_drift_metrics")
 
+    @property
+    def all_granularities(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.granularity, *self.granularities)))
+
+    @property
+    def all_model_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((self.model_id, *self.model_ids)))
+
+    @property
+    def outcome_columns(self) -> tuple[str, ...]:
+        """Prediction, probability and label columns: not features."""
+        names = (self.prediction_column, self.prediction_proba_column, self.label_column)
+        return tuple(name for name in names if name is not None)
+
 
 class Sources(Strict):
     lakehouse: LakehouseSource | None = None
+    inference: InferenceSource | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Sources:
-        if self.lakehouse is None:
-            raise ValueError("give at least one source (lakehouse)")
+        if self.lakehouse is None and self.inference is None:
+            raise ValueError("give at least one source (lakehouse, inference)")
         return self
 
 

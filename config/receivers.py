@@ -1,9 +1,11 @@
 """Receivers: named bundles of channels an alert is sent to (Alertmanager's ``receivers:`` block).
 
-Implemented channels: ``file_configs`` (JSON lines), ``console_configs`` (JSON lines on stdout) and
-``webhook_configs`` (POST JSON, optional HMAC signature). A receiver with no channels is valid: it
-swallows what is routed to it. Webhook URLs often carry tokens, so ``url`` is a secret with a
-``url_file`` twin.
+Channels: ``file_configs`` (JSON lines), ``console_configs`` (JSON lines on stdout),
+``webhook_configs`` (POST JSON, optional HMAC signature), ``slack_configs``, ``email_configs``,
+``msteamsv2_configs`` (Teams Workflows), ``msteams_configs`` (legacy Teams connector),
+``pagerduty_configs`` and ``alertmanager_configs`` (forwarding). A receiver with no channels is
+valid: it swallows what is routed to it. URLs and keys that carry tokens are secrets with a
+``*_file`` twin. ``rate_limit`` caps how fast the receiver's notifications leave (a token bucket).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 
 from config.base import Strict
 from config.durations import Duration
+from config.forwarding import AlertmanagerConfig
+from config.paging import PagerDutyConfig
 from config.secrets import resolve_secret_files
+from config.slack import SlackConfig
+from config.smtp import EmailConfig
+from config.teams import MsTeamsConfig, MsTeamsV2Config
 
 
 class FileConfig(Strict):
@@ -80,13 +87,42 @@ class WebhookConfig(Strict):
         return value
 
 
+class RateLimit(Strict):
+    """At most ``rate`` notifications per ``per`` on average, and ``burst`` at once (a token bucket)."""
+
+    rate: float = Field(gt=0)
+    per: Duration = timedelta(seconds=1)
+    burst: int = Field(default=1, ge=1)
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() <= 0:
+            raise ValueError("a period greater than 0, such as 1s or 1m")
+        return value
+
+    @property
+    def per_second(self) -> float:
+        return self.rate / self.per.total_seconds()
+
+
 class Receiver(Strict):
     """A named receiver; routes refer to it by ``name``."""
+
+    # Channel configs hold URLs and keys: never echo raw input, even when a receiver is validated alone.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     name: str = Field(min_length=1)
     file_configs: tuple[FileConfig, ...] = ()
     console_configs: tuple[ConsoleConfig, ...] = ()
     webhook_configs: tuple[WebhookConfig, ...] = ()
+    slack_configs: tuple[SlackConfig, ...] = ()
+    email_configs: tuple[EmailConfig, ...] = ()
+    msteamsv2_configs: tuple[MsTeamsV2Config, ...] = ()
+    msteams_configs: tuple[MsTeamsConfig, ...] = ()
+    pagerduty_configs: tuple[PagerDutyConfig, ...] = ()
+    alertmanager_configs: tuple[AlertmanagerConfig, ...] = ()
+    rate_limit: RateLimit | None = None
 
     @field_validator("name")
     @classmethod

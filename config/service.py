@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.base import Strict
 from config.durations import Duration
@@ -21,18 +22,66 @@ class LocalSparkEngine(Strict):
 
 
 class SqlWarehouseEngine(Strict):
-    """A Databricks SQL warehouse through the Statement Execution API (the workspace block gives host and auth)."""
+    """A Databricks SQL warehouse through the Statement Execution API (the workspace block gives host and auth).
+
+    ``wait_timeout`` is how long one request waits on the server before lakewarden polls (0s, or 5s to
+    50s); ``query_timeout`` bounds a whole statement, polling included: past it the statement is
+    cancelled and the poll fails with a message, so a stopped warehouse never hangs a cycle.
+    """
 
     kind: Literal["sql_warehouse"]
-    warehouse_id: str
+    warehouse_id: str = Field(pattern=r"^[A-Za-z0-9]+$")
     wait_timeout: Duration = Field(default="30s", validate_default=True)
+    query_timeout: Duration = Field(default="3m", validate_default=True)
+
+    @field_validator("wait_timeout")
+    @classmethod
+    def _wait_timeout(cls, value: timedelta) -> timedelta:
+        seconds = value.total_seconds()
+        if seconds != 0 and not (5 <= seconds <= 50 and seconds.is_integer()):
+            raise ValueError("0s, or whole seconds from 5s to 50s (the Statement Execution API's range)")
+        return value
+
+    @field_validator("query_timeout")
+    @classmethod
+    def _query_timeout(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("a duration of at least 1s, such as 3m")
+        return value
 
 
 class SparkConnectEngine(Strict):
-    """A remote SparkSession: Databricks Connect or a Spark Connect server (``sc://host:15002``)."""
+    """A remote SparkSession: Databricks Connect or a Spark Connect server (``sc://host:15002``).
+
+    Tables are three-part names in the server's catalog (Unity Catalog on Databricks). A plain Spark
+    server without a catalog can serve a lakehouse folder instead: ``lakehouse_root`` is then the
+    folder *on the server* where ``cat.schema.t`` is Parquet at ``<root>/cat/schema/t``. The token
+    (``token`` or ``token_file``) and ``cluster_id`` are added to the connection string; never put a
+    token in ``remote`` itself.
+    """
 
     kind: Literal["spark_connect"]
-    remote: str
+    remote: str = Field(pattern=r"^sc://[^/;?#]+(:\d+)?/?$")
+    token: SecretStr | None = None
+    cluster_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]+$")
+    use_ssl: bool | None = None
+    lakehouse_root: str | None = None
+    # PySpark retries an unreachable server for over ten minutes by default; this bounds it.
+    retry_timeout: Duration = Field(default="30s", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "token=" in str(values.get("remote", "")):
+            raise ValueError("remote must not carry a token: give token or token_file instead")
+        return resolve_secret_files(values, ("token",))
+
+    @field_validator("lakehouse_root")
+    @classmethod
+    def _absolute_root(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"an absolute path on the Spark Connect server, not {value!r}")
+        return value
 
 
 EngineSettings = Annotated[LocalSparkEngine | SqlWarehouseEngine | SparkConnectEngine, Field(discriminator="kind")]
@@ -43,7 +92,9 @@ class WorkspaceSettings(Strict):
 
     ``local`` is the embedded default: subprocess jobs and MLflow on SQLite. ``databricks`` uses the
     workspace at ``host`` with a personal access token (``token`` or ``token_file``) or OAuth M2M
-    (``client_id`` with ``client_secret`` or ``client_secret_file``).
+    (``client_id`` with ``client_secret`` or ``client_secret_file``). ``monitor_api`` picks the
+    Lakehouse Monitoring API (``legacy`` quality monitors, the new ``data_quality`` API, or ``auto``:
+    the new one when the workspace serves it).
     """
 
     kind: Literal["local", "databricks"] = "local"
@@ -54,6 +105,11 @@ class WorkspaceSettings(Strict):
     mlflow_tracking_uri: str = "sqlite:///.lakewarden/mlflow.db"
     mlflow_registry_uri: str | None = None
     jobs_dir: Path = Path(".lakewarden/jobs")
+    # databricks-sdk retries 429, 503 and connection errors for up to this long per call (its own
+    # default is 5 minutes); lakewarden's next poll is the longer retry.
+    retry_timeout: Duration = Field(default="30s", validate_default=True)
+    http_timeout: Duration = Field(default="30s", validate_default=True)
+    monitor_api: Literal["auto", "legacy", "data_quality"] = "auto"
 
     @model_validator(mode="before")
     @classmethod
@@ -65,6 +121,8 @@ class WorkspaceSettings(Strict):
         if self.kind == "databricks":
             if not self.host:
                 raise ValueError("host is required for a databricks workspace (e.g. https://adb-123.azuredatabricks.net)")
+            if not self.host.startswith(("https://", "http://")):
+                raise ValueError(f"host must be a URL such as https://adb-123.azuredatabricks.net, not {self.host!r}")
             if self.token is None and self.client_id is None:
                 raise ValueError("a databricks workspace needs token (or token_file) or client_id + client_secret")
             if self.token is not None and self.client_id is not None:

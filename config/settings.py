@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
+from config.alerting import AlertingSettings
 from config.base import Strict
 from config.models import ModelSettings
 from config.receivers import Receiver
@@ -26,6 +27,14 @@ class Settings(Strict):
     inhibit_rules: tuple[InhibitRule, ...] = ()
     time_intervals: tuple[TimeInterval, ...] = ()
     receivers: tuple[Receiver, ...]
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+
+    @model_validator(mode="after")
+    def _engine_needs_workspace(self) -> Settings:
+        if self.engine.kind == "sql_warehouse" and self.workspace.kind != "databricks":
+            raise ValueError("engine kind sql_warehouse needs workspace kind databricks (its host and token "
+                             "reach the warehouse)")
+        return self
 
     def model(self, name: str) -> ModelSettings:
         for model in self.models:

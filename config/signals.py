@@ -1,109 +1,98 @@
-"""Signals and their threshold tiers: what a metric value must reach to become a finding of a severity."""
+"""The signals judged for a model and how their findings become a risk, a severity and an alert.
+
+Each signal lives in the module of its kind (``drift_signals``, ``quality_signals``,
+``health_signals``); tiers and severities in ``tiers``. The defaults and the reasons for them are in
+the README ("Signals and risk").
+"""
 
 from __future__ import annotations
-
-from itertools import pairwise
-from typing import Literal
 
 from pydantic import Field, model_validator
 
 from config.base import Strict
+from config.drift_signals import DriftSignal, DriftStatistic, DriftTest, FeatureWeights, feature_drift, label_drift
+from config.drift_signals import prediction_drift as _prediction_drift
+from config.health_signals import (
+    Check,
+    DataQualitySignal,
+    FreshnessCheck,
+    LatencyCheck,
+    OperationalSignal,
+    SchemaCheck,
+    VolumeSignal,
+)
+from config.quality_signals import (
+    CustomMetric,
+    FairnessSignal,
+    ModelQualitySignal,
+    QualityMetric,
+    TrendSignal,
+)
+from config.tiers import (
+    ALERT_SEVERITIES,
+    SEVERITIES,
+    AlertSeverity,
+    DurationTiers,
+    Floors,
+    MofN,
+    Severity,
+    Tiers,
+    severity_rank,
+)
 
-Severity = Literal["ok", "low", "medium", "high", "critical"]
-SEVERITIES: tuple[Severity, ...] = ("ok", "low", "medium", "high", "critical")
-AlertSeverity = Literal["low", "medium", "high", "critical"]
-
-DriftStatistic = Literal[
-    "js_distance",
-    "population_stability_index",
-    "ks_statistic",
-    "wasserstein_distance",
-    "chi_squared_statistic",
-    "tv_distance",
-    "l_infinity_distance",
+__all__ = [
+    "ALERT_SEVERITIES", "SEVERITIES", "AlertSeverity", "Check", "CustomMetric", "DataQualitySignal", "DriftSignal",
+    "DriftStatistic", "DriftTest", "DurationTiers", "FairnessSignal", "FeatureWeights", "Floors", "FreshnessCheck",
+    "LatencyCheck", "ModelQualitySignal", "MofN", "OperationalSignal", "QualityMetric", "RiskSettings",
+    "SchemaCheck", "Severity", "Signals", "Tiers", "TrendSignal", "VolumeSignal", "severity_rank",
 ]
 
 
-class Tiers(Strict):
-    """Threshold tiers, ascending: a value at or above ``high`` (and below ``critical``) is a high finding.
-
-    Leave a tier out to skip it (e.g. no ``critical`` for a noisy metric).
-    """
-
-    low: float | None = None
-    medium: float | None = None
-    high: float | None = None
-    critical: float | None = None
-
-    @model_validator(mode="after")
-    def _ascending(self) -> Tiers:
-        given = [(name, v) for name, v in self.items() if v is not None]
-        if not given:
-            raise ValueError("give at least one tier (low, medium, high, critical)")
-        for (a, va), (b, vb) in pairwise(given):
-            if vb <= va:
-                raise ValueError(f"tiers must increase: {b} ({vb}) is not above {a} ({va})")
-        return self
-
-    def items(self) -> list[tuple[AlertSeverity, float | None]]:
-        return [("low", self.low), ("medium", self.medium), ("high", self.high), ("critical", self.critical)]
-
-    def tier_of(self, value: float) -> AlertSeverity | None:
-        """The highest tier whose threshold ``value`` reaches, or None below every tier."""
-        found: AlertSeverity | None = None
-        for name, threshold in self.items():
-            if threshold is not None and value >= threshold:
-                found = name
-        return found
-
-
-class DriftSignal(Strict):
-    """Drift of some columns against the baseline (or the previous window), read from the drift metrics table."""
-
-    enabled: bool = True
-    statistic: DriftStatistic = "js_distance"
-    columns: tuple[str, ...] = ()
-    exclude_columns: tuple[str, ...] = ()
-    thresholds: Tiers
-    weight: float = Field(default=1.0, ge=0.0, le=1.0)
-    min_count: int = Field(default=100, ge=0)
-
-
-class DataQualitySignal(Strict):
-    """Share of NULL values per column, read from the profile metrics table."""
-
-    enabled: bool = True
-    columns: tuple[str, ...] = ()
-    exclude_columns: tuple[str, ...] = ()
-    thresholds: Tiers = Field(default_factory=lambda: Tiers(low=0.05, medium=0.1, high=0.25, critical=0.5))
-    weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    min_count: int = Field(default=100, ge=0)
-
-
-def _feature_drift() -> DriftSignal:
-    # Jensen-Shannon distance (base 2, in [0, 1]). Databricks' own examples flag 0.2; a single
-    # feature moving that far is worth a look, not a page, so paging starts at high (0.3).
-    return DriftSignal(thresholds=Tiers(low=0.1, medium=0.2, high=0.3, critical=0.5), weight=0.8)
-
-
-def _prediction_drift() -> DriftSignal:
-    # The model's output moving is closer to harm than any one input moving.
-    return DriftSignal(thresholds=Tiers(low=0.1, medium=0.15, high=0.2, critical=0.4), weight=1.0)
-
-
 class Signals(Strict):
-    """The signals judged for a model. Each has tiers; defaults are documented in the README."""
+    """The signals judged for a model. Each has tiers and a weight; defaults are documented in the README."""
 
-    feature_drift: DriftSignal = Field(default_factory=_feature_drift)
+    feature_drift: DriftSignal = Field(default_factory=feature_drift)
     prediction_drift: DriftSignal = Field(default_factory=_prediction_drift)
+    label_drift: DriftSignal = Field(default_factory=label_drift)
+    feature_weights: FeatureWeights = Field(default_factory=FeatureWeights)
+    model_quality: ModelQualitySignal = Field(default_factory=ModelQualitySignal)
+    trend: TrendSignal = Field(default_factory=TrendSignal)
+    fairness: FairnessSignal = Field(default_factory=FairnessSignal)
+    custom_metrics: tuple[CustomMetric, ...] = ()
     data_quality: DataQualitySignal = Field(default_factory=DataQualitySignal)
+    volume: VolumeSignal = Field(default_factory=VolumeSignal)
+    operational: OperationalSignal = Field(default_factory=OperationalSignal)
 
 
 class RiskSettings(Strict):
-    """How findings combine into a 0-100 risk score and which score makes which severity.
+    """How findings combine into a 0-100 risk score, which score makes which severity, and when it alerts.
 
-    Alerts fire for a model whose severity is at least ``alert_from``; routes decide where they go.
+    A stream of windows starts alerting when at least ``enter.m`` of its last ``enter.n`` windows are
+    at ``alert_from`` or above, and stops when at least ``exit.m`` of its last ``exit.n`` windows are
+    below ``resolve_below`` (default: the tier under ``alert_from``, so a window that is still a little
+    off neither resolves nor raises). One noisy window neither pages nor resolves.
     """
 
     tiers: Tiers = Field(default_factory=lambda: Tiers(low=25, medium=50, high=75, critical=95))
     alert_from: AlertSeverity = "medium"
+    resolve_below: AlertSeverity | None = None
+    enter: MofN = Field(default_factory=lambda: MofN(m=2, n=3))
+    exit: MofN = Field(default_factory=lambda: MofN(m=2, n=2))
+
+    @model_validator(mode="after")
+    def _exit_not_above_enter(self) -> RiskSettings:
+        if self.resolve_below is not None and severity_rank(self.resolve_below) > severity_rank(self.alert_from):
+            raise ValueError(f"a resolve_below at or under alert_from ({self.alert_from}), not {self.resolve_below}: "
+                             "an alert would resolve while it still fires")
+        return self
+
+    @property
+    def exit_level(self) -> AlertSeverity:
+        """Windows below this severity count towards resolving."""
+        if self.resolve_below is not None:
+            return self.resolve_below
+        return ALERT_SEVERITIES[max(0, ALERT_SEVERITIES.index(self.alert_from) - 1)]
+
+    @property
+    def history_windows(self) -> int:
+        return max(self.enter.n, self.exit.n)

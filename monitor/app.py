@@ -7,20 +7,21 @@ from dataclasses import dataclass
 
 import alerts
 import retrain
-from alerts import AlertService, DeliveryWorker, Outbox, build_channels
+from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, build_pipeline
 from config.service import LocalSparkEngine as LocalSparkSettings
 from config.settings import Settings
 from monitor import schema
 from monitor.assessments import AssessmentStore
 from monitor.bus import MessageBus
 from monitor.clock import Clock, utc_now
-from monitor.engines.base import Engine, EngineError
+from monitor.engines.base import Engine
 from monitor.handlers import Handlers
 from monitor.http import Health
 from monitor.messages import AdvanceLifecycle, AssessmentMade, PollDue
-from monitor.sources import LakehouseMetricsSource
+from monitor.risk.importances import FeatureWeightsProvider
+from monitor.sources import build_sources
 from monitor.state import StateStore, open_store
-from retrain import Lifecycle, LocalJobBackend, MlflowRegistry
+from retrain import JobBackend, Lifecycle, LocalJobBackend, MlflowRegistry, ModelRegistry
 
 
 @dataclass
@@ -32,7 +33,7 @@ class App:
     assessments: AssessmentStore
     alerts: AlertService
     outbox: Outbox
-    delivery: DeliveryWorker
+    delivery: Notifier  # run_once: judge due alert groups, then deliver due outbox rows
     lifecycle: Lifecycle
     health: Health
     bus: MessageBus
@@ -50,8 +51,9 @@ def build_engine(settings: Settings) -> Engine:
         # that runs on regardless only logs the same source failure on every poll.
         require_java()
         return LocalSparkEngine(settings.engine.lakehouse_root, settings.engine.spark_conf)
-    raise EngineError(f"engine kind {settings.engine.kind!r} is not available in this version of lakewarden; "
-                      "use kind: local_spark")
+    from monitor.workspace import remote_engine  # noqa: PLC0415 - databricks-sdk only when configured
+
+    return remote_engine(settings)
 
 
 def package_migrations() -> dict[str, tuple[object, ...]]:
@@ -69,26 +71,33 @@ def mlflow_env(settings: Settings) -> dict[str, str]:
 
 
 def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None = None) -> App:
-    if settings.workspace.kind != "local":
-        raise EngineError("workspace kind 'databricks' is not available in this version of lakewarden; "
-                          "use kind: local")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     engine = engine or build_engine(settings)
     store = open_state(settings)
     assessments = AssessmentStore(store.engine, clock)
-    alert_service = AlertService(store.engine, settings.route, settings.receivers, clock)
-    outbox = Outbox(store.engine, clock)
-    delivery = DeliveryWorker(outbox, build_channels(settings.receivers, clock), clock,
-                              worker_id=f"daemon-{os.getpid()}")
+    alert_store = AlertStore(store.engine, clock)
+    channels = build_channels(settings.receivers, clock, alert_store.message_refs())
+    delivery = build_pipeline(settings, alert_store, channels, worker_id=f"daemon-{os.getpid()}")
+    alert_service, outbox = delivery.service, delivery.outbox
     ws = settings.workspace
-    backend = LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings))
-    registry = MlflowRegistry(ws.mlflow_tracking_uri, ws.registry_uri)
+    mlflow = MlflowRegistry(ws.mlflow_tracking_uri, ws.registry_uri)
+    backend: JobBackend
+    registry: ModelRegistry = mlflow
+    resolve_tables = None
+    if ws.kind == "databricks":
+        from monitor.workspace import databricks_backends  # noqa: PLC0415 - databricks-sdk only when configured
+
+        remote = databricks_backends(settings, clock, mlflow)
+        backend, registry, resolve_tables = remote.jobs, remote.registry, remote.resolve_tables
+    else:
+        backend = LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings))
     lifecycle = Lifecycle(store.engine, {m.name: m.lifecycle for m in settings.models}, backend, registry, clock)
     health = Health()
-    handlers = Handlers(settings, LakehouseMetricsSource(engine, clock), assessments, alert_service, lifecycle,
-                        health, clock)
+    handlers = Handlers(settings, build_sources(engine, clock, resolve_tables), assessments, alert_service, lifecycle,
+                        health, clock, FeatureWeightsProvider(mlflow, clock))
     bus = MessageBus(
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
-        events={AssessmentMade: [handlers.raise_alerts, handlers.consider_lifecycle]},
+        # The lifecycle first: deciding a retrain is quick, alert grouping may flush groups at once.
+        events={AssessmentMade: [handlers.consider_lifecycle, handlers.raise_alerts]},
     )
     return App(settings, clock, engine, store, assessments, alert_service, outbox, delivery, lifecycle, health, bus)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
 import structlog
 
 from alerts import Alert, AlertService
+from config.models import ModelSettings
 from config.settings import Settings
 from monitor.assessments import AssessmentStore
 from monitor.bus import Message
@@ -21,8 +22,10 @@ from monitor.messages import (
     PollDue,
     SourceFailed,
 )
-from monitor.risk import judge
-from monitor.sources import LakehouseMetricsSource, SourceError
+from monitor.observations import WindowMetrics
+from monitor.risk import history_needed, judge
+from monitor.risk.importances import FeatureWeightsProvider
+from monitor.sources import Source, SourceError
 from monitor.translate import alert_annotations, alert_labels, alert_scope, at_least
 from retrain import Lifecycle, Trigger
 
@@ -37,45 +40,79 @@ class HealthReporter(Protocol):
 
 
 class Handlers:
-    def __init__(self, settings: Settings, source: LakehouseMetricsSource, assessments: AssessmentStore,
+    def __init__(self, settings: Settings, sources: Sequence[Source], assessments: AssessmentStore,
                  alerts: AlertService, lifecycle: Lifecycle, health: HealthReporter,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], weights: FeatureWeightsProvider | None = None) -> None:
         self.settings = settings
-        self.source = source
+        self.sources = tuple(sources)
         self.assessments = assessments
         self.alerts = alerts
         self.lifecycle = lifecycle
         self.health = health
         self.clock = clock
+        self.weights = weights
 
     def poll(self, message: PollDue) -> Iterator[Message]:
+        """Read every stream of every source of the model; judge new and rewritten windows, oldest first.
+
+        One failing source does not stop the others: it is reported (``SourceFailed``, readiness)
+        and the next poll tries again.
+        """
         model = self.settings.model(message.model)
-        source = self.source.name(model)
-        try:
-            windows = self.source.read(model, self.assessments.watermark(model.name, source))
-        except (SourceError, EngineError) as exc:
-            log.warning("source_failed", model=model.name, error=str(exc))
-            self.health.model_failed(model.name, str(exc))
-            yield SourceFailed(model.name, str(exc))
-            return
-        self.health.model_ok(model.name)
-        for window in windows:
-            previous = self.assessments.latest(model.name)
-            assessment = judge(model, window)
-            if not self.assessments.save(assessment, source):
+        weights = self.weights.weights(model) if self.weights is not None else {}
+        errors = []
+        for source in self.sources:
+            streams = source.streams(model)
+            if not streams:
                 continue
-            log.info("assessment_made", model=model.name, window_start=window.window_start.isoformat(),
-                     risk=assessment.risk, severity=assessment.severity, findings=len(assessment.findings),
-                     top=[f.describe() for f in assessment.top()])
-            yield AssessmentMade(assessment, previous["severity"] if previous else None)
+            try:
+                source.prepare(model)  # e.g. unpacking payloads: its failure must not hide the serving metrics
+            except (SourceError, EngineError) as exc:
+                log.warning("source_failed", model=model.name, source=source.kind, error=str(exc))
+                errors.append(str(exc))
+                yield SourceFailed(model.name, str(exc))
+            try:
+                windows = [(stream, window) for stream in streams for window in
+                           source.read(model, stream, self.assessments.versions(model.name, stream.name,
+                                                                                source.horizon(model)))]
+            except (SourceError, EngineError) as exc:
+                log.warning("source_failed", model=model.name, source=source.kind, error=str(exc))
+                errors.append(str(exc))
+                yield SourceFailed(model.name, str(exc))
+                continue
+            for stream, window in windows:
+                yield from self._judge(model, stream.name, window, weights)
+        if errors:
+            self.health.model_failed(model.name, "; ".join(errors))
+        else:
+            self.health.model_ok(model.name)
+
+    def _judge(self, model: ModelSettings, stream: str, window: WindowMetrics,
+               weights: dict[str, float]) -> Iterator[Message]:
+        try:
+            history = self.assessments.prior(model.name, stream, window.window_start, history_needed(model, window))
+            recorded = self.assessments.record(judge(model, window, history, weights), model.risk)
+        except Exception:
+            # A window the judge cannot handle is a bug to fix, not a reason to stop the cycle: it is not
+            # stored, so the next poll tries it again, and the other windows and models go on.
+            log.exception("judge_failed", model=model.name, stream=stream, window_start=window.window_start.isoformat())
+            return
+        if recorded is None:
+            return
+        a = recorded.assessment
+        log.info("assessment_made", model=model.name, stream=stream, window_start=window.window_start.isoformat(),
+                 risk=a.risk, severity=a.severity, alert_severity=a.alert_severity, rewrite=recorded.rewrite,
+                 state=a.state.reason, findings=len(a.findings), top=[f.describe() for f in a.top()])
+        yield AssessmentMade(a, recorded.previous_alert_severity)
 
     def raise_alerts(self, message: AssessmentMade) -> Iterator[Message]:
         """Fire the model's risk alert at its current severity, or resolve it when it recovered."""
         assessment = message.assessment
         model = self.settings.model(assessment.model)
         firing = []
-        if at_least(assessment.severity, model.risk.alert_from):
-            firing.append(Alert(labels=alert_labels(model, assessment.severity),
+        # alert_severity: after M-of-N persistence, the worst firing stream of the model ("ok": none).
+        if at_least(assessment.alert_severity, model.risk.alert_from):
+            firing.append(Alert(labels=alert_labels(model, assessment.alert_severity),
                                 annotations=alert_annotations(model, assessment),
                                 starts_at=self.clock(), ends_at=None))
         sent = self.alerts.sync(alert_scope(model.name), firing)
@@ -86,11 +123,12 @@ class Handlers:
     def consider_lifecycle(self, message: AssessmentMade) -> Iterator[Message]:
         assessment = message.assessment
         model = self.settings.model(assessment.model)
-        if not model.lifecycle.enabled or assessment.severity == "ok":
+        severity = assessment.alert_severity  # persistent: one noisy window does not retrain
+        if not model.lifecycle.enabled or severity == "ok":
             return
         top = assessment.findings[0].describe() if assessment.findings else "no findings"
-        trigger = Trigger(model=model.name, reason=f"risk {assessment.risk:.0f} ({assessment.severity}): {top}",
-                          severity=assessment.severity, window_start=assessment.window_start,
+        trigger = Trigger(model=model.name, reason=f"risk {assessment.risk:.0f} ({severity}): {top}",
+                          severity=severity, window_start=assessment.window_start,
                           window_end=assessment.window_end)
         decision = self.lifecycle.consider(trigger)
         log.info("lifecycle_considered", model=model.name, decision=str(decision.reason))

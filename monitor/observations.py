@@ -1,30 +1,85 @@
-"""What sources read: the metrics of one model for one time window, typed and flattened."""
+"""What sources read: the metrics of one model for one time window, typed and flattened.
+
+A window holds rows for several scopes (the whole table or a slice, one model id or the ``'*'``
+aggregate) and, for the Lakehouse source, both the window's (``INPUT``) and the baseline's profile
+rows. Values are what the tables said: NULL, NaN and infinity are kept so the judge can say why a
+value was not judged.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 PERCENT_SCALE = 100.0
+TABLE_COLUMN = ":table"
+ALL_MODELS = "*"
+LogType = Literal["INPUT", "BASELINE"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows of a metric table: the whole table or one slice, one model id, ``'*'`` or none."""
+
+    slice_key: str | None = None
+    slice_value: str | None = None
+    model_id: str | None = None
+
+    @property
+    def whole_table(self) -> bool:
+        return self.slice_key is None
+
+    def describe(self) -> str:
+        """Empty for the whole table over all models; else e.g. ``slice contract='one-year', model v2``."""
+        parts = []
+        if self.slice_key is not None:
+            parts.append(f"slice {self.slice_key}={self.slice_value!r}")
+        if self.model_id not in (None, ALL_MODELS):
+            parts.append(f"model {self.model_id}")
+        return ", ".join(parts)
+
+    def key(self) -> str:
+        return f"{self.slice_key or ''}={self.slice_value or ''}@{self.model_id or ''}"
+
+
+WHOLE = Scope()
 
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """One ``_drift_metrics`` row for a column: statistic name -> value (None when not computed)."""
+    """One ``_drift_metrics`` row: statistic name -> value (None when not computed).
+
+    ``statistics`` holds the flattened contract statistics (``ks_pvalue`` ...), the deltas, and the
+    monitor's custom drift metrics.
+    """
 
     column: str
     drift_type: str
     statistics: dict[str, float | None]
+    scope: Scope = WHOLE
+    data_type: str | None = None
+    columns_added: int | None = None
+    columns_missing: int | None = None
 
 
 @dataclass(frozen=True)
 class ColumnProfile:
-    """One ``_profile_metrics`` row for a column."""
+    """One ``_profile_metrics`` row for a column (``:table`` rows carry model quality and custom metrics)."""
 
     column: str
     count: int | None
     num_nulls: int | None
     percent_null: float | None
+    scope: Scope = WHOLE
+    log_type: LogType = "INPUT"
+    data_type: str | None = None
+    num_nan: int | None = None
+    num_zeros: int | None = None
+    distinct_count: int | None = None
+    frequent_items: tuple[tuple[str, int], ...] = ()
+    non_null_columns: tuple[str, ...] | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def null_share(self) -> float | None:
@@ -36,6 +91,38 @@ class ColumnProfile:
         if self.num_nulls is not None and self.count:
             return self.num_nulls / self.count
         return None if self.percent_null is None else self.percent_null / PERCENT_SCALE
+
+    def _share(self, part: int | None) -> float | None:
+        if part is None or not self.count:
+            return None
+        return part / self.count
+
+    @property
+    def nan_share(self) -> float | None:
+        return self._share(self.num_nan)
+
+    @property
+    def zero_share(self) -> float | None:
+        return self._share(self.num_zeros)
+
+
+@dataclass(frozen=True)
+class Operations:
+    """Serving health of one window, from the inference (payload) table."""
+
+    requests: int
+    status_counts: dict[int, int]
+    latency_ms: dict[str, float | None]
+    logging_errors: int | None
+    newest_row: datetime | None
+    freshness_seconds: float | None
+    estimated_requests: float | None = None
+
+    def share(self, low: int, high: int) -> float | None:
+        """Share of requests with a status code in [low, high)."""
+        if not self.requests:
+            return None
+        return sum(n for code, n in self.status_counts.items() if low <= code < high) / self.requests
 
 
 @dataclass(frozen=True)
@@ -51,8 +138,51 @@ class WindowMetrics:
     row_count: int | None
     drift: tuple[ColumnDrift, ...] = ()
     profile: tuple[ColumnProfile, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+    baseline: tuple[ColumnProfile, ...] = ()
+    operations: Operations | None = None
+    version: str | None = None
 
     @property
     def key(self) -> tuple[str, datetime, datetime]:
         return (self.granularity, self.window_start, self.window_end)
+
+    @property
+    def stream(self) -> str:
+        """One series of windows judged in order: the source kind and the granularity."""
+        return stream_name(self.source, self.granularity)
+
+    def profile_row(self, column: str, scope: Scope) -> ColumnProfile | None:
+        for row in self.profile:
+            if row.column == column and row.scope == scope:
+                return row
+        return None
+
+    def baseline_row(self, column: str, scope: Scope) -> ColumnProfile | None:
+        """The baseline's row for ``column``: same slice and model id, else the same slice over all models."""
+        fallback = None
+        for row in self.baseline:
+            if row.column != column or row.scope.slice_key != scope.slice_key:
+                continue
+            if row.scope.slice_value != scope.slice_value:
+                continue
+            if row.scope.model_id == scope.model_id:
+                return row
+            if row.scope.model_id in (None, ALL_MODELS):
+                fallback = row
+        return fallback
+
+    def count_for(self, scope: Scope, column: str | None = None) -> int | None:
+        """Rows of the window in ``scope``: the column's own count, the ``:table`` count, or the window's."""
+        for name in (column, TABLE_COLUMN):
+            row = self.profile_row(name, scope) if name else None
+            if row is not None and row.count is not None:
+                return row.count
+        counts = [r.count for r in self.profile if r.scope == scope and r.count is not None]
+        if counts:
+            return max(counts)
+        return self.row_count if scope.whole_table else None
+
+
+def stream_name(source: str, granularity: str) -> str:
+    return f"{source}:{granularity}"

@@ -28,6 +28,7 @@ def alert_annotations(model: ModelSettings, assessment: Assessment) -> dict[str,
         "window": f"{assessment.window_start.isoformat()} .. {assessment.window_end.isoformat()} "
                   f"({assessment.granularity})",
         "findings": "\n".join(f.describe() for f in assessment.top(5)),
+        "persistence": assessment.state.reason,
     }
     if model.runbook_url:
         notes["runbook_url"] = model.runbook_url

@@ -1,42 +1,57 @@
-"""Which channels a receiver has, addressed as ``(receiver, kind, index)``, and building them."""
+"""Building one channel object per configured channel, addressed as ``(receiver, kind, index)``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+from alerts.channels.alertmanager import AlertmanagerChannel
 from alerts.channels.base import Channel
 from alerts.channels.file import ConsoleChannel, FileChannel
+from alerts.channels.paging import PagerDutyChannel
+from alerts.channels.refs import MessageRefs
+from alerts.channels.slack import SlackChannel
+from alerts.channels.smtp import EmailChannel
+from alerts.channels.teams import TeamsConnectorChannel, TeamsWorkflowChannel
 from alerts.channels.webhook import WebhookChannel
-from config.receivers import ConsoleConfig, FileConfig, Receiver, WebhookConfig
+from alerts.fanout import ChannelConfig, channel_configs
+from config.forwarding import AlertmanagerConfig
+from config.paging import PagerDutyConfig
+from config.receivers import FileConfig, Receiver, WebhookConfig
+from config.slack import SlackConfig
+from config.smtp import EmailConfig
+from config.teams import MsTeamsConfig, MsTeamsV2Config
+
+__all__ = ["ChannelKey", "build_channel", "build_channels", "channel_configs"]
 
 ChannelKey = tuple[str, str, int]
-ChannelConfig = FileConfig | ConsoleConfig | WebhookConfig
 
 
-def channel_configs(receiver: Receiver) -> list[tuple[str, int, ChannelConfig]]:
-    """``(kind, index, config)`` for every channel of ``receiver``, kinds in a fixed order."""
-    groups: Sequence[tuple[str, Sequence[ChannelConfig]]] = (
-        ("file", receiver.file_configs),
-        ("console", receiver.console_configs),
-        ("webhook", receiver.webhook_configs),
-    )
-    return [(kind, index, config) for kind, configs in groups for index, config in enumerate(configs)]
+def build_channel(receiver: str, index: int, config: ChannelConfig, clock: Callable[[], datetime],
+                  refs: MessageRefs | None = None) -> Channel:
+    if isinstance(config, FileConfig):
+        return FileChannel(config.path)
+    if isinstance(config, WebhookConfig):
+        return WebhookChannel.from_config(config, clock)
+    if isinstance(config, SlackConfig):
+        return SlackChannel(config, receiver=receiver, index=index, refs=refs, clock=clock)
+    if isinstance(config, EmailConfig):
+        return EmailChannel(config)
+    if isinstance(config, MsTeamsV2Config):
+        return TeamsWorkflowChannel(config, clock)
+    if isinstance(config, MsTeamsConfig):
+        return TeamsConnectorChannel(config, clock)
+    if isinstance(config, PagerDutyConfig):
+        return PagerDutyChannel(config, clock)
+    if isinstance(config, AlertmanagerConfig):
+        return AlertmanagerChannel(config, clock)
+    return ConsoleChannel()
 
 
 def build_channels(
-    receivers: Iterable[Receiver], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    receivers: Iterable[Receiver], clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    refs: MessageRefs | None = None,
 ) -> dict[ChannelKey, Channel]:
-    """One channel object per configured channel."""
-    channels: dict[ChannelKey, Channel] = {}
-    for receiver in receivers:
-        for kind, index, config in channel_configs(receiver):
-            channel: Channel
-            if isinstance(config, FileConfig):
-                channel = FileChannel(config.path)
-            elif isinstance(config, ConsoleConfig):
-                channel = ConsoleChannel()
-            else:
-                channel = WebhookChannel.from_config(config, clock)
-            channels[(receiver.name, kind, index)] = channel
-    return channels
+    """One channel object per configured channel. ``refs`` lets Slack update messages it sent."""
+    return {(receiver.name, kind, index): build_channel(receiver.name, index, config, clock, refs)
+            for receiver in receivers for kind, index, config in channel_configs(receiver)}

@@ -24,6 +24,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.service_cmd",   # run, check, health
     "monitor.cli.demo_cmd",      # demo
     "monitor.cli.config_cmd",    # config validate
+    "monitor.cli.explain_cmd",   # explain MODEL
+    "monitor.cli.alerts_cmd",    # alerts routes|test|outbox|escalations|ack
+    "monitor.cli.silence_cmd",   # silence add|list|expire
+    "monitor.cli.profile_cmd",   # profile (metric tables)
+    "monitor.cli.monitors_cmd",  # monitors status|refresh (Databricks Lakehouse monitors)
 )
 
 

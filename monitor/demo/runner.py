@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -145,7 +145,9 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
             app.clock.set(end + timedelta(minutes=5))
             if index == 0:
                 thread.start()  # once the first window's metrics exist, like a monitor's first refresh
-            _wait(partial(_assessed, app, model.name, end), timeout=60)
+            # The timeline hears of an assessment after every other handler (alerts, lifecycle):
+            # once it has, the window's whole cycle is over.
+            _wait(partial(_judged, tl, end), timeout=60)
             # The next hour "arrives" once a retraining started by this one is over, so the
             # accelerated clock never races a job's timeout.
             _wait(lambda: not _lifecycle_busy(app), timeout=300)
@@ -177,9 +179,8 @@ def _wait(done: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def _assessed(app: App, model: str, end: datetime) -> bool:
-    latest = app.assessments.latest(model)
-    return latest is not None and latest["window_end"].replace(tzinfo=UTC) >= end
+def _judged(tl: Timeline, end: datetime) -> bool:
+    return tl.judged_until is not None and tl.judged_until >= end
 
 
 def _lifecycle_busy(app: App) -> bool:

@@ -6,6 +6,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
 
 from monitor.bus import Message
@@ -21,6 +22,7 @@ class Timeline:
     fired: int = 0
     resolved: int = 0
     lifecycle: list[str] = field(default_factory=list)
+    judged_until: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def say(self, text: str) -> None:
@@ -30,6 +32,7 @@ class Timeline:
     def on_assessment(self, message: AssessmentMade) -> Iterable[Message]:
         a = message.assessment
         self.assessed += 1
+        self.judged_until = a.window_end
         top = a.findings[0].describe() if a.findings else ""
         more = f" (+{len(a.findings) - 1} more)" if len(a.findings) > 1 else ""
         self.say(f"  window {a.window_start:%H:%M}-{a.window_end:%H:%M}  risk {a.risk:5.1f}  {a.severity:<8} "

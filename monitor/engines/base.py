@@ -1,7 +1,8 @@
 """The engine protocol: run Spark SQL with bound parameters, get Arrow tables back.
 
-Three implementations are planned (local Spark, SQL warehouse, Spark Connect); code above this layer
-only sees :class:`Engine`, :class:`EngineError` and :class:`TableNotFound`.
+Three implementations: local Spark (``local_spark``), a Databricks SQL warehouse (``sql_warehouse``)
+and Spark Connect (``spark_connect``); code above this layer only sees :class:`Engine`,
+:class:`EngineError` and :class:`TableNotFound`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,30 @@
-"""Lakehouse-Monitoring-shaped profile and drift metric tables computed with Spark SQL."""
+"""Lakehouse-Monitoring-shaped profile and drift metric tables, computed inside Spark.
 
-from monitor.profile.spec import ProfileResult, ProfileSpec
-from monitor.profile.writer import write_profile
+``write_profile(engine, spec)`` writes ``<table>_profile_metrics`` and ``<table>_drift_metrics`` for
+the windows that need it; ``ProfileStore`` keeps reference statistics, monitor versions and written
+windows in the state database. See the README section "Profiles and drift".
 
-__all__ = ["ProfileResult", "ProfileSpec", "write_profile"]
+The names below load on first use: Spark's Python workers import ``monitor.profile.kernel`` and
+should not pay for the writer's imports (Spark, SQLAlchemy, scipy).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.profile.spec import CustomMetric, ProfileError, ProfileResult, ProfileSpec
+    from monitor.profile.store import ProfileStore
+    from monitor.profile.writer import write_profile
+
+_WHERE = {"CustomMetric": "spec", "ProfileError": "spec", "ProfileResult": "spec", "ProfileSpec": "spec",
+          "ProfileStore": "store", "write_profile": "writer"}
+
+__all__ = ["CustomMetric", "ProfileError", "ProfileResult", "ProfileSpec", "ProfileStore", "write_profile"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"monitor.profile.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'monitor.profile' has no attribute {name!r}")

@@ -1,30 +1,27 @@
-"""Rows of ``<table>_drift_metrics``: one window of the monitored table against a reference.
+"""Rows of ``<table>_drift_metrics``: the groups of one window against a reference.
 
-BASELINE rows compare with the baseline table (bins: the baseline's deciles; per model id against
-the same model's baseline rows, or the whole baseline when that model has none). CONSECUTIVE rows
-compare with the previous window (bins: that window's deciles). Bins always come from the
-all-models reference, so every slice of a column shares them.
+BASELINE rows compare with the baseline table's statistics (per model id against the same model's
+baseline rows, or the whole baseline when that model has none; per slice against the same slice of
+the baseline). CONSECUTIVE rows compare with the same group in the previous window; a group without
+traffic in the previous window gets no CONSECUTIVE rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-
-from monitor.profile import stats
+from monitor.profile.compare import ColumnDrift, column_drift
+from monitor.profile.partials import GroupKey, GroupStats, NumericStats
 from monitor.profile.profile_rows import (
     Row,
-    Scanned,
     distinct_count,
+    group_order,
     key_columns,
     non_null_columns,
     percent,
     window_struct,
 )
-from monitor.profile.scan import ModelKey, Moments
 from monitor.profile.schema import ALL_MODELS, TABLE_COLUMN
 from monitor.profile.spec import ColumnInfo, ProfileSpec
 from monitor.profile.windows import Window
@@ -32,15 +29,11 @@ from monitor.profile.windows import Window
 
 @dataclass(frozen=True)
 class Reference:
-    """What a window is compared with."""
+    """What the groups of a window are compared with."""
 
     drift_type: str  # "BASELINE" or "CONSECUTIVE"
-    scanned: Scanned
-    w: int  # window index of the reference inside ``scanned``
+    groups: Mapping[GroupKey, GroupStats]  # keyed like the current window's groups (same window index)
     window: Window | None  # written as window_cmp (None for the baseline)
-    own_kind: str  # counts of the reference in its own bins ("base" or "self")
-    cur_kind: str  # counts of the current window in the reference's bins ("base" or "prev")
-    edges: Mapping[str, list[float]]  # reference bin edges per numeric column
     fall_back_to_all: bool  # compare a model missing from the reference with all models
 
 
@@ -48,81 +41,83 @@ def _delta(cur: float | None, ref: float | None) -> float | None:
     return None if cur is None or ref is None else cur - ref
 
 
-def _bins(counts: Mapping[str, int], n_bins: int) -> np.ndarray[Any, np.dtype[np.float64]]:
-    array = np.zeros(n_bins, dtype=np.float64)
-    for key, n in counts.items():
-        array[min(int(key), n_bins - 1)] += n
-    return array
+def _mean(group: GroupStats, info: ColumnInfo) -> float | None:
+    stats = group.columns.get(info.name)
+    return stats.moments.mean if isinstance(stats, NumericStats) and stats.finite > 0 else None
 
 
-def _distribution_stats(info: ColumnInfo, ref_counts: Mapping[str, int], cur_counts: Mapping[str, int], *,
-                        edges: Sequence[float], ref_m: Moments, cur_m: Moments) -> dict[str, Any]:
-    if sum(ref_counts.values()) <= 0 or sum(cur_counts.values()) <= 0:
-        return {}
-    if info.categorical:
-        _, p, q = stats.align_categories(ref_counts, cur_counts)
-        chi = stats.chi_square(p, q)
-        return {"js_distance": stats.js_distance(p, q),
-                "chi_squared_test": {"statistic": chi.statistic, "pvalue": chi.pvalue},
-                "tv_distance": stats.tv_distance(p, q),
-                "l_infinity_distance": stats.l_infinity_distance(p, q)}
-    p, q = _bins(ref_counts, len(edges) + 1), _bins(cur_counts, len(edges) + 1)
-    ks = stats.ks_from_bins(p, q)
-    result: dict[str, Any] = {"js_distance": stats.js_distance(p, q),
-                              "ks_test": {"statistic": ks.statistic, "pvalue": ks.pvalue},
-                              "population_stability_index": stats.psi(p, q)}
-    if ref_m.quantiles and cur_m.quantiles:
-        result["wasserstein_distance"] = stats.wasserstein_from_quantiles(ref_m.quantiles, cur_m.quantiles)
-    return result
+def _nulls(group: GroupStats, name: str) -> int | None:
+    stats = group.columns.get(name)
+    return None if stats is None else stats.nulls
 
 
-def _column_row(info: ColumnInfo, ref: Reference, ref_model: ModelKey, *, cur: Scanned, w: int,
-                model: ModelKey) -> Row | None:
-    cur_m = cur.moments.get((w, model, info.name))
-    ref_m = ref.scanned.moments.get((ref.w, ref_model, info.name))
-    if cur_m is None or ref_m is None:
-        return None
-    kind = "cat" if info.categorical else None
-    ref_counts = ref.scanned.counts.get((ref.w, ref_model, info.name, kind or ref.own_kind), {})
-    cur_counts = cur.counts.get((w, model, info.name, kind or ref.cur_kind), {})
+def _zeros(group: GroupStats, name: str) -> int | None:
+    stats = group.columns.get(name)
+    return stats.zeros if isinstance(stats, NumericStats) else None
+
+
+def drift_fields(drift: ColumnDrift) -> Row:
+    """The Lakehouse drift columns of a :class:`ColumnDrift` (Hellinger and normed Wasserstein stay out)."""
+    return {"js_distance": drift.js_distance,
+            "ks_test": None if drift.ks is None else {"statistic": drift.ks.statistic, "pvalue": drift.ks.pvalue},
+            "wasserstein_distance": drift.wasserstein, "population_stability_index": drift.psi,
+            "chi_squared_test": None if drift.chi_square is None else {
+                "statistic": drift.chi_square.statistic, "pvalue": drift.chi_square.pvalue},
+            "tv_distance": drift.tv_distance, "l_infinity_distance": drift.l_infinity}
+
+
+def column_row(info: ColumnInfo, cur: GroupStats, ref: GroupStats) -> Row:
     row: Row = {
-        "column_name": info.name, "data_type": info.data_type,
-        "count_delta": float(cur_m.count - ref_m.count),
-        "avg_delta": _delta(cur_m.avg, ref_m.avg) if info.numeric else None,
-        "percent_null_delta": _delta(percent(cur_m.num_nulls, cur_m.count),
-                                     percent(ref_m.num_nulls, ref_m.count)),
-        "percent_zeros_delta": _delta(percent(cur_m.num_zeros, cur_m.count),
-                                      percent(ref_m.num_zeros, ref_m.count)) if info.numeric else None,
-        "percent_distinct_delta": _delta(percent(distinct_count(info, cur_m), cur_m.count),
-                                         percent(distinct_count(info, ref_m), ref_m.count)),
+        "column_name": info.name, "data_type": info.data_type, "count_delta": float(cur.rows - ref.rows),
+        "avg_delta": _delta(_mean(cur, info), _mean(ref, info)),
+        "percent_null_delta": _delta(percent(_nulls(cur, info.name), cur.rows),
+                                     percent(_nulls(ref, info.name), ref.rows)),
+        "percent_zeros_delta": _delta(percent(_zeros(cur, info.name), cur.rows),
+                                      percent(_zeros(ref, info.name), ref.rows)),
+        "percent_distinct_delta": _delta(percent(distinct_count(info, cur), cur.rows),
+                                         percent(distinct_count(info, ref), ref.rows)),
     }
-    edges = ref.edges.get(info.name, [])
-    row.update(_distribution_stats(info, ref_counts, cur_counts, edges=edges, ref_m=ref_m, cur_m=cur_m))
+    a, b = ref.columns.get(info.stats_key), cur.columns.get(info.stats_key)
+    if a is not None and b is not None:
+        row.update(drift_fields(column_drift(a, b)))
     return row
 
 
-def drift_rows(spec: ProfileSpec, infos: Sequence[ColumnInfo], cur: Scanned, w: int, *, window: Window,
-               ref: Reference) -> list[Row]:
-    """Drift rows of window index ``w`` of ``cur`` against ``ref``: per model key, columns and ``:table``."""
+def _reference_group(ref: Reference, key: GroupKey) -> GroupStats | None:
+    found = ref.groups.get(key)
+    if found is None and ref.fall_back_to_all:
+        w, _, slice_key, slice_value = key
+        found = ref.groups.get((w, ALL_MODELS, slice_key, slice_value))
+    return found
+
+
+def drift_rows(spec: ProfileSpec, infos: Sequence[ColumnInfo], groups: Mapping[GroupKey, GroupStats], *,
+               window: Window, ref: Reference, monitor_version: int) -> list[Row]:
+    """Drift rows of ``groups`` (one window) against ``ref``: per group, columns and ``:table``."""
     rows: list[Row] = []
-    for model in cur.models(w):
-        if ref.scanned.has(ref.w, model):
-            ref_model: ModelKey = model
-        elif ref.fall_back_to_all and ref.scanned.has(ref.w, ALL_MODELS):
-            ref_model = ALL_MODELS
-        else:
+    for key in sorted(groups, key=group_order):
+        cur = groups[key]
+        base = _reference_group(ref, key)
+        if base is None or base.rows == 0:
             continue
-        keys = {"window": window_struct(window), **key_columns(spec, model),
+        keys = {"window": window_struct(window), **key_columns(spec, key, monitor_version),
                 "window_cmp": window_struct(ref.window), "drift_type": ref.drift_type}
         for info in infos:
-            row = _column_row(info, ref, ref_model, cur=cur, w=w, model=model)
-            if row is not None:
-                rows.append({**keys, **row})
-        cur_cols = set(non_null_columns(cur, w, model, infos))
-        ref_cols = set(non_null_columns(ref.scanned, ref.w, ref_model, infos))
+            rows.append({**keys, **column_row(info, cur, base)})
+        cur_cols, ref_cols = set(non_null_columns(cur, infos)), set(non_null_columns(base, infos))
         rows.append({**keys, "column_name": TABLE_COLUMN, "data_type": None,
-                     "count_delta": float(cur.table_count(w, model, infos)
-                                          - ref.scanned.table_count(ref.w, ref_model, infos)),
+                     "count_delta": float(cur.rows - base.rows),
                      "non_null_columns_delta": {"added": len(cur_cols - ref_cols),
                                                 "missing": len(ref_cols - cur_cols)}})
     return rows
+
+
+def reindexed(groups: Mapping[GroupKey, GroupStats], w: int) -> dict[GroupKey, GroupStats]:
+    """The groups of one window index, re-keyed to window index ``w``."""
+    return {(w, m, sk, sv): g for (_, m, sk, sv), g in groups.items()}
+
+
+def of_window(groups: Mapping[GroupKey, GroupStats], w: int) -> dict[GroupKey, GroupStats]:
+    return {key: g for key, g in groups.items() if key[0] == w}
+
+

@@ -2,12 +2,19 @@
 
 Everything not pinned down by the contract is decided here and only here:
 - the model-id column (string, the user's column name) comes after the contract's columns;
-- the classification quality columns come after it, on ``:table`` rows; ``confusion_matrix`` (type
-  unconfirmed) is left out;
+- the model-quality columns come after it, on ``:table`` rows: for classification ``accuracy_score``,
+  ``precision``, ``recall``, ``f1_score``, ``confusion_matrix`` (type unconfirmed: here a list of
+  (prediction, label, count)) and ``roc_auc_score`` (name unconfirmed); for regression
+  ``mean_squared_error``, ``root_mean_squared_error``, ``mean_average_error`` (mean absolute error),
+  ``mean_absolute_percentage_error`` and ``r2_score``;
+- custom metrics come last, one double column each, in the order they are configured;
 - ``count_delta`` is a double; percentages are on a 0-100 scale (``PERCENT_SCALE``);
 - ``quantiles`` holds the 101 quantiles at probabilities 0.00, 0.01, ..., 1.00 (``QUANTILE_PROBS``);
 - ``count`` is the number of rows (nulls included) in the window and slice;
-- ``frequent_items`` holds the ``FREQUENT_ITEMS_LIMIT`` most frequent values of categorical columns.
+- ``frequent_items`` holds the ``FREQUENT_ITEMS_LIMIT`` most frequent values of categorical columns;
+- ``num_nan`` counts NaN and infinite values (non-finite values), which no statistic includes;
+- ``distinct_count`` is exact for categorical columns and a HyperLogLog estimate (about 2 % error)
+  for numeric ones, as Spark's ``approx_count_distinct``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ WINDOW = pa.struct([("start", pa.timestamp("us", tz="UTC")), ("end", pa.timestam
 TEST = pa.struct([("statistic", pa.float64()), ("pvalue", pa.float64())])
 AVERAGED = pa.struct([("macro", pa.float64()), ("weighted", pa.float64())])
 ITEM = pa.struct([("item", pa.string()), ("count", pa.int64())])
+CONFUSION_CELL = pa.struct([("prediction", pa.string()), ("label", pa.string()), ("count", pa.int64())])
 COLUMNS_DELTA = pa.struct([("added", pa.int32()), ("missing", pa.int32())])
 
 PROFILE_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -68,6 +76,16 @@ CLASSIFICATION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("precision", AVERAGED),
     ("recall", AVERAGED),
     ("f1_score", AVERAGED),
+    ("confusion_matrix", pa.list_(CONFUSION_CELL)),
+    ("roc_auc_score", pa.float64()),
+)
+
+REGRESSION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("mean_squared_error", pa.float64()),
+    ("root_mean_squared_error", pa.float64()),
+    ("mean_average_error", pa.float64()),
+    ("mean_absolute_percentage_error", pa.float64()),
+    ("r2_score", pa.float64()),
 )
 
 DRIFT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -96,13 +114,33 @@ DRIFT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
 )
 
 
-def profile_schema(model_id_col: str | None, classification: bool) -> pa.Schema:
-    """Arrow schema of ``<table>_profile_metrics`` for a monitor with these settings."""
+def reserved_columns() -> set[str]:
+    """Column names of the metric tables that a model-id column or custom metric may not take."""
+    groups = (PROFILE_COLUMNS, DRIFT_COLUMNS, CLASSIFICATION_COLUMNS, REGRESSION_COLUMNS)
+    return {name for group in groups for name, _ in group}
+
+
+def quality_columns(quality: str | None) -> tuple[tuple[str, pa.DataType], ...]:
+    if quality == "classification":
+        return CLASSIFICATION_COLUMNS
+    if quality == "regression":
+        return REGRESSION_COLUMNS
+    return ()
+
+
+def profile_schema(model_id_col: str | None, quality: str | bool | None,
+                   custom_metrics: tuple[str, ...] = ()) -> pa.Schema:
+    """Arrow schema of ``<table>_profile_metrics`` for a monitor with these settings.
+
+    ``quality``: "classification", "regression" or None (True/False: classification or none).
+    """
+    if isinstance(quality, bool):
+        quality = "classification" if quality else None
     columns = list(PROFILE_COLUMNS)
     if model_id_col is not None:
         columns.append((model_id_col, pa.string()))
-    if classification:
-        columns.extend(CLASSIFICATION_COLUMNS)
+    columns.extend(quality_columns(quality))
+    columns.extend((name, pa.float64()) for name in custom_metrics)
     return pa.schema(columns)
 
 

@@ -7,6 +7,9 @@ Conventions (see contracts/statistics.md):
   stays finite; bins are the reference deciles.
 - Jensen-Shannon is the *distance* (square root of the divergence) with base-2 logs, in [0, 1].
 - KS from binned CDFs is exact at the bin edges; the result carries the error bound (largest bin mass).
+  On the sketch grid (``ks_from_histograms``) the bins are the fine buckets, so the bound is small.
+- Wasserstein-1 from histograms integrates |F_ref - F_cur| with each bucket's mass spread evenly over
+  the bucket; "normed" divides by the reference standard deviation (None when it is 0 or unknown).
 - Chi-square is the homogeneity test on the 2 x K table (scipy's ``chi2_contingency``, Yates
   correction when K = 2). Categories unseen in the reference stay in the test (their expected counts
   are positive, so the statistic is finite) and are counted in ``unseen_categories`` as a finding of
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 from scipy import stats as scipy_stats
+
+from monitor.profile.sketch import Histogram, aligned, key_bounds
 
 Counts = npt.ArrayLike
 PSI_EPSILON = 1e-4
@@ -96,6 +101,40 @@ def ks_from_bins(ref: Counts, cur: Counts) -> KSResult:
     return KSResult(statistic=statistic, pvalue=pvalue, error_bound=float(max(p.max(), q.max())))
 
 
+def ks_from_histograms(ref: Histogram, cur: Histogram) -> KSResult:
+    """KS over the common bucket grid of two sketches; exact at bucket bounds, within ``error_bound``."""
+    _, p, q = aligned(ref, cur)
+    return ks_from_bins(p, q)
+
+
+def wasserstein_from_histograms(ref: Histogram, cur: Histogram) -> float:
+    """Wasserstein-1 between two sketches: the integral of |F_ref - F_cur| over the value axis.
+
+    Inside a bucket both CDFs rise linearly, so the absolute difference is integrated exactly for
+    that model; between buckets (where neither side has mass) the CDFs are flat.
+    """
+    keys, p_counts, q_counts = aligned(ref, cur)
+    if keys.size == 0 or p_counts.sum() <= 0 or q_counts.sum() <= 0:
+        raise ValueError("Wasserstein needs values on both sides")
+    lower, upper = key_bounds(keys)
+    d_end = np.cumsum(p_counts / p_counts.sum()) - np.cumsum(q_counts / q_counts.sum())
+    d_start = np.concatenate([[0.0], d_end[:-1]])
+    width = upper - lower
+    a, b = np.abs(d_start), np.abs(d_end)
+    same_sign = d_start * d_end >= 0
+    crossing = np.divide(d_start**2 + d_end**2, 2.0 * (a + b), out=np.zeros_like(a), where=(a + b) > 0)
+    inside = width * np.where(same_sign, (a + b) / 2.0, crossing)
+    gaps = np.maximum(lower[1:] - upper[:-1], 0.0) * np.abs(d_end[:-1])
+    return float(inside.sum() + gaps.sum())
+
+
+def normed(distance: float, reference_stddev: float | None) -> float | None:
+    """``distance`` in units of the reference standard deviation; None when that is 0 or unknown."""
+    if reference_stddev is None or not reference_stddev > 0 or not np.isfinite(reference_stddev):
+        return None
+    return distance / reference_stddev
+
+
 def wasserstein_from_quantiles(ref_quantiles: Sequence[float], cur_quantiles: Sequence[float]) -> float:
     """Wasserstein-1 approximated as the mean absolute difference of matched quantiles."""
     a = np.asarray(ref_quantiles, dtype=np.float64)
@@ -132,8 +171,9 @@ def l_infinity_distance(ref: Counts, cur: Counts) -> float:
 
 
 def hellinger_distance(ref: Counts, cur: Counts) -> float:
+    """sqrt(1 - sum sqrt(p q)), computed as ||sqrt(p) - sqrt(q)|| / sqrt(2) (the same value, no cancellation)."""
     p, q = (proportions(a) for a in _pair(ref, cur))
-    return float(np.sqrt(max(1.0 - float(np.sum(np.sqrt(p * q))), 0.0)))
+    return float(np.sqrt(0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)))
 
 
 def align_categories(ref: Mapping[str, int], cur: Mapping[str, int]

@@ -1,32 +1,34 @@
-"""``write_profile``: compute Lakehouse-Monitoring-shaped metric tables with Spark SQL and append them.
+"""``write_profile``: Lakehouse-Monitoring-shaped metric tables for the windows that need them.
 
-Incremental and idempotent: a window already in the profile table is not profiled again, a window
-already in the drift table gets no new drift rows, and baseline profile rows are written once. The
-drift rows of a window are written before its profile rows, so a crash in between leaves the window
-"not done" and the next run completes it without duplicates. Late rows for a written window are not
-picked up (a later version will rewrite windows in place).
+Incremental and idempotent. A window is written when it has ended (``now``), has rows (or was asked
+for explicitly) and is not yet in both metric tables for the current monitor version; with a state
+store (:class:`ProfileStore`) a written window whose row count or timestamp checksum changed since
+(late rows) is rewritten in place, the baseline's statistics are reused while the baseline table is
+unchanged, and the monitor version goes up when the spec changes (every window is then rewritten).
+Drift rows of a window are written before its profile rows, so a crash in between leaves the window
+"not done" and the next run completes it without duplicates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import pyarrow as pa
 import structlog
 
-from monitor.engines.identifiers import TableName, quote_ident
-from monitor.engines.local_spark import LocalSparkEngine
-from monitor.profile.drift_rows import Reference, drift_rows
-from monitor.profile.profile_rows import Row, Scanned, profile_rows
-from monitor.profile.scan import Edges, Moments, MomentsKey, Source, scan_counts, scan_moments
-from monitor.profile.schema import ALL_MODELS, DECILE_INDEXES, MONITOR_VERSION, drift_schema, profile_schema
-from monitor.profile.spec import ColumnInfo, ProfileResult, ProfileSpec, column_infos
-from monitor.profile.stats import bin_edges
-from monitor.profile.windows import Granularity, Window, case_sql
+from monitor.engines.identifiers import quote_ident
+from monitor.profile import tables
+from monitor.profile.compute import Computed, compute
+from monitor.profile.scan import require_spark
+from monitor.profile.schema import drift_schema, profile_schema
+from monitor.profile.spec import ProfileResult, ProfileSpec, column_infos
+from monitor.profile.store import ProfileStore, WindowState
+from monitor.profile.windows import Window, case_sql
 
 log = structlog.get_logger(__name__)
+WindowCounts = dict[Window, tuple[int, str]]  # window -> (rows, checksum of its timestamps)
 
 
 def _utc_window(window: Window) -> Window:
@@ -38,177 +40,114 @@ def _utc_window(window: Window) -> Window:
     return window
 
 
-def _existing_starts(engine: LocalSparkEngine, table: TableName, spec: ProfileSpec,
-                     input_only: bool) -> set[datetime]:
-    if not engine.table_exists(str(table)):
-        return set()
-    log_filter = " AND log_type = 'INPUT'" if input_only else ""
-    sql = (f"SELECT DISTINCT `window`.start AS s FROM {engine.table_ref(str(table))} "
-           f"WHERE `window` IS NOT NULL AND granularity = :g AND monitor_version = :v{log_filter}")
-    rows = engine.query(sql, {"g": spec.granularity, "v": MONITOR_VERSION}).to_pylist()
-    return {row["s"] for row in rows}
-
-
-def _baseline_written(engine: LocalSparkEngine, table: TableName, spec: ProfileSpec) -> bool:
-    if not engine.table_exists(str(table)):
-        return False
-    sql = (f"SELECT count(1) AS n FROM {engine.table_ref(str(table))} "
-           "WHERE log_type = 'BASELINE' AND granularity = :g AND monitor_version = :v")
-    return int(engine.query(sql, {"g": spec.granularity, "v": MONITOR_VERSION}).column("n")[0].as_py()) > 0
-
-
-def _windows_with_data(engine: LocalSparkEngine, gran: Granularity, table_sql: str,
-                       ts_sql: str) -> list[Window]:
-    start_sql, params = gran.start_sql(ts_sql)
-    sql = f"SELECT DISTINCT {start_sql} AS s FROM {table_sql} WHERE {ts_sql} IS NOT NULL"
-    starts = sorted(row["s"] for row in engine.query(sql, params).to_pylist())
-    return [(start, gran.end_of(start)) for start in starts]
-
-
-def _edges(moments: Mapping[MomentsKey, Moments], w: int, name: str) -> list[float]:
-    found = moments.get((w, ALL_MODELS, name))
-    if found is None or not found.quantiles:
-        return []
-    return bin_edges([found.quantiles[i] for i in DECILE_INDEXES])
-
-
-def _binned(infos: Sequence[ColumnInfo]) -> list[str]:
-    return [info.name for info in infos if not info.categorical]
-
-
-def _scan_baseline(engine: LocalSparkEngine, spec: ProfileSpec, baseline_table: str,
-                   infos: Sequence[ColumnInfo]) -> tuple[Scanned, dict[str, list[float]], list[ColumnInfo]]:
-    schema = engine.columns(baseline_table)
-    b_infos = [info for info in infos if info.name in schema]
-    model = spec.model_id_col if spec.model_id_col in schema else None
-    source = Source(engine.table_ref(baseline_table), "1", quote_ident(model) if model else None)
-    moments = scan_moments(engine, source, b_infos)
-    edges = {name: _edges(moments, 1, name) for name in _binned(b_infos)}
-    confusion = _confusion(spec, schema)
-    counts = scan_counts(engine, source, b_infos, Edges(base=edges), confusion)
-    return Scanned(moments, counts), edges, b_infos
-
-
-def _confusion(spec: ProfileSpec, schema: Mapping[str, str]) -> tuple[str, str] | None:
-    if spec.prediction_col is None or spec.label_col is None:
-        return None
-    if spec.prediction_col not in schema or spec.label_col not in schema:
-        return None
-    return (spec.prediction_col, spec.label_col)
-
-
-def _write(engine: LocalSparkEngine, table: TableName, rows: list[Row], schema: pa.Schema) -> None:
-    if rows:
-        engine.write(str(table), pa.Table.from_pylist(rows, schema=schema), mode="append")
-
-
-@dataclass(frozen=True)
-class _Windows:
-    """The windows to write (``targets``), their previous windows, and all windows to scan."""
-
-    targets: list[Window]
-    previous: dict[Window, Window]
-    scanned: list[Window]
-
-    @property
-    def index(self) -> dict[Window, int]:
-        return {w: i for i, w in enumerate(self.scanned, start=1)}
-
-
-def _plan(gran: Granularity, candidates: list[Window], targets: list[Window], explicit: bool) -> _Windows:
-    previous = {w: (gran.previous_start(w[0]), w[0]) for w in targets}
-    known = set(candidates)
-    extra = {p for p in previous.values() if explicit or p in known}
-    return _Windows(targets, previous, sorted(set(targets) | extra))
-
-
-def _scan_windows(engine: LocalSparkEngine, spec: ProfileSpec, infos: Sequence[ColumnInfo],
-                  plan: _Windows, *, explicit: bool, base_edges: dict[str, list[float]],
-                  confusion: tuple[str, str] | None) -> tuple[Scanned, dict[str, list[list[float]]]]:
-    """Moments and counts of every scanned window in two aggregations; also the windows' own edges."""
+def window_counts(engine: tables.WritableEngine, spec: ProfileSpec, windows: Sequence[Window] | None
+                  ) -> WindowCounts:
+    """Rows and a timestamp checksum per window: of every window with data, or of ``windows``."""
     ts_sql = f"CAST({quote_ident(spec.timestamp_col)} AS TIMESTAMP)"
-    windows, index = plan.scanned, plan.index
-    if explicit:
-        assign, params = case_sql(ts_sql, windows)
-    else:
-        start_sql, params = spec.parsed_granularity.start_sql(ts_sql)
-        assign = f"array_position(:starts, {start_sql})"
-        params["starts"] = [w[0] for w in windows]
-    params.update(lo=windows[0][0], hi=max(w[1] for w in windows))
-    model_sql = quote_ident(spec.model_id_col) if spec.model_id_col else None
-    source = Source(engine.table_ref(spec.table), assign, model_sql, f"{ts_sql} >= :lo AND {ts_sql} < :hi",
-                    params)
-    moments = scan_moments(engine, source, infos)
-    own = {name: [_edges(moments, index[w], name) for w in windows] for name in _binned(infos)}
-    prev = {name: [own[name][index[plan.previous[w]] - 1] if plan.previous.get(w) in index else []
-                   for w in windows] for name in own}
-    counts = scan_counts(engine, source, infos, Edges(base=base_edges, own=own, prev=prev), confusion)
-    return Scanned(moments, counts), own
-
-
-def write_profile(engine: LocalSparkEngine, spec: ProfileSpec, windows: list[Window] | None = None,
-                  *, now: datetime | None = None) -> ProfileResult:
-    """Profile the windows of ``spec.table`` not yet written (or the given ``windows``) and append
-    their rows to ``<table>_profile_metrics`` and ``<table>_drift_metrics``.
-
-    Windows ending after ``now`` (when given) are still open and left for a later run.
-    """
+    ref = engine.table_ref(spec.table)
+    checksum = f"CAST(sum(CAST(unix_micros({ts_sql}) AS DECIMAL(38, 0))) AS STRING)"
     gran = spec.parsed_granularity
-    profile_table, drift_table = spec.output_tables()
-    schema = engine.columns(spec.table)
-    infos = column_infos(spec, schema)
     if windows is None:
-        ts_sql = f"CAST({quote_ident(spec.timestamp_col)} AS TIMESTAMP)"
-        candidates = _windows_with_data(engine, gran, engine.table_ref(spec.table), ts_sql)
-    else:
-        candidates = sorted({_utc_window(w) for w in windows})
+        start_sql, params = gran.start_sql(ts_sql)
+        sql = (f"SELECT {start_sql} AS s, count(1) AS n, {checksum} AS c FROM {ref} "
+               f"WHERE {ts_sql} IS NOT NULL GROUP BY 1")
+        return {(row["s"], gran.end_of(row["s"])): (int(row["n"]), row["c"] or "0")
+                for row in engine.query(sql, params).to_pylist()}
+    ordered = sorted(windows)
+    found: WindowCounts = dict.fromkeys(ordered, (0, "0"))
+    if not ordered:
+        return found
+    index_sql, params = case_sql(ts_sql, ordered)
+    params.update(lo=ordered[0][0], hi=max(w[1] for w in ordered))
+    sql = (f"SELECT {index_sql} AS w, count(1) AS n, {checksum} AS c FROM {ref} "
+           f"WHERE {ts_sql} >= :lo AND {ts_sql} < :hi GROUP BY 1")
+    for row in engine.query(sql, params).to_pylist():
+        if int(row["w"]) > 0:
+            found[ordered[int(row["w"]) - 1]] = (int(row["n"]), row["c"] or "0")
+    return found
+
+
+@dataclass
+class _Done:
+    """Which windows are already written, and which of those must be rewritten."""
+
+    targets: list[Window] = field(default_factory=list)
+    rewrite: list[Window] = field(default_factory=list)
+
+
+def _decide(candidates: WindowCounts, present: set[datetime], states: dict[datetime, WindowState] | None,
+            version: int, refresh: bool) -> _Done:
+    done = _Done()
+    for window, (count, checksum) in sorted(candidates.items()):
+        written = window[0] in present
+        state = None if states is None else states.get(window[0])
+        fresh = written and (states is None or (state is not None and state.monitor_version == version
+                                                and (state.row_count, state.checksum) == (count, checksum)))
+        if fresh and not refresh:
+            continue
+        done.targets.append(window)
+        if written or state is not None:
+            done.rewrite.append(window)
+    return done
+
+
+def write_profile(engine: tables.WritableEngine, spec: ProfileSpec, windows: list[Window] | None = None, *,
+                  now: datetime | None = None, store: ProfileStore | None = None,
+                  refresh: bool = False) -> ProfileResult:
+    """Profile the windows of ``spec.table`` that need it (or the given ``windows``) and write their rows
+    to ``<table>_profile_metrics`` and ``<table>_drift_metrics``.
+
+    Windows ending after ``now`` (when given) are still open and left for a later run. ``refresh``
+    rewrites every window (and the baseline rows) even when nothing changed.
+    """
+    began = time.perf_counter()
+    spark = require_spark(engine)
+    profile_table, drift_table = spec.output_tables()
+    infos, skipped = column_infos(spec, engine.columns(spec.table))
+    version, changed = (spec.monitor_version, False) if store is None else store.monitor_version(
+        str(profile_table), spec.fingerprint())
+    p_schema = profile_schema(spec.model_id_col, spec.quality, tuple(m.name for m in spec.custom_metrics))
+    d_schema = drift_schema(spec.model_id_col)
+    reshaped = not (tables.same_columns(engine, profile_table, p_schema)
+                    and tables.same_columns(engine, drift_table, d_schema))
+    refresh = refresh or changed or reshaped
+
+    explicit = None if windows is None else sorted({_utc_window(w) for w in windows})
+    candidates = window_counts(engine, spec, explicit)
     if now is not None:
-        candidates = [w for w in candidates if w[1] <= now]
-    done_profile = _existing_starts(engine, profile_table, spec, input_only=True)
-    done_drift = _existing_starts(engine, drift_table, spec, input_only=False)
-    targets = [w for w in candidates if w[0] not in done_profile or w[0] not in done_drift]
-    write_baseline = spec.baseline_table is not None and not _baseline_written(engine, profile_table, spec)
+        candidates = {w: c for w, c in candidates.items() if w[1] <= now}
+    present = (tables.written_starts(engine, profile_table, spec.granularity, version, input_only=True)
+               & tables.written_starts(engine, drift_table, spec.granularity, version, input_only=False))
+    states = None if store is None else store.windows(str(profile_table), spec.granularity)
+    plan = _decide(candidates, present, states, version, refresh)
+    write_baseline = spec.baseline_table is not None and (
+        refresh or not tables.baseline_written(engine, profile_table, spec.granularity, version))
+    planned = time.perf_counter()
 
-    profile: list[Row] = []
-    drift: list[Row] = []
-    baseline: Scanned | None = None
-    base_edges: dict[str, list[float]] = {}
-    if spec.baseline_table is not None and (targets or write_baseline):
-        baseline, base_edges, b_infos = _scan_baseline(engine, spec, spec.baseline_table, infos)
-        if write_baseline:
-            profile += profile_rows(spec, b_infos, baseline, 1, window=None, log_type="BASELINE")
-
-    if targets:
-        plan = _plan(gran, candidates, targets, explicit=windows is not None)
-        cur, own = _scan_windows(engine, spec, infos, plan, explicit=windows is not None,
-                                 base_edges=base_edges, confusion=_confusion(spec, schema))
-        index = plan.index
-        for window in targets:
-            w = index[window]
-            if window[0] not in done_profile:
-                profile += profile_rows(spec, infos, cur, w, window=window, log_type="INPUT")
-            if window[0] in done_drift:
-                continue
-            if baseline is not None:
-                ref = Reference("BASELINE", baseline, 1, None, "base", "base", base_edges, True)
-                drift += drift_rows(spec, infos, cur, w, window=window, ref=ref)
-            p = index.get(plan.previous[window])
-            if p is not None:
-                edges = {name: own[name][p - 1] for name in own}
-                ref = Reference("CONSECUTIVE", cur, p, plan.previous[window], "self", "prev", edges, False)
-                drift += drift_rows(spec, infos, cur, w, window=window, ref=ref)
-
-    _write(engine, drift_table, drift, drift_schema(spec.model_id_col))
-    _write(engine, profile_table, profile, profile_schema(spec.model_id_col, spec.classification))
-    written = tuple(w for w in targets if _has_rows(profile, w) or _has_rows(drift, w))
-    log.info("profile_written", table=spec.table, windows=len(written), baseline=write_baseline,
-             profile_rows=len(profile), drift_rows=len(drift))
+    result: Computed = compute(spark, spec, infos, plan.targets, candidates, explicit=explicit is not None,
+                               store=store, version=version, baseline_rows=write_baseline or store is not None)
+    computed = time.perf_counter()
+    # a baseline whose statistics had to be computed again (it changed) gets its rows rewritten too
+    write_baseline = bool(result.baseline) and (write_baseline or not result.reference_reused)
+    starts = [w[0] for w in plan.rewrite]
+    tables.rewrite(engine, drift_table, d_schema, granularity=spec.granularity, starts=starts, baseline=False,
+                   everything=reshaped)
+    tables.rewrite(engine, profile_table, p_schema, granularity=spec.granularity, starts=starts,
+                   baseline=write_baseline, everything=reshaped)
+    tables.append(engine, drift_table, result.drift, d_schema)
+    tables.append(engine, profile_table, (result.baseline if write_baseline else []) + result.profile, p_schema)
+    if store is not None and plan.targets:
+        store.record_windows(str(profile_table), spec.granularity, version,
+                             {w: candidates[w] for w in plan.targets})
+    finished = time.perf_counter()
+    timings = {"plan": planned - began, **result.timings, "write": finished - computed, "total": finished - began}
+    log.info("profile_written", table=spec.table, windows=len(plan.targets), rewritten=len(plan.rewrite),
+             baseline=write_baseline, monitor_version=version, profile_rows=len(result.profile),
+             drift_rows=len(result.drift), reference_reused=result.reference_reused,
+             seconds=round(timings["total"], 3))
     return ProfileResult(profile_table=str(profile_table), drift_table=str(drift_table),
-                         windows_written=written, baseline_written=write_baseline and baseline is not None,
-                         profile_rows=len(profile), drift_rows=len(drift))
-
-
-def _has_rows(rows: list[Row], window: Window) -> bool:
-    """True when ``rows`` hold a row for ``window``."""
-    target = {"start": window[0], "end": window[1]}
-    return any(row.get("window") == target for row in rows)
+                         windows_written=tuple(plan.targets), baseline_written=write_baseline,
+                         profile_rows=len(result.profile) + len(result.baseline) * write_baseline,
+                         drift_rows=len(result.drift),
+                         windows_rewritten=tuple(plan.rewrite), monitor_version=version,
+                         reference_reused=result.reference_reused, skipped_columns=skipped, timings=timings)

@@ -1,4 +1,5 @@
-"""Shared pieces for the alerts tests: a fake clock, a migrated SQLite file, a loopback HTTP server."""
+"""Shared pieces for the alerts tests: a fake clock, a migrated SQLite file, loopback HTTP servers
+(a lenient one here, the strict contract servers of ``alert_fakes.py``), a loopback certificate."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from alerts.schema import MIGRATIONS
+from tests.alerts.alert_fakes import AlertmanagerServer, PagerDutyServer, SlackServer, TeamsServer
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -37,6 +40,12 @@ def clock() -> FakeClock:
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     eng = sa.create_engine(f"sqlite:///{tmp_path}/state.db")
+
+    @sa.event.listens_for(eng, "connect")
+    def _wal(dbapi_conn: Any, _record: Any) -> None:  # as the daemon's store: WAL, synchronous=NORMAL
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
     with eng.begin() as conn:
         for migrate in MIGRATIONS:
             migrate(conn)
@@ -111,3 +120,42 @@ def loopback() -> Iterator[Loopback]:
     server.release.set()
     server.server.shutdown()
     server.server.server_close()
+
+
+# --- contract servers (tests/alerts/alert_fakes.py) --------------------------------------------------
+
+@pytest.fixture(scope="session")
+def loopback_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tests.alerts.alert_servers import make_cert
+
+    return make_cert(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def slack_server() -> Iterator[SlackServer]:
+    server = SlackServer()
+    with server.running():
+        yield server
+
+
+@pytest.fixture
+def teams_server() -> Iterator[TeamsServer]:
+    server = TeamsServer()
+    with server.running():
+        yield server
+
+
+@pytest.fixture
+def pagerduty_server(loopback_cert: tuple[Path, Path]) -> Iterator[PagerDutyServer]:
+    from tests.alerts.alert_servers import server_context
+
+    server = PagerDutyServer(server_context(*loopback_cert))
+    with server.running():
+        yield server
+
+
+@pytest.fixture
+def alertmanager_server() -> Iterator[AlertmanagerServer]:
+    server = AlertmanagerServer()
+    with server.running():
+        yield server

@@ -1,4 +1,4 @@
-"""AlertService.sync against a real SQLite file: state changes and the outbox rows they cause."""
+"""AlertService.sync against a real SQLite file: alert state, and the groups its alerts join."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from alerts.model import Alert
 from alerts.outbox import Outbox
-from alerts.schema import alerts_state
+from alerts.schema import alerts_group_members, alerts_groups, alerts_state
 from alerts.service import AlertService, Notification
 from config.receivers import Receiver
 from config.routing import Route
@@ -50,54 +50,46 @@ def churn(clock: FakeClock, severity: str = "high", **annotations: str) -> Alert
     return Alert({"model": "churn", "severity": severity}, annotations, clock())
 
 
-def kinds(notes: list[Any]) -> list[tuple[str, str, str]]:
-    return sorted((n.status, n.receiver, n.channel_kind) for n in notes)
+def kinds(notes: list[Any]) -> list[tuple[str, str]]:
+    return sorted((n.status, n.receiver) for n in notes)
 
 
-def test_new_alert_notifies_firing_to_every_channel_of_its_receivers(
+def groups(engine: sa.Engine) -> list[tuple[str, str, int]]:
+    """(group key, receiver, members) per group."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(alerts_groups.c.id, alerts_groups.c.group_key, alerts_groups.c.receiver)).all()
+        members = conn.execute(sa.select(alerts_group_members.c.group_id)).scalars().all()
+    return sorted((row.group_key, row.receiver, members.count(row.id)) for row in rows)
+
+
+def test_a_new_alert_fires_and_joins_its_routes_group_without_sending_yet(
     service: AlertService, engine: sa.Engine, clock: FakeClock
 ) -> None:
     notes = service.sync("churn", [churn(clock)])
-    assert kinds(notes) == [("firing", "ops", "file"), ("firing", "ops", "webhook")]
-    rows = Outbox(engine, clock).rows()
-    assert [(r.receiver, r.channel_kind, r.channel_index, r.status.value) for r in rows] == [
-        ("ops", "file", 0, "pending"), ("ops", "webhook", 0, "pending")]
-    assert {r.idempotency_key for r in rows} == {n.idempotency_key for n in notes}
+    assert [(n.status, n.receiver, n.group_key) for n in notes] == [
+        ("firing", "ops", '{}/{model=~".+"}:{model="churn"}')]
+    assert groups(engine) == [('{}/{model=~".+"}:{model="churn"}', "ops", 1)]
+    assert Outbox(engine, clock).rows() == []  # decided when the group is due (group_wait)
 
 
-def test_continue_routes_fan_out_to_several_receivers(service: AlertService, clock: FakeClock) -> None:
+def test_continue_routes_fan_out_to_several_groups(service: AlertService, engine: sa.Engine,
+                                                   clock: FakeClock) -> None:
     alert = Alert({"model": "churn", "team": "ml"}, {}, clock())
-    assert kinds(service.sync("churn", [alert])) == [
-        ("firing", "ml", "console"), ("firing", "ops", "file"), ("firing", "ops", "webhook")]
+    assert kinds(service.sync("churn", [alert])) == [("firing", "ml"), ("firing", "ops")]
+    assert sorted(g[1] for g in groups(engine)) == ["ml", "ops"]
 
 
-def test_payload_is_alertmanager_like(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
-    alert = churn(clock, summary="PSI 0.4 on tenure_months")
-    service.sync("churn", [alert])
-    payload = Outbox(engine, clock).rows()[0].payload
-    assert payload == {
-        "version": 1,
-        "status": "firing",
-        "receiver": "ops",
-        "alerts": [{
-            "labels": {"model": "churn", "severity": "high"},
-            "annotations": {"summary": "PSI 0.4 on tenure_months"},
-            "startsAt": "2025-03-01T12:00:00Z",
-            "endsAt": None,
-            "fingerprint": alert.fingerprint,
-        }],
-        "commonLabels": {"model": "churn", "severity": "high"},
-        "groupKey": '{}/{model=~".+"}:{model="churn"}',
-    }
+def test_alerts_with_the_same_group_labels_share_a_group(service: AlertService, engine: sa.Engine,
+                                                         clock: FakeClock) -> None:
+    service.sync("churn", [churn(clock, "high"), Alert({"model": "churn", "signal": "volume"}, {}, clock())])
+    assert groups(engine) == [('{}/{model=~".+"}:{model="churn"}', "ops", 2)]
 
 
-def test_unchanged_resync_enqueues_nothing(
-    service: AlertService, engine: sa.Engine, clock: FakeClock
-) -> None:
+def test_unchanged_resync_changes_nothing(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
     service.sync("churn", [churn(clock)])
     clock.advance(minutes=1)
     assert service.sync("churn", [churn(clock)]) == []
-    assert Outbox(engine, clock).counts()["pending"] == 2
+    assert groups(engine) == [('{}/{model=~".+"}:{model="churn"}', "ops", 1)]
 
 
 def test_fire_resolve_fire_again(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
@@ -105,21 +97,17 @@ def test_fire_resolve_fire_again(service: AlertService, engine: sa.Engine, clock
     service.sync("churn", [first])
     resolved_at = clock.advance(minutes=10)
     notes = service.sync("churn", [])
-    # The webhook has send_resolved: false, so only the file hears about the resolve.
-    assert kinds(notes) == [("resolved", "ops", "file")]
+    assert kinds(notes) == [("resolved", "ops")]
     assert service.firing("churn") == []
     with engine.connect() as conn:
         row = conn.execute(sa.select(alerts_state)).one()
-    assert (row.status, row.ends_at, row.last_notified_status) == ("resolved", resolved_at, "resolved")
-    resolved_payload = Outbox(engine, clock).rows()[-1].payload
-    assert resolved_payload["status"] == "resolved"
-    assert resolved_payload["alerts"][0]["endsAt"] == "2025-03-01T12:10:00Z"
+    assert (row.status, row.ends_at) == ("resolved", resolved_at)
+    assert groups(engine) == [('{}/{model=~".+"}:{model="churn"}', "ops", 1)]  # stays until judged
 
     clock.advance(minutes=5)
     notes = service.sync("churn", [churn(clock)])
-    assert kinds(notes) == [("firing", "ops", "file"), ("firing", "ops", "webhook")]
+    assert kinds(notes) == [("firing", "ops")]
     assert [a.starts_at for a in service.firing("churn")] == [clock()]
-    assert Outbox(engine, clock).counts()["pending"] == 5
 
 
 def test_refiring_with_an_old_start_opens_a_new_episode_now(
@@ -131,9 +119,8 @@ def test_refiring_with_an_old_start_opens_a_new_episode_now(
     service.sync("churn", [])
     clock.advance(minutes=10)
     notes = service.sync("churn", [alert])  # same object, starts_at before the last end
-    assert len(notes) == 2
+    assert kinds(notes) == [("firing", "ops")]
     assert service.firing()[0].starts_at == clock()
-    assert len({r.idempotency_key for r in Outbox(engine, clock).rows()}) == 5
 
 
 def test_changed_labels_resolve_the_old_alert_and_fire_the_new(
@@ -142,8 +129,7 @@ def test_changed_labels_resolve_the_old_alert_and_fire_the_new(
     service.sync("churn", [churn(clock, "high")])
     clock.advance(minutes=1)
     notes = service.sync("churn", [churn(clock, "critical")])
-    assert [(n.status, n.channel_kind) for n in notes if n.receiver == "ops"] == [
-        ("firing", "file"), ("firing", "webhook"), ("resolved", "file")]
+    assert [(n.status, n.labels["severity"]) for n in notes] == [("firing", "critical"), ("resolved", "high")]
     assert [a.labels["severity"] for a in service.firing()] == ["critical"]
 
 
@@ -169,7 +155,7 @@ def test_an_alert_passed_with_a_past_end_resolves_at_that_end(
     service.sync("churn", [churn(clock)])
     ended = Alert({"model": "churn", "severity": "high"}, {}, clock(), ends_at=clock() + timedelta(minutes=3))
     clock.advance(minutes=5)
-    assert kinds(service.sync("churn", [ended])) == [("resolved", "ops", "file")]
+    assert kinds(service.sync("churn", [ended])) == [("resolved", "ops")]
     with engine.connect() as conn:
         assert conn.execute(sa.select(alerts_state.c.ends_at)).scalar_one() == ended.ends_at
 
@@ -179,7 +165,7 @@ def test_state_survives_a_restart(engine: sa.Engine, tmp_path: Path, clock: Fake
     restarted = AlertService(engine, ROUTE, receivers(tmp_path), clock)
     assert [a.labels["model"] for a in restarted.firing()] == ["churn"]
     assert restarted.sync("churn", [churn(clock)]) == []
-    assert kinds(restarted.sync("churn", [])) == [("resolved", "ops", "file")]
+    assert kinds(restarted.sync("churn", [])) == [("resolved", "ops")]
 
 
 def test_routes_naming_unknown_receivers_are_rejected(
@@ -213,6 +199,6 @@ def test_concurrent_syncs_of_one_scope_notify_once_and_never_fail(
         for thread in threads:
             thread.join(30)
     assert errors == []
-    # Each round: the new alert fires once (file + webhook); from round 1 the previous one resolves (file).
-    assert sorted(n.status for n in notes).count("firing") == 5 * 2
+    # Each round: the new alert fires once; from round 1 the previous one resolves.
+    assert sorted(n.status for n in notes).count("firing") == 5
     assert sorted(n.status for n in notes).count("resolved") == 4

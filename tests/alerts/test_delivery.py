@@ -17,16 +17,16 @@ from alerts.channels.base import Channel, Result
 from alerts.delivery import DeliveryWorker, build_channels
 from alerts.model import Alert
 from alerts.outbox import Outbox, OutboxStatus, RetryPolicy
-from alerts.service import AlertService
 from config.receivers import Receiver
 from config.routing import Route
+from tests.alerts.alert_kit import make_settings, notifier
 
 if TYPE_CHECKING:
     from tests.alerts.conftest import FakeClock, Loopback
 
 pytestmark = pytest.mark.integration
 
-ROUTE = Route.model_validate({"receiver": "ops"})
+ROUTE = Route.model_validate({"receiver": "ops", "group_wait": "0s"})
 SECRET_PATH = "/hook/SECRET-TOKEN-123"
 
 
@@ -39,8 +39,10 @@ def ops(tmp_path: Path, loopback: Loopback) -> Receiver:
 
 
 def fire(engine: sa.Engine, clock: FakeClock, receiver: Receiver) -> None:
-    service = AlertService(engine, ROUTE, [receiver], clock)
-    service.sync("churn", [Alert({"model": "churn", "severity": "high"}, {"summary": "drift"}, clock())])
+    """Fire one alert and judge its group at once (group_wait 0s): one outbox row per channel."""
+    settings = make_settings(ROUTE, [receiver])
+    notifier(engine, clock, settings, channels={}).service.sync(
+        "churn", [Alert({"model": "churn", "severity": "high"}, {"summary": "drift"}, clock())])
 
 
 def worker(engine: sa.Engine, clock: FakeClock, channels: Mapping[Any, Channel], name: str = "w1",

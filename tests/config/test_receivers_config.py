@@ -89,10 +89,62 @@ def test_bad_webhook_configs_fail_without_showing_the_url(data: dict[str, Any], 
     assert "SECRET-TOKEN-123" not in text
 
 
-def test_channels_not_implemented_yet_are_rejected_by_name() -> None:
-    text = error_text(Receiver, {"name": "ops", "slack_configs": [{"api_url": "x"}]})
-    assert "slack_configs" in text
+def test_unknown_channel_kinds_are_rejected_by_name() -> None:
+    text = error_text(Receiver, {"name": "ops", "sms_configs": [{"to": "x"}]})
+    assert "sms_configs" in text
     assert "Extra inputs are not permitted" in text
+
+
+PD_KEY = "R0UT1NGKEY0123456789ABCDEFGHIJKL"
+EVERY_KIND: dict[str, Any] = {
+    "name": "everything",
+    "slack_configs": [{"api_url": TOKEN_URL}, {"bot_token": "xoxb-SECRET-TOKEN-123", "channel": "#ml",
+                                               "thread_replies": True}],
+    "email_configs": [{"to": "a@example.com, b@example.com", "from": "lw@example.com",
+                       "smarthost": "smtp.example.com:465", "auth_username": "lw",
+                       "auth_password": "SECRET-TOKEN-123"}],
+    "msteamsv2_configs": [{"webhook_url": TOKEN_URL}],
+    "msteams_configs": [{"webhook_url": TOKEN_URL, "send_resolved": False}],
+    "pagerduty_configs": [{"routing_key": PD_KEY, "url": "https://events.eu.pagerduty.com/v2/enqueue",
+                           "severity_map": {"high": "critical"}}],
+    "alertmanager_configs": [{"url": "http://alertmanager:9093", "bearer_token": "SECRET-TOKEN-123"}],
+    "rate_limit": {"rate": 60, "per": "1m", "burst": 5},
+}
+
+
+def test_every_channel_kind_parses_with_alertmanager_names() -> None:
+    receiver = Receiver.model_validate(EVERY_KIND)
+    slack_hook, slack_api = receiver.slack_configs
+    assert (slack_hook.web_api, slack_api.web_api, slack_api.thread_replies) == (False, True, True)
+    mail = receiver.email_configs[0]
+    assert (mail.to, mail.host, mail.port, mail.tls_mode) == (("a@example.com", "b@example.com"),
+                                                              "smtp.example.com", 465, "implicit")
+    pd = receiver.pagerduty_configs[0]
+    assert pd.url == "https://events.eu.pagerduty.com"
+    assert (pd.severity_map["high"], pd.severity_map["medium"]) == ("critical", "warning")
+    assert receiver.msteams_configs[0].send_resolved is False
+    assert receiver.rate_limit is not None and receiver.rate_limit.per_second == 1.0
+    assert "SECRET-TOKEN-123" not in repr(receiver) and PD_KEY not in repr(receiver)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"slack_configs": [{}]}, "either api_url (an incoming webhook) or bot_token"),
+    ({"slack_configs": [{"bot_token": "xoxb-1"}]}, "a channel"),
+    ({"slack_configs": [{"api_url": "ftp://SECRET-TOKEN-123"}]}, "http:// or https:// URL"),
+    ({"email_configs": [{"to": "nobody", "from": "a@b.c", "smarthost": "h:25"}]}, "an email address"),
+    ({"email_configs": [{"to": "a@b.c", "from": "a@b.c", "smarthost": "smtp.example.com"}]}, "host:port"),
+    ({"email_configs": [{"to": "a@b.c", "from": "a@b.c", "smarthost": "h:25", "tls": "none",
+                         "auth_username": "u", "auth_password": "SECRET-TOKEN-123"}]}, "never sent over"),
+    ({"pagerduty_configs": [{"routing_key": "SECRET-TOKEN-123"}]}, "32-character"),
+    ({"pagerduty_configs": [{"service_key": "x"}]}, "service_key is the retired v1 API"),
+    ({"pagerduty_configs": [{"routing_key": PD_KEY, "severity_map": {"high": "urgent"}}]}, "one of critical"),
+    ({"msteamsv2_configs": [{}]}, "webhook_url (or webhook_url_file) is required"),
+    ({"rate_limit": {"rate": 0}}, "greater than 0"),
+])
+def test_bad_channel_configs_fail_clearly_and_never_show_secrets(data: dict[str, Any], message: str) -> None:
+    text = error_text(Receiver, {"name": "r", **data})
+    assert message in text
+    assert "SECRET-TOKEN-123" not in text
 
 
 def test_receiver_needs_a_name() -> None:

@@ -9,12 +9,15 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from config import ConfigError, parse_settings
+from config.errors import format_path
 from config.matchers import Matcher
 from config.routing import (
     InhibitRule,
     Route,
     TimeInterval,
     TimeSpec,
+    referenced_escalations,
     referenced_receivers,
     referenced_time_intervals,
 )
@@ -202,3 +205,86 @@ def test_bad_time_specs_fail_at_load(spec: dict[str, Any], message: str) -> None
 
 def test_time_interval_needs_a_name() -> None:
     assert "name" in error_text(TimeInterval, {"name": "", "time_intervals": []})
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"times": [{"start_time": "09:00", "end_time": "12:00"}, {"start_time": "11:00", "end_time": "13:00"}]},
+     "09:00-12:00 and 11:00-13:00 overlap"),
+    ({"weekdays": ["monday:wednesday", "tuesday"]}, "weekdays: monday:wednesday and tuesday overlap"),
+    ({"months": ["1:3", "march"]}, "months: 1:3 and march overlap"),
+])
+def test_overlapping_ranges_are_rejected(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        TimeSpec.model_validate(spec)
+
+
+def test_adjacent_time_ranges_are_fine() -> None:
+    spec = TimeSpec.model_validate({"times": [{"start_time": "00:00", "end_time": "06:00"},
+                                              {"start_time": "06:00", "end_time": "09:00"}]})
+    assert len(spec.times) == 2
+
+
+def test_a_route_names_its_escalation_policy_and_children_do_not_inherit_it() -> None:
+    route = Route.model_validate({"receiver": "a", "escalation": "oncall", "routes": [{"receiver": "b"}]})
+    assert route.escalation == "oncall" and route.routes[0].escalation is None
+    assert referenced_escalations(route) == {"oncall"}
+
+
+ALERTING = """\
+models: [{name: churn, sources: {lakehouse: {table: main.ml.churn}}}]
+route:
+  receiver: log
+  routes: [{matchers: ['severity="critical"'], receiver: log, escalation: %s}]
+receivers: [{name: log}]
+alerting:
+  fallback_receiver: %s
+  escalation_policies:
+    - {name: oncall, steps: [{wait: 10m, receiver: %s}]}
+"""
+
+
+@pytest.mark.parametrize(("values", "path", "found"), [
+    (("nope", "log", "log"), "route.routes[0].escalation", "escalation policy 'nope'"),
+    (("oncall", "ghost", "log"), "alerting.fallback_receiver", "receiver 'ghost'"),
+    (("oncall", "log", "ghost"), "alerting.escalation_policies[0].steps[0].receiver", "receiver 'ghost'"),
+])
+def test_alerting_references_are_checked_at_load(values: tuple[str, str, str], path: str, found: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(ALERTING % values, "t.yaml", {})
+    (issue,) = caught.value.issues
+    assert format_path(issue.path) == path
+    assert found in issue.found
+
+
+def test_pasted_alertmanager_route_block_loads() -> None:
+    text = """\
+models: [{name: churn, sources: {lakehouse: {table: main.ml.churn}}}]
+route:
+  receiver: team-X-mails
+  group_by: ['alertname', 'cluster', 'service']
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 3h
+  routes:
+    - matchers: [service=~"foo1|foo2|baz"]
+      receiver: team-X-mails
+      routes:
+        - matchers: [severity="critical"]
+          receiver: team-X-pager
+    - match_re: {service: files}
+      receiver: team-Y-mails
+      continue: true
+      mute_time_intervals: [offhours]
+inhibit_rules:
+  - source_matchers: [severity="critical"]
+    target_matchers: [severity="warning"]
+    equal: [alertname, cluster, service]
+time_intervals:
+  - name: offhours
+    time_intervals:
+      - times: [{start_time: "00:00", end_time: "09:00"}]
+        weekdays: ['monday:friday']
+receivers: [{name: team-X-mails}, {name: team-X-pager}, {name: team-Y-mails}]
+"""
+    settings = parse_settings(text, "am.yaml", {})
+    assert settings.route.routes[0].routes[0].receiver == "team-X-pager"

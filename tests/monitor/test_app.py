@@ -17,7 +17,8 @@ from monitor.profile import ProfileSpec, write_profile
 
 pytestmark = pytest.mark.integration
 
-SCENARIO = data.DemoScenario(windows=3, drift_from=2, drift_until=3, rows_per_window=500, baseline_rows=1000)
+# Two drifted windows of three: the risk alert needs two of the last three windows (risk.enter).
+SCENARIO = data.DemoScenario(windows=3, drift_from=1, drift_until=3, rows_per_window=500, baseline_rows=1000)
 
 
 def _config(tmp_path: Path, root: Path) -> str:
@@ -29,7 +30,7 @@ models:
     sources: {{lakehouse: {{table: main.app_test.inference, lookback: 3650d}}}}
   - name: broken
     sources: {{lakehouse: {{table: main.app_test.missing, lookback: 3650d}}}}
-route: {{receiver: log}}
+route: {{receiver: log, group_wait: 0s}}  # judged at once: the pending count below is the outbox
 receivers:
   - name: log
     file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]

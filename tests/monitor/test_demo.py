@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from config.signals import SEVERITIES
 from monitor.demo import data
 from monitor.demo.runner import MARKER, prepare_workdir, run_demo
 from monitor.engines.local_spark import LocalSparkEngine
@@ -16,7 +17,9 @@ from retrain import MlflowRegistry
 
 pytestmark = pytest.mark.integration
 
-SCENARIO = data.DemoScenario(windows=6, drift_from=2, drift_until=4, rows_per_window=800, baseline_rows=1600,
+# Drift in windows 1-2 of 6. With the default persistence (fire on 2 of the last 3 windows, resolve on 2
+# quiet ones) the alert fires at window 2 and resolves at window 4; window 5 leaves time to deliver it.
+SCENARIO = data.DemoScenario(windows=6, drift_from=1, drift_until=3, rows_per_window=800, baseline_rows=1600,
                              training_rows=2000)
 
 
@@ -32,15 +35,19 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
     timeline = out.getvalue()
 
     with sa.create_engine(f"sqlite:///{workdir}/state.db").connect() as conn:
-        severities = [row.severity for row in conn.execute(sa.text(
-            "SELECT severity FROM monitor_assessments ORDER BY window_start"))]
+        judged = conn.execute(sa.text(
+            "SELECT severity, state_firing, alert_severity FROM monitor_assessments ORDER BY window_start")).all()
+        severities = [row.severity for row in judged]
         outbox = {row.status: row.n for row in conn.execute(sa.text(
             "SELECT status, count(*) AS n FROM alerts_outbox GROUP BY status"))}
         runs = [row.state for row in conn.execute(sa.text("SELECT state FROM retrain_runs"))]
     assert len(severities) == SCENARIO.windows
-    calm, drifted, recovered = severities[:2], severities[2:4], severities[4:]
+    calm, drifted, recovered = severities[:1], severities[1:3], severities[3:]
     assert set(calm) == {"ok"} and set(recovered) == {"ok"}
     assert set(drifted) <= {"high", "critical"}
+    # One drifted window does not page, the second does; one quiet window does not resolve, the second does.
+    assert [bool(row.state_firing) for row in judged] == [False, False, True, True, False, False]
+    assert judged[2].alert_severity == judged[3].alert_severity == min(drifted, key=SEVERITIES.index)
 
     log = _lines(workdir / "alerts.jsonl")
     assert [n["status"] for n in log] == ["firing", "resolved"]

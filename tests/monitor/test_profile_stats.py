@@ -13,7 +13,9 @@ from scipy.spatial.distance import jensenshannon
 from sklearn import metrics
 
 from monitor.profile import stats
-from monitor.profile.quality import classification_quality
+from monitor.profile.partials import Moments, RegressionStats
+from monitor.profile.quality import classification_quality, regression_quality, roc_auc
+from monitor.profile.sketch import Histogram
 
 counts = st.lists(st.integers(min_value=0, max_value=10_000), min_size=2, max_size=12)
 
@@ -149,3 +151,42 @@ def test_classification_quality_equals_sklearn() -> None:
 
 def test_classification_quality_without_labels_is_none() -> None:
     assert classification_quality({}) is None
+
+
+def test_roc_auc_from_score_histograms_equals_sklearn() -> None:
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 2, 20_000)
+    scores = np.clip(rng.normal(0.35 + 0.3 * labels, 0.2), 0, 1)
+    hists = {str(k): Histogram.of(scores[labels == k]) for k in (0, 1)}
+    assert roc_auc(hists) == pytest.approx(metrics.roc_auc_score(labels, scores), abs=2e-3)
+    assert roc_auc(hists, positive="0") == pytest.approx(1 - metrics.roc_auc_score(labels, scores), abs=2e-3)
+    discrete = np.round(scores, 1)  # ties: counted as half a win, as sklearn does
+    hists = {str(k): Histogram.of(discrete[labels == k]) for k in (0, 1)}
+    assert roc_auc(hists) == pytest.approx(metrics.roc_auc_score(labels, discrete), abs=1e-9)
+    assert roc_auc({"1": Histogram.of(scores)}) is None
+
+
+def test_regression_quality_equals_sklearn() -> None:
+    rng = np.random.default_rng(10)
+    y = rng.normal(50, 10, 5_000)
+    y[:5] = 0.0  # MAPE skips zero labels
+    pred = y + rng.normal(0, 3, 5_000)
+    e = pred - y
+    nonzero = y != 0
+    sums = RegressionStats(y.size, float(e @ e), float(np.abs(e).sum()), float(np.abs(e[nonzero] / y[nonzero]).sum()),
+                           int(nonzero.sum()), Moments(y.size, float(y.mean()), float(((y - y.mean()) ** 2).sum())))
+    quality = regression_quality(sums)
+    assert quality is not None
+    assert quality.mean_squared_error == pytest.approx(metrics.mean_squared_error(y, pred))
+    assert quality.root_mean_squared_error == pytest.approx(np.sqrt(metrics.mean_squared_error(y, pred)))
+    assert quality.mean_average_error == pytest.approx(metrics.mean_absolute_error(y, pred))
+    assert quality.r2_score == pytest.approx(metrics.r2_score(y, pred))
+    assert quality.mean_absolute_percentage_error == pytest.approx(
+        metrics.mean_absolute_percentage_error(y[nonzero], pred[nonzero]))
+    assert regression_quality(RegressionStats()) is None
+
+
+def test_hellinger_matches_its_definition() -> None:
+    p, q = np.array([0.5, 0.5, 0.0]), np.array([0.48, 0.5, 0.02])
+    assert stats.hellinger_distance(p, q) == pytest.approx(np.sqrt(1 - np.sum(np.sqrt(p * q))))
+    assert stats.hellinger_distance([1, 0], [0, 1]) == pytest.approx(1.0)

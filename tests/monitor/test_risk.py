@@ -11,15 +11,16 @@ from hypothesis import strategies as st
 
 from config.models import ModelSettings
 from config.signals import Tiers
-from monitor.observations import ColumnDrift, ColumnProfile, WindowMetrics
+from monitor.observations import ColumnDrift, ColumnProfile, Scope, WindowMetrics
 from monitor.risk import Finding, judge, risk_score, severity_for
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def model(**signals: object) -> ModelSettings:
+def model(lakehouse_slices: list[str] | None = None, **signals: object) -> ModelSettings:
     return ModelSettings.model_validate({
-        "name": "churn", "sources": {"lakehouse": {"table": "main.ml.t", "label_column": "label"}},
+        "name": "churn", "sources": {"lakehouse": {"table": "main.ml.t", "label_column": "label",
+                                                   "slices": lakehouse_slices or []}},
         "signals": signals,
     })
 
@@ -75,16 +76,33 @@ def test_too_few_rows_skips_with_a_reason() -> None:
     assert any("40 rows, below min_count 100" in s.reason for s in a.skipped)
 
 
-@pytest.mark.parametrize("bad", [None, math.nan, math.inf])
+@pytest.mark.parametrize("bad", [None, math.nan, math.inf, -math.inf])
 def test_null_nan_and_infinite_metrics_are_skipped_not_judged(bad: float | None) -> None:
     a = judge(model(), window({"prediction": bad, "age": 0.35}))
     assert [f.column for f in a.findings] == ["age"]
-    assert [s.column for s in a.skipped] == ["prediction"]
+    assert [s.column for s in a.skipped if s.signal.endswith("drift")] == ["prediction"]
+    assert "not a finite number" in a.skipped[0].reason or "NULL" in a.skipped[0].reason
 
 
-def test_label_and_table_rows_are_not_feature_drift() -> None:
+def test_label_rows_are_label_drift_and_table_rows_are_not_drift() -> None:
     a = judge(model(), window({"label": 0.9, ":table": 0.9}))
-    assert a.findings == ()
+    assert [(f.signal, f.column) for f in a.findings] == [("label_drift", "label")]
+
+
+def test_one_problem_seen_in_several_scopes_counts_once() -> None:
+    """The same column drifting in the whole table and in a slice is one problem, not two."""
+    rows = (ColumnDrift("age", "BASELINE", {"js_distance": 0.35}),
+            ColumnDrift("age", "BASELINE", {"js_distance": 0.35}, Scope("region", "eu")))
+    w = WindowMetrics(model="churn", source="test", granularity="1 hour", window_start=T0,
+                      window_end=T0 + timedelta(hours=1), monitor_version=0, row_count=1000, drift=rows)
+    a = judge(model(lakehouse_slices=["region"]), w)
+    assert len(a.findings) == 2
+    assert a.risk == pytest.approx(100 * 0.75 * 0.8)
+
+
+def test_ties_are_ranked_by_how_far_past_the_threshold() -> None:
+    a = judge(model(), window({"age": 0.31, "tenure": 0.45}))
+    assert [f.column for f in a.findings] == ["tenure", "age"]
 
 
 def test_excluded_and_disabled_signals_are_not_judged() -> None:
@@ -93,7 +111,7 @@ def test_excluded_and_disabled_signals_are_not_judged() -> None:
     assert judge(m, window({"prediction": 0.9, "age": 0.9, "tenure": 0.2})).findings[0].column == "tenure"
 
 
-def test_null_share_is_a_data_quality_finding() -> None:
+def test_null_share_without_a_baseline_is_a_data_quality_finding() -> None:
     a = judge(model(), window({}, nulls={"age": 0.3}))
     found = [(f.signal, f.column, f.statistic, f.tier) for f in a.findings]
     assert found == [("data_quality", "age", "null_share", "high")]

@@ -1,0 +1,146 @@
+"""``lakewarden alerts routes|test|outbox|escalations|ack``: look into and exercise the alert path."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING, Any
+
+from monitor.cli import exitcodes
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from config import Settings
+
+
+def register(sub: Any) -> None:
+    alerts = sub.add_parser("alerts", help="alert routing, test notifications, the outbox, escalations")
+    cmds = alerts.add_subparsers(dest="alerts_command", required=True, metavar="SUBCOMMAND")
+
+    routes = cmds.add_parser("routes", help="which receivers an alert with these labels reaches, in order "
+                                            "(like amtool config routes test)")
+    routes.add_argument("--config", required=True, help="path to the YAML config")
+    routes.add_argument("labels", nargs="*", metavar="label=value")
+    routes.set_defaults(handler=_routes)
+
+    test = cmds.add_parser("test", help="send a marked test notification to every channel of RECEIVER now")
+    test.add_argument("receiver")
+    test.add_argument("--config", required=True, help="path to the YAML config")
+    test.set_defaults(handler=_test)
+
+    outbox = cmds.add_parser("outbox", help="pending, retrying, in-flight and dead notifications")
+    outbox.add_argument("--config", required=True, help="path to the YAML config")
+    outbox.add_argument("--all", action="store_true", help="also list delivered rows")
+    outbox.add_argument("--limit", type=int, default=50, help="at most this many rows (newest first)")
+    outbox.set_defaults(handler=_outbox)
+
+    esc = cmds.add_parser("escalations", help="open escalations (with --all, closed ones too)")
+    esc.add_argument("--config", required=True, help="path to the YAML config")
+    esc.add_argument("--all", action="store_true")
+    esc.set_defaults(handler=_escalations)
+
+    ack = cmds.add_parser("ack", help="acknowledge the escalation of a group (stops its steps; PagerDuty follows)")
+    ack.add_argument("group", help="the group id shown by `alerts escalations` (a unique prefix is enough)")
+    ack.add_argument("--config", required=True, help="path to the YAML config")
+    ack.add_argument("--by", default=os.environ.get("USER", ""), help="who acknowledges (default: $USER)")
+    ack.add_argument("--comment", default="")
+    ack.set_defaults(handler=_ack)
+
+
+def open_alert_state(path: str) -> tuple[Settings, sa.Engine]:
+    """The config and the state database, with the alerts tables brought up to date."""
+    import alerts  # noqa: PLC0415 - keep --help fast
+    from config import load_settings  # noqa: PLC0415
+    from monitor.state import open_store  # noqa: PLC0415
+
+    settings = load_settings(path)
+    store = open_store(settings.state.url, {"alerts": alerts.MIGRATIONS}, settings.state.busy_timeout)
+    return settings, store.engine
+
+
+def _routes(args: argparse.Namespace) -> int:
+    from alerts import resolve_routes  # noqa: PLC0415
+    from config import load_settings  # noqa: PLC0415
+    from config.durations import format_duration  # noqa: PLC0415
+
+    labels: dict[str, str] = {}
+    for item in args.labels:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(f"lakewarden: error: {item!r} is not label=value", flush=True)
+            return exitcodes.CONFIG_ERROR
+        labels[name] = value.strip('"')
+    settings = load_settings(args.config)
+    found = resolve_routes(settings.route, labels)
+    print(",".join(route.receiver for route in found))
+    for number, route in enumerate(found, 1):
+        group_by = "..." if route.group_by_all else ",".join(route.group_by)
+        t = route.timers
+        extra = [f"mute={','.join(route.mute_time_intervals)}" if route.mute_time_intervals else "",
+                 f"active={','.join(route.active_time_intervals)}" if route.active_time_intervals else "",
+                 f"escalation={route.escalation}" if route.escalation else ""]
+        print(f"  {number}. {route.receiver:<16} group_by=[{group_by}] group_wait={format_duration(t.group_wait)} "
+              f"group_interval={format_duration(t.group_interval)} "
+              f"repeat_interval={format_duration(t.repeat_interval)} {' '.join(e for e in extra if e)}".rstrip())
+        print(f"     route {route.key}  group {route.group_key(labels)}")
+    return exitcodes.OK
+
+
+def _test(args: argparse.Namespace) -> int:
+    from alerts.testsend import send_test  # noqa: PLC0415
+
+    settings, engine = open_alert_state(args.config)
+    try:
+        receiver = settings.receiver(args.receiver)
+    except KeyError:
+        known = ", ".join(r.name for r in settings.receivers)
+        print(f"lakewarden: error: no receiver named {args.receiver!r} (receivers: {known})")
+        return exitcodes.CONFIG_ERROR
+    results = send_test(engine, receiver)
+    if not results:
+        print(f"receiver {receiver.name} has no channels: nothing to send")
+        return exitcodes.OK
+    for line in results:
+        print(f"{receiver.name} {line.kind}#{line.index}: {line.outcome}: {line.detail}")
+    return exitcodes.OK if all(line.outcome == "delivered" for line in results) else exitcodes.ERROR
+
+
+def _outbox(args: argparse.Namespace) -> int:
+    from alerts.outboxview import describe_outbox  # noqa: PLC0415
+
+    _, engine = open_alert_state(args.config)
+    print(describe_outbox(engine, include_done=args.all, limit=args.limit))
+    return exitcodes.OK
+
+
+def _escalations(args: argparse.Namespace) -> int:
+    from alerts import EscalationStore  # noqa: PLC0415
+    from monitor.clock import utc_now  # noqa: PLC0415
+
+    _, engine = open_alert_state(args.config)
+    rows = EscalationStore(engine, utc_now).list(include_closed=args.all)
+    if not rows:
+        print("no open escalations" if not args.all else "no escalations")
+    for e in rows:
+        state = ("closed" if e.closed_at else f"acked by {e.acked_by}" if e.acked_at else
+                 f"next step {e.step + 1} (round {e.round + 1}) at {e.next_at:%Y-%m-%d %H:%M:%S}Z" if e.next_at
+                 else "all steps done")
+        print(f"{e.group_id}  {e.policy:<16} {state:<44} opened {e.opened_at:%Y-%m-%d %H:%M:%S}Z  "
+              f"notified [{', '.join(e.notified)}]  {e.group_key}")
+    return exitcodes.OK
+
+
+def _ack(args: argparse.Namespace) -> int:
+    from alerts import EscalationStore  # noqa: PLC0415
+    from monitor.clock import utc_now  # noqa: PLC0415
+
+    _, engine = open_alert_state(args.config)
+    try:
+        e = EscalationStore(engine, utc_now).acknowledge(args.group, args.by, args.comment)
+    except (KeyError, ValueError) as exc:
+        print(f"lakewarden: error: {exc.args[0]}")
+        return exitcodes.ERROR
+    print(f"acknowledged {e.group_id} ({e.group_key}) by {e.acked_by}; a running daemon stops its escalation "
+          "at its next flush")
+    return exitcodes.OK

@@ -1,0 +1,179 @@
+"""The two monitor APIs of databricks-sdk behind one small interface.
+
+``LegacyMonitors``: ``w.quality_monitors`` (``/api/2.1/unity-catalog/tables/{t}/monitor``).
+``DataQualityMonitors``: ``w.data_quality`` (``/api/data-quality/v1/monitors/table/{uuid}``), the
+table's UUID read from Unity Catalog first. A workspace that does not serve an API answers
+``ENDPOINT_NOT_FOUND``: that raises :class:`ApiUnavailable`, so ``auto`` can fall back.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from monitor.discovery.model import MonitorInfo, MonitorState, RefreshInfo, from_ms, monitor_state, refresh_state
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+
+class ApiUnavailable(Exception):
+    """This workspace does not serve the monitor API that was asked."""
+
+
+class MonitorApi(Protocol):
+    name: str
+
+    def get(self, table: str) -> MonitorInfo: ...
+    def start_refresh(self, table: str) -> RefreshInfo: ...
+    def get_refresh(self, table: str, refresh_id: str) -> RefreshInfo: ...
+    def cancel_refresh(self, table: str, refresh_id: str) -> None: ...
+
+
+def _unavailable(exc: BaseException) -> bool:
+    from databricks.sdk import errors  # noqa: PLC0415
+
+    code = getattr(exc, "error_code", None) or ""
+    unserved = ("ENDPOINT_NOT_FOUND", "FEATURE_DISABLED", "NOT_IMPLEMENTED")
+    return code in unserved or isinstance(exc, errors.NotImplemented)
+
+
+def _missing(exc: BaseException) -> bool:
+    from databricks.sdk import errors  # noqa: PLC0415
+
+    return isinstance(exc, errors.NotFound) and not _unavailable(exc)
+
+
+def _enum(value: Any) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+class LegacyMonitors:
+    name = "legacy"
+
+    def __init__(self, client: WorkspaceClient) -> None:
+        self._api = client.quality_monitors
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if _unavailable(exc):
+                raise ApiUnavailable(str(exc)) from exc
+            raise
+
+    def get(self, table: str) -> MonitorInfo:
+        try:
+            info = self._call(self._api.get, table_name=table)
+        except ApiUnavailable:
+            raise
+        except Exception as exc:
+            if _missing(exc):
+                return MonitorInfo(table, MonitorState.MISSING, self.name, message=str(exc).splitlines()[0])
+            raise
+        log = info.inference_log
+        return MonitorInfo(
+            table=table, state=monitor_state(_enum(info.status)), api=self.name,
+            profile_metrics_table=info.profile_metrics_table_name, drift_metrics_table=info.drift_metrics_table_name,
+            monitor_version=int(info.monitor_version) if info.monitor_version is not None else None,
+            baseline_table=info.baseline_table_name,
+            model_id_column=log.model_id_col if log else None,
+            granularities=tuple(log.granularities or ()) if log else (),
+            message=info.latest_monitor_failure_msg or "")
+
+    def _refresh(self, table: str, info: Any) -> RefreshInfo:
+        return RefreshInfo(table, str(info.refresh_id), refresh_state(_enum(info.state)),
+                           from_ms(info.start_time_ms), from_ms(info.end_time_ms), info.message or "")
+
+    def start_refresh(self, table: str) -> RefreshInfo:
+        return self._refresh(table, self._call(self._api.run_refresh, table_name=table))
+
+    def get_refresh(self, table: str, refresh_id: str) -> RefreshInfo:
+        return self._refresh(table, self._call(self._api.get_refresh, table_name=table, refresh_id=int(refresh_id)))
+
+    def cancel_refresh(self, table: str, refresh_id: str) -> None:
+        self._call(self._api.cancel_refresh, table_name=table, refresh_id=int(refresh_id))
+
+
+_GRANULARITY = {"5_MINUTES": "5 minutes", "30_MINUTES": "30 minutes", "1_HOUR": "1 hour", "1_DAY": "1 day",
+                "1_WEEK": "1 week", "2_WEEKS": "2 weeks", "3_WEEKS": "3 weeks", "4_WEEKS": "4 weeks",
+                "1_MONTH": "1 month", "1_YEAR": "1 year"}
+
+
+class DataQualityMonitors:
+    name = "data_quality"
+
+    def __init__(self, client: WorkspaceClient) -> None:
+        self._client = client
+        self._api = client.data_quality
+        self._ids: dict[str, str] = {}
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if _unavailable(exc):
+                raise ApiUnavailable(str(exc)) from exc
+            raise
+
+    def _table_id(self, table: str) -> str | None:
+        if table not in self._ids:
+            try:
+                info = self._client.tables.get(table)
+            except Exception as exc:
+                if _missing(exc):
+                    return None
+                raise
+            self._ids[table] = str(info.table_id)
+        return self._ids[table]
+
+    def get(self, table: str) -> MonitorInfo:
+        table_id = self._table_id(table)
+        if table_id is None:
+            return MonitorInfo(table, MonitorState.MISSING, self.name, message=f"table {table} does not exist")
+        try:
+            monitor = self._call(self._api.get_monitor, object_type="table", object_id=table_id)
+        except ApiUnavailable:
+            raise
+        except Exception as exc:
+            if _missing(exc):
+                return MonitorInfo(table, MonitorState.MISSING, self.name, message=str(exc).splitlines()[0])
+            raise
+        config = monitor.data_profiling_config
+        if config is None:
+            return MonitorInfo(table, MonitorState.MISSING, self.name, message="the monitor has no data profiling")
+        log = config.inference_log
+        granularities = tuple(_GRANULARITY.get(str(_enum(g)).removeprefix("AGGREGATION_GRANULARITY_"), str(_enum(g)))
+                              for g in (log.granularities or ())) if log else ()
+        return MonitorInfo(
+            table=table, state=monitor_state(_enum(config.status)), api=self.name,
+            profile_metrics_table=config.profile_metrics_table_name,
+            drift_metrics_table=config.drift_metrics_table_name,
+            monitor_version=int(config.monitor_version) if config.monitor_version is not None else None,
+            baseline_table=config.baseline_table_name, model_id_column=log.model_id_column if log else None,
+            granularities=granularities, message=config.latest_monitor_failure_message or "")
+
+    def _refresh(self, table: str, info: Any) -> RefreshInfo:
+        return RefreshInfo(table, str(info.refresh_id), refresh_state(_enum(info.state)),
+                           from_ms(info.start_time_ms), from_ms(info.end_time_ms), info.message or "")
+
+    def _require_id(self, table: str) -> str:
+        table_id = self._table_id(table)
+        if table_id is None:
+            raise LookupError(f"table {table} does not exist in Unity Catalog")
+        return table_id
+
+    def start_refresh(self, table: str) -> RefreshInfo:
+        from databricks.sdk.service.dataquality import Refresh  # noqa: PLC0415
+
+        table_id = self._require_id(table)
+        refresh = Refresh(object_type="table", object_id=table_id)
+        return self._refresh(table, self._call(self._api.create_refresh, object_type="table", object_id=table_id,
+                                               refresh=refresh))
+
+    def get_refresh(self, table: str, refresh_id: str) -> RefreshInfo:
+        return self._refresh(table, self._call(self._api.get_refresh, object_type="table",
+                                               object_id=self._require_id(table), refresh_id=int(refresh_id)))
+
+    def cancel_refresh(self, table: str, refresh_id: str) -> None:
+        self._call(self._api.cancel_refresh, object_type="table", object_id=self._require_id(table),
+                   refresh_id=int(refresh_id))

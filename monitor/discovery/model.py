@@ -1,0 +1,103 @@
+"""One internal model of a Lakehouse monitor and its refreshes, whichever monitor API answered.
+
+The legacy API says ``MONITOR_STATUS_ACTIVE`` and refresh ``SUCCESS``; the data-quality API says
+``DATA_PROFILING_STATUS_ACTIVE`` and ``MONITOR_REFRESH_STATE_SUCCESS``: both map onto these enums.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+class MonitorState(enum.Enum):
+    ACTIVE = "active"
+    PENDING = "pending"
+    ERROR = "error"
+    FAILED = "failed"
+    DELETE_PENDING = "delete_pending"
+    MISSING = "missing"          # no monitor on the table (or no such table)
+    UNKNOWN = "unknown"
+
+
+class RefreshState(enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        return self in (RefreshState.SUCCESS, RefreshState.FAILED, RefreshState.CANCELED)
+
+
+def monitor_state(raw: str | None) -> MonitorState:
+    """``MONITOR_STATUS_ACTIVE`` / ``DATA_PROFILING_STATUS_ACTIVE`` / ``ACTIVE`` -> ACTIVE."""
+    text = (raw or "").upper()
+    for prefix in ("MONITOR_STATUS_", "DATA_PROFILING_STATUS_"):
+        text = text.removeprefix(prefix)
+    try:
+        return MonitorState[text]
+    except KeyError:
+        return MonitorState.UNKNOWN
+
+
+def refresh_state(raw: str | None) -> RefreshState:
+    text = (raw or "").upper().removeprefix("MONITOR_REFRESH_STATE_")
+    try:
+        return RefreshState[text]
+    except KeyError:
+        return RefreshState.UNKNOWN
+
+
+def from_ms(value: int | None) -> datetime | None:
+    return None if not value else datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+@dataclass(frozen=True)
+class MonitorInfo:
+    """What lakewarden needs to know about the monitor on ``table``."""
+
+    table: str
+    state: MonitorState
+    api: str                                   # "legacy" or "data_quality"
+    profile_metrics_table: str | None = None
+    drift_metrics_table: str | None = None
+    monitor_version: int | None = None
+    baseline_table: str | None = None
+    model_id_column: str | None = None
+    granularities: tuple[str, ...] = ()
+    message: str = ""                          # the monitor's latest failure message, or why it is missing
+
+    @property
+    def metric_tables(self) -> tuple[str, str] | None:
+        """(profile table, drift table) when the monitor names both."""
+        if self.profile_metrics_table and self.drift_metrics_table:
+            return self.profile_metrics_table, self.drift_metrics_table
+        return None
+
+
+@dataclass(frozen=True)
+class RefreshInfo:
+    table: str
+    refresh_id: str              # large integers (15 digits seen): kept as text
+    state: RefreshState
+    started: datetime | None = None
+    ended: datetime | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class MonitorProblem:
+    """A monitor that is missing, failed or not ready: a finding about the model, not an exception."""
+
+    model: str
+    table: str
+    state: MonitorState
+    message: str
+
+    def describe(self) -> str:
+        return f"model {self.model}: the Lakehouse monitor on {self.table} is {self.state.value}: {self.message}"

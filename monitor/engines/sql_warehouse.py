@@ -1,0 +1,189 @@
+"""The SQL warehouse engine: Spark SQL on a Databricks SQL warehouse through Statement Execution.
+
+A query is submitted with a server-side wait (``wait_timeout``), then polled until it ends or
+``query_timeout`` passes (then it is cancelled and the poll fails with a message: a stopped or
+overloaded warehouse never hangs a cycle). Results come INLINE as JSON_ARRAY, every chunk is fetched
+and every value typed back from the manifest (``statement_results``). Tables are Unity Catalog
+three-part names; ``table_exists`` and ``columns`` ask the Unity Catalog tables API, which needs no
+running warehouse. Statements still running at ``close`` are cancelled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pyarrow
+import structlog
+
+from monitor.clock import utc_now
+from monitor.engines.base import EngineError, TableNotFound
+from monitor.engines.identifiers import validate_table_name
+from monitor.engines.statement_params import statement_parameters
+from monitor.engines.statement_results import to_arrow
+from retrain.databricks.client import describe_error, is_not_found
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.sql import StatementResponse
+
+log = structlog.get_logger(__name__)
+
+_RUNNING = ("PENDING", "RUNNING")
+_MAX_POLL = 2.0
+
+
+class SqlWarehouseEngine:
+    def __init__(self, client: WorkspaceClient, warehouse_id: str, *, wait_timeout: timedelta = timedelta(seconds=30),
+                 query_timeout: timedelta = timedelta(minutes=3), clock: Callable[[], datetime] = utc_now,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self.warehouse_id = warehouse_id
+        self._wait = f"{int(wait_timeout.total_seconds())}s"
+        self._timeout = query_timeout
+        self._clock = clock
+        self._sleep = sleep
+        self._inflight: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def host(self) -> str:
+        return str(self._client.config.host)
+
+    # -- tables ---------------------------------------------------------------------------------
+
+    def table_ref(self, name: str) -> str:
+        return validate_table_name(name).quoted
+
+    def table_exists(self, name: str) -> bool:
+        table = str(validate_table_name(name))
+        try:
+            answer = self._client.tables.exists(table)
+        except Exception as exc:
+            raise EngineError(describe_error(exc, f"checking table {table} in Unity Catalog", self.host)) from exc
+        return bool(answer.table_exists)
+
+    def columns(self, name: str) -> dict[str, str]:
+        table = str(validate_table_name(name))
+        try:
+            info = self._client.tables.get(table)
+        except Exception as exc:
+            if is_not_found(exc):
+                raise TableNotFound(table, f"Unity Catalog at {self.host}") from exc
+            raise EngineError(describe_error(exc, f"reading the columns of {table}", self.host)) from exc
+        columns = sorted(info.columns or [], key=lambda c: c.position if c.position is not None else 0)
+        return {str(c.name): str(c.type_text or "").lower() for c in columns}
+
+    # -- SQL ------------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pyarrow.Table:
+        from databricks.sdk.service.sql import (  # noqa: PLC0415 - the SDK is slow to import
+            Disposition,
+            ExecuteStatementRequestOnWaitTimeout,
+            Format,
+            StatementParameterListItem,
+        )
+
+        parameters = [StatementParameterListItem(**p) for p in statement_parameters(params)]  # type: ignore[arg-type]
+        doing = f"running a statement on SQL warehouse {self.warehouse_id}"
+        deadline = self._clock() + self._timeout
+        try:
+            response = self._client.statement_execution.execute_statement(
+                statement=sql, warehouse_id=self.warehouse_id, parameters=parameters or None,
+                wait_timeout=self._wait, on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
+                disposition=Disposition.INLINE, format=Format.JSON_ARRAY)
+        except Exception as exc:
+            if is_not_found(exc):
+                raise EngineError(f"SQL warehouse {self.warehouse_id} does not exist at {self.host}: check "
+                                  "engine.warehouse_id") from exc
+            raise EngineError(describe_error(exc, doing, self.host) + _sql_hint(sql)) from exc
+        statement_id = str(response.statement_id)
+        with self._lock:
+            self._inflight.add(statement_id)
+        try:
+            response = self._await(response, statement_id, deadline, sql)
+            return self._result(response, statement_id, sql)
+        finally:
+            with self._lock:
+                self._inflight.discard(statement_id)
+
+    def _state(self, response: StatementResponse) -> str:
+        return response.status.state.value if response.status and response.status.state else "PENDING"
+
+    def _await(self, response: StatementResponse, statement_id: str, deadline: datetime, sql: str) -> StatementResponse:
+        interval = 0.1
+        while self._state(response) in _RUNNING:
+            if self._clock() >= deadline:
+                self._cancel(statement_id)
+                raise EngineError(
+                    f"statement {statement_id} on SQL warehouse {self.warehouse_id} was still "
+                    f"{self._state(response)} after {self._timeout} (engine.query_timeout) and was cancelled: "
+                    "is the warehouse stopped, starting or overloaded?" + _sql_hint(sql))
+            self._sleep(interval)
+            interval = min(_MAX_POLL, interval * 2)
+            try:
+                response = self._client.statement_execution.get_statement(statement_id)
+            except Exception as exc:
+                raise EngineError(describe_error(exc, f"polling statement {statement_id}", self.host)) from exc
+        return response
+
+    def _result(self, response: StatementResponse, statement_id: str, sql: str) -> pyarrow.Table:
+        state = self._state(response)
+        if state == "FAILED":
+            error = response.status.error if response.status else None
+            code = error.error_code.value if error and error.error_code else "UNKNOWN"
+            message = error.message if error and error.message else "no message"
+            if "TABLE_OR_VIEW_NOT_FOUND" in message:
+                raise EngineError(f"SQL warehouse {self.warehouse_id}: a table does not exist: {message}"
+                                  + _sql_hint(sql))
+            raise EngineError(f"SQL warehouse {self.warehouse_id} failed the statement: {code}: {message}"
+                              + _sql_hint(sql))
+        if state != "SUCCEEDED":
+            raise EngineError(f"statement {statement_id} on SQL warehouse {self.warehouse_id} ended {state}"
+                              + _sql_hint(sql))
+        manifest = response.manifest
+        if manifest is None or manifest.schema is None:
+            raise EngineError(f"statement {statement_id} succeeded without a result manifest" + _sql_hint(sql))
+        if manifest.truncated:
+            raise EngineError(f"statement {statement_id}: the result was truncated by the warehouse; "
+                              "lakewarden reads only complete results" + _sql_hint(sql))
+        rows: list[list[Any]] = []
+        chunk = response.result
+        while chunk is not None:
+            rows.extend(chunk.data_array or [])
+            if chunk.next_chunk_index is None:
+                break
+            try:
+                chunk = self._client.statement_execution.get_statement_result_chunk_n(
+                    statement_id, chunk.next_chunk_index)
+            except Exception as exc:
+                raise EngineError(describe_error(exc, f"fetching chunk {chunk.next_chunk_index} of statement "
+                                                 f"{statement_id}", self.host)) from exc
+        if manifest.total_row_count is not None and len(rows) != manifest.total_row_count:
+            raise EngineError(f"statement {statement_id}: got {len(rows)} rows, the manifest says "
+                              f"{manifest.total_row_count}" + _sql_hint(sql))
+        try:
+            return to_arrow(manifest.schema.columns or [], rows)
+        except ValueError as exc:
+            raise EngineError(f"statement {statement_id}: {exc}" + _sql_hint(sql)) from exc
+
+    def _cancel(self, statement_id: str) -> None:
+        try:
+            self._client.statement_execution.cancel_execution(statement_id)
+        except Exception as exc:  # the statement may have ended meanwhile; nothing more to do
+            log.warning("statement_cancel_failed", statement_id=statement_id, error=str(exc).splitlines()[0])
+
+    def close(self) -> None:
+        """Cancel every statement still running (a shutdown mid-query leaves nothing behind)."""
+        with self._lock:
+            running, self._inflight = set(self._inflight), set()
+        for statement_id in running:
+            self._cancel(statement_id)
+            log.info("statement_cancelled", statement_id=statement_id)
+
+
+def _sql_hint(sql: str) -> str:
+    return f" -- SQL: {sql[:200]!r}"

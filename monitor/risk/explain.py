@@ -1,0 +1,100 @@
+"""A stored assessment in words: the verdict, what was raised by contribution, and why the rest was not.
+
+Also ``replay``: judge a stored window again, from its stored inputs, with today's settings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from config.models import ModelSettings
+from monitor.observations import Scope
+from monitor.observations_codec import window_from_json
+from monitor.risk.assessment import Assessment, Finding, NotRaised, PriorWindow
+from monitor.risk.judge import judge
+from monitor.risk.score import contribution, counted
+
+KIND_WORDS = {"skipped": "skipped", "not_significant": "not significant", "below": "below its lowest tier",
+              "duplicate": "counted in another scope"}
+
+
+def _scope(data: dict[str, Any] | None) -> Scope:
+    data = data or {}
+    return Scope(data.get("slice_key"), data.get("slice_value"), data.get("model_id"))
+
+
+def finding_from_json(data: dict[str, Any]) -> Finding:
+    recent = data.get("recent")
+    return Finding(data["signal"], data["column"], data["statistic"], float(data["value"]), data["tier"],
+                   float(data["threshold"]), float(data["weight"]), data.get("drift_type"), _scope(data.get("scope")),
+                   data.get("detail", ""), bool(data.get("worse_when_lower", False)),
+                   None if recent is None else (int(recent[0]), int(recent[1])))
+
+
+def not_raised_from_json(data: dict[str, Any]) -> NotRaised:
+    value = data.get("value")
+    return NotRaised(data["signal"], data["column"], data["reason"], data.get("kind", "skipped"),
+                     data.get("statistic"), None if value is None or isinstance(value, str) else float(value),
+                     _scope(data.get("scope")), data.get("drift_type"))
+
+
+def replay(model: ModelSettings, row: dict[str, Any], history: Sequence[PriorWindow]) -> Assessment | None:
+    """The stored window judged again with ``model``'s current settings; None when the row has no inputs."""
+    inputs = row.get("inputs") or {}
+    if "window" not in inputs:
+        return None  # stored by schema version 1: its inputs cannot be replayed
+    return judge(model, window_from_json(inputs["window"]), history, inputs.get("feature_weights") or {})
+
+
+def render(row: dict[str, Any], model_alert: str, *, show_below: bool = False,
+           replayed: Assessment | None = None) -> str:
+    findings = [finding_from_json(f) for f in row.get("findings") or []]
+    not_raised = [not_raised_from_json(n) for n in row.get("skipped") or [] if "reason" in n]
+    first = counted(findings)
+    start, end = row["window_start"], row["window_end"]
+    rows = f"{row['row_count']:,} rows" if row.get("row_count") is not None else "row count unknown"
+    lines = [
+        f"{row['model']}  {row['stream']}  window {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC "
+        f"({rows}; revision {row.get('revision', 1)})",
+        f"  risk {row['risk']:.1f} ({row['severity']}); stream {_state(row)}",
+        f"  model alert now: {model_alert if model_alert != 'ok' else 'not firing'}",
+    ]
+    lines.append("\n  raised, by contribution (points of risk before combining):" if findings else "\n  nothing raised")
+    for finding in sorted(first, key=lambda f: -contribution(f)):
+        lines.append(f"    +{100 * contribution(finding):4.0f}  {finding.describe()}")
+    for finding in findings:
+        if finding not in first:
+            lines.append(f"       0  {finding.describe()}  [same problem, counted once]")
+    shown = [n for n in not_raised if show_below or n.kind != "below"]
+    if shown:
+        lines.append("\n  not raised:")
+        lines += [f"    {KIND_WORDS.get(n.kind, n.kind)}: {n.describe()}" for n in shown]
+    hidden = Counter(n.kind for n in not_raised if n not in shown)
+    if hidden:
+        lines.append(f"    ({hidden['below']} metrics below their lowest tier; --all lists them)")
+    notes = (row.get("inputs") or {}).get("window", {}).get("notes") or []
+    if notes:
+        lines.append("\n  notes:")
+        lines += [f"    {note}" for note in notes]
+    if replayed is not None:
+        lines += ["", *_replay_lines(row, findings, replayed)]
+    return "\n".join(lines)
+
+
+def _state(row: dict[str, Any]) -> str:
+    if row.get("state_firing"):
+        return f"firing at {row['state_severity']} ({row.get('state_reason', '')})"
+    return row.get("state_reason") or "not firing"
+
+
+def _replay_lines(row: dict[str, Any], stored: list[Finding], replayed: Assessment) -> list[str]:
+    before = {f.describe() for f in stored}
+    after = {f.describe() for f in replayed.findings}
+    head = (f"  replayed with the current config: risk {replayed.risk:.1f} ({replayed.severity}); "
+            f"stored: risk {row['risk']:.1f} ({row['severity']})")
+    if before == after and replayed.severity == row["severity"]:
+        return [head, "    same findings"]
+    return [head, *(f"    now raised: {d}" for d in sorted(after - before)),
+            *(f"    no longer raised: {d}" for d in sorted(before - after))]

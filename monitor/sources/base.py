@@ -1,0 +1,48 @@
+"""What every source offers the poll handler: its streams, how far back to look, and the changed windows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from config.models import ModelSettings
+from monitor.observations import WindowMetrics, stream_name
+
+
+class SourceError(Exception):
+    """A source could not be read; the message names the model, the table and what to do."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A series of windows judged in order: one source and one granularity."""
+
+    source: str
+    granularity: str
+
+    @property
+    def name(self) -> str:
+        return stream_name(self.source, self.granularity)
+
+
+class Source(Protocol):
+    kind: str
+
+    def streams(self, model: ModelSettings) -> list[Stream]:
+        """The model's streams from this source (none when the model does not use it)."""
+        ...
+
+    def prepare(self, model: ModelSettings) -> None:
+        """Work before reading the model's streams (e.g. unpacking payloads); raises SourceError."""
+        ...
+
+    def horizon(self, model: ModelSettings) -> datetime:
+        """Windows that ended after this are read, and compared with the stored versions."""
+        ...
+
+    def read(self, model: ModelSettings, stream: Stream,
+             known: Mapping[tuple[datetime, datetime], str | None] | None = None) -> list[WindowMetrics]:
+        """Windows of ``stream`` that are new or whose version differs from ``known``, oldest first."""
+        ...

@@ -1,0 +1,92 @@
+"""One databricks-sdk ``WorkspaceClient`` per workspace config, and errors a person can act on.
+
+The SDK retries 429, 503 and connection errors for ``retry_timeout_seconds`` (its default is five
+minutes, during which a daemon's cycle would hang); lakewarden gives it ``workspace.retry_timeout``
+(30 s by default) and treats a call that exhausted it as failed for this cycle: the next poll is the
+longer retry. Secrets go to the SDK only; no message here ever contains them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from config.secrets import reveal
+from config.service import WorkspaceSettings
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+PRODUCT = "lakewarden"
+
+
+class WorkspaceError(Exception):
+    """A workspace call failed; the message says which call, what the workspace said and what to check."""
+
+
+def workspace_client(settings: WorkspaceSettings) -> WorkspaceClient:
+    """A client for the workspace in ``settings`` (kind ``databricks``), with lakewarden's retry budget."""
+    from databricks.sdk import WorkspaceClient  # noqa: PLC0415 - the SDK takes ~1.5 s to import
+    from databricks.sdk.config import Config  # noqa: PLC0415
+
+    if settings.kind != "databricks" or not settings.host:
+        raise WorkspaceError("workspace kind databricks with a host is needed for Databricks backends")
+    auth: dict[str, Any]
+    if settings.token is not None:
+        auth = {"auth_type": "pat", "token": reveal(settings.token)}
+    else:
+        auth = {"auth_type": "oauth-m2m", "client_id": settings.client_id,
+                "client_secret": reveal(settings.client_secret)}
+    try:
+        config = Config(host=settings.host, retry_timeout_seconds=max(1, int(settings.retry_timeout.total_seconds())),
+                        http_timeout_seconds=max(1.0, settings.http_timeout.total_seconds()),
+                        product=PRODUCT, product_version=_version(), **auth)
+    except ValueError as exc:
+        raise WorkspaceError(f"cannot set up the Databricks client for {settings.host}: {_first_line(exc)}") from exc
+    return WorkspaceClient(config=config)
+
+
+def describe_error(exc: BaseException, doing: str, host: str | None = None) -> str:
+    """``doing`` (e.g. "running a statement on warehouse abc") failed: why, in one line, and what to check."""
+    from databricks.sdk import errors  # noqa: PLC0415
+
+    where = f" at {host}" if host else ""
+    if isinstance(exc, TimeoutError):
+        cause = exc.__cause__ or exc.__context__
+        why = _first_line(cause) if cause is not None else "no answer"
+        return (f"{doing}{where} failed: the workspace did not answer successfully within the retry budget "
+                f"(workspace.retry_timeout); last problem: {why}")
+    if isinstance(exc, errors.Unauthenticated):
+        return f"{doing}{where} failed: the workspace refused the credentials (401): check workspace.token or " \
+               "client_id/client_secret"
+    if isinstance(exc, errors.PermissionDenied):
+        return f"{doing}{where} failed: permission denied (403): {_first_line(exc)}"
+    if isinstance(exc, errors.TooManyRequests):
+        return f"{doing}{where} failed: throttled (429) beyond the retry budget: {_first_line(exc)}"
+    if isinstance(exc, errors.base.DatabricksError):
+        code = exc.error_code or type(exc).__name__
+        return f"{doing}{where} failed: {code}: {_first_line(exc)}"
+    return f"{doing}{where} failed: {type(exc).__name__}: {_first_line(exc)}"
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """A 404, or the 400 'does not exist' that the Jobs API answers for unknown ids."""
+    from databricks.sdk import errors  # noqa: PLC0415
+
+    if isinstance(exc, errors.NotFound):
+        return True
+    return isinstance(exc, errors.BadRequest) and "does not exist" in str(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 500 else line[:500] + "..."
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("lakewarden")
+    except PackageNotFoundError:
+        return "0.0.0"

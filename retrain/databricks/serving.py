@@ -1,0 +1,174 @@
+"""Serving endpoints for rollout and rollback: read, update with a snapshot, wait for NOT_UPDATING.
+
+Databricks has no rollback call: :meth:`ServingEndpoints.update` snapshots the current config before
+it changes anything, and :meth:`rollback` re-issues that snapshot. Only one update may be in flight,
+so an update first checks ``config_update`` and refuses with :class:`EndpointBusy`; routes are
+checked locally (integers summing to 100, naming served entities of the same update) before the
+workspace sees them. Waiting polls with an injected clock and sleep.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from retrain.databricks.client import WorkspaceError, describe_error, is_not_found
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+log = structlog.get_logger(__name__)
+
+
+class EndpointBusy(WorkspaceError):
+    """An update of the endpoint is already in progress; try again after it ends."""
+
+
+class EndpointUpdateFailed(WorkspaceError):
+    """The workspace reported UPDATE_FAILED or UPDATE_CANCELED for the endpoint's last update."""
+
+
+@dataclass(frozen=True)
+class ServedEntity:
+    name: str                 # the served entity's name, which routes refer to
+    entity_name: str          # the UC model, e.g. main.ml.churn
+    entity_version: str       # always text (the UC registry's form)
+    workload_size: str = "Small"
+    scale_to_zero_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    name: str
+    ready: str                           # READY | NOT_READY
+    config_update: str                   # NOT_UPDATING | IN_PROGRESS | UPDATE_FAILED | UPDATE_CANCELED
+    config_version: int | None
+    entities: tuple[ServedEntity, ...]
+    routes: Mapping[str, int]            # served entity name -> traffic percentage
+
+    @property
+    def updating(self) -> bool:
+        return self.config_update == "IN_PROGRESS"
+
+
+@dataclass(frozen=True)
+class EndpointSnapshot:
+    """An endpoint's config before a change: what :meth:`ServingEndpoints.rollback` puts back."""
+
+    endpoint: str
+    config_version: int | None
+    entities: tuple[ServedEntity, ...]
+    routes: Mapping[str, int]
+
+
+def check_routes(entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
+    names = [e.name for e in entities]
+    if not entities or len(set(names)) != len(names):
+        raise ValueError(f"served entities need distinct names, got {names}")
+    unknown = sorted(set(routes) - set(names))
+    if unknown:
+        raise ValueError(f"routes name {unknown}, which are not served entities of the update ({names})")
+    if any(not isinstance(p, int) or isinstance(p, bool) or p < 0 for p in routes.values()):
+        raise ValueError(f"traffic percentages must be non-negative integers, got {dict(routes)}")
+    if sum(routes.values()) != 100:
+        raise ValueError(f"traffic percentages must sum to 100, got {sum(routes.values())}: {dict(routes)}")
+
+
+def _value(enum_or_none: Any, default: str) -> str:
+    return default if enum_or_none is None else str(getattr(enum_or_none, "value", enum_or_none))
+
+
+class ServingEndpoints:
+    def __init__(self, client: WorkspaceClient, clock: Callable[[], datetime],
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._clock = clock
+        self._sleep = sleep
+
+    @property
+    def host(self) -> str:
+        return str(self._client.config.host)
+
+    def read(self, name: str) -> EndpointState:
+        try:
+            detail = self._client.serving_endpoints.get(name)
+        except Exception as exc:
+            if is_not_found(exc):
+                raise WorkspaceError(f"serving endpoint {name} does not exist at {self.host}") from exc
+            raise WorkspaceError(describe_error(exc, f"reading serving endpoint {name}", self.host)) from exc
+        config = detail.config
+        entities = tuple(
+            ServedEntity(str(e.name), str(e.entity_name), str(e.entity_version),
+                         str(e.workload_size or "Small"), bool(e.scale_to_zero_enabled))
+            for e in (config.served_entities or [] if config else []))
+        routes = {str(r.served_entity_name): int(r.traffic_percentage or 0)
+                  for r in ((config.traffic_config.routes or []) if config and config.traffic_config else [])}
+        state = detail.state
+        return EndpointState(name, _value(state.ready if state else None, "NOT_READY"),
+                             _value(state.config_update if state else None, "NOT_UPDATING"),
+                             config.config_version if config else None, entities, routes)
+
+    def snapshot(self, name: str) -> EndpointSnapshot:
+        state = self.read(name)
+        return EndpointSnapshot(name, state.config_version, state.entities, dict(state.routes))
+
+    def update(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> EndpointSnapshot:
+        """Start an update; returns the snapshot of the config it replaces (for :meth:`rollback`)."""
+        check_routes(entities, routes)
+        current = self.read(name)
+        if current.updating:
+            raise EndpointBusy(f"serving endpoint {name} is being updated already (config_update IN_PROGRESS); "
+                               "lakewarden waits for it to finish before changing it")
+        snapshot = EndpointSnapshot(name, current.config_version, current.entities, dict(current.routes))
+        self._put(name, entities, routes)
+        log.info("serving_endpoint_update", endpoint=name, routes=dict(routes),
+                 from_version=current.config_version)
+        return snapshot
+
+    def rollback(self, snapshot: EndpointSnapshot) -> None:
+        """Re-issue the snapshot's config (there is no rollback call in the API)."""
+        current = self.read(snapshot.endpoint)
+        if current.updating:
+            raise EndpointBusy(f"serving endpoint {snapshot.endpoint} is being updated; roll back after it ends")
+        self._put(snapshot.endpoint, snapshot.entities, snapshot.routes)
+        log.info("serving_endpoint_rollback", endpoint=snapshot.endpoint, to_version=snapshot.config_version)
+
+    def _put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
+        from databricks.sdk.service.serving import (  # noqa: PLC0415 - slow import
+            Route,
+            ServedEntityInput,
+            TrafficConfig,
+        )
+
+        inputs = [ServedEntityInput(name=e.name, entity_name=e.entity_name, entity_version=e.entity_version,
+                                    workload_size=e.workload_size, scale_to_zero_enabled=e.scale_to_zero_enabled)
+                  for e in entities]
+        traffic = TrafficConfig(routes=[Route(traffic_percentage=p, served_entity_name=n) for n, p in routes.items()])
+        try:
+            self._client.serving_endpoints.update_config(name, served_entities=inputs, traffic_config=traffic)
+        except Exception as exc:
+            from databricks.sdk import errors  # noqa: PLC0415
+
+            if isinstance(exc, errors.ResourceConflict):
+                raise EndpointBusy(describe_error(exc, f"updating serving endpoint {name}", self.host)) from exc
+            raise WorkspaceError(describe_error(exc, f"updating serving endpoint {name}", self.host)) from exc
+
+    def wait_until_updated(self, name: str, timeout: timedelta,
+                           poll: timedelta = timedelta(seconds=10)) -> EndpointState:
+        """Poll until ``config_update`` leaves IN_PROGRESS; raise on UPDATE_FAILED/CANCELED or at the timeout."""
+        deadline = self._clock() + timeout
+        state = self.read(name)
+        while state.updating:
+            if self._clock() >= deadline:
+                raise WorkspaceError(f"serving endpoint {name} was still updating after {timeout}")
+            self._sleep(poll.total_seconds())
+            state = self.read(name)
+        if state.config_update in ("UPDATE_FAILED", "UPDATE_CANCELED"):
+            raise EndpointUpdateFailed(f"serving endpoint {name}: the update ended {state.config_update}; "
+                                       f"it still serves config version {state.config_version}")
+        return state

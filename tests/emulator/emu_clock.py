@@ -1,0 +1,24 @@
+"""The emulator's clock: real time plus an offset tests move forward (``advance``) to skip waits."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class EmuClock:
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        with self._lock:
+            return time.time() + self._offset
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
