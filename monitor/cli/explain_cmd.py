@@ -25,12 +25,11 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=_explain)
 
 
-def _when(text: str) -> datetime:
+def _when(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"lakewarden explain: --window {text!r} is not an ISO 8601 time such as "
-                         "2025-03-03T05:00") from None
+        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -42,6 +41,10 @@ def _explain(args: argparse.Namespace) -> int:
     from monitor.risk import history_needed  # noqa: PLC0415
     from monitor.risk.explain import render, replay  # noqa: PLC0415
 
+    start = _when(args.window) if args.window else None
+    if args.window and start is None:
+        print(f"lakewarden explain: --window {args.window!r} is not an ISO 8601 time such as 2025-03-03T05:00")
+        return exitcodes.CONFIG_ERROR
     settings = load_settings(args.config)
     try:
         model = settings.model(args.model)
@@ -51,8 +54,8 @@ def _explain(args: argparse.Namespace) -> int:
     state = open_state(settings)
     try:
         store = AssessmentStore(state.engine, utc_now)
-        if args.window:
-            rows = store.window(model.name, _when(args.window), args.stream)
+        if start is not None:
+            rows = store.window(model.name, start, args.stream)
         else:
             streams = [args.stream] if args.stream else store.streams(model.name)
             rows = [r for s in streams for r in store.history(model.name, limit=1, stream=s)]

@@ -5,6 +5,9 @@ range, assigning each row its window, model id and slice values, casting); ``map
 :mod:`monitor.profile.kernel` on each task's Arrow batches and sends back one small binary row per
 group; the driver merges them. Only a few kilobytes per window, model and slice leave the engine.
 
+On local Parquet tables the same kernel runs over row groups that the tasks read themselves
+(:mod:`monitor.profile.direct`); :func:`scan` picks that path where it applies.
+
 Column names are quoted identifiers; window bounds, slice values and names-as-data are bound
 parameters. Slicing expressions and custom metrics are SQL by design (as in Lakehouse Monitoring):
 they are checked to be single expressions (:func:`monitor.profile.spec.check_sql_expression`).

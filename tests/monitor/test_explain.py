@@ -85,3 +85,5 @@ def test_explain_unknown_model_or_window(config: str, capsys: pytest.CaptureFixt
     assert "no model named 'fraud'" in capsys.readouterr().out
     assert main(["explain", "churn", "--config", config, "--window", "2030-01-01T00:00"]) == 1
     assert "no assessment of churn for the window starting 2030-01-01T00:00" in capsys.readouterr().out
+    assert main(["explain", "churn", "--config", config, "--window", "yesterday"]) == 2
+    assert "is not an ISO 8601 time" in capsys.readouterr().out

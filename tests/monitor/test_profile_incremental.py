@@ -151,3 +151,44 @@ def test_bad_input_is_reported_clearly(spark_engine: LocalSparkEngine) -> None:
         write_profile(engine, _spec("bad", baseline_table="main.bad.nothing", output_schema="main.bad2"))
     with pytest.raises(ProfileError, match=r"baseline table main\.bad\.empty is empty"):
         write_profile(engine, _spec("bad", baseline_table="main.bad.empty", output_schema="main.bad3"))
+
+
+def test_the_fast_parquet_reader_and_spark_sql_give_the_same_tables(spark_engine: LocalSparkEngine) -> None:
+    engine = spark_engine
+    rng = np.random.default_rng(13)
+    n = 600
+    stamps = [START + timedelta(seconds=int(s)) for s in rng.integers(0, 3 * 3600, n)]
+    x = rng.normal(size=n)
+    x[:7] = np.nan
+    frame = pa.table({
+        "ts": pa.array(stamps, pa.timestamp("us")),  # without a time zone: read as UTC by both
+        "x": pa.array(x), "n": pa.array(rng.integers(0, 5, n), pa.int32()),
+        "flag": pa.array(rng.random(n) < 0.3), "dec": pa.array([None, *rng.integers(0, 100, n - 1).tolist()],
+                                                               pa.decimal128(10, 2)),
+        "model": pa.array(rng.choice(["m1", "m2"], n)), "label": pa.array(rng.integers(0, 2, n)),
+        "prediction": pa.array(rng.integers(0, 2, n)), "score": pa.array(rng.random(n)),
+    })
+    engine.write("main.rdr.t", frame, mode="overwrite")
+    engine.write("main.rdr.base", frame.slice(0, 300), mode="overwrite")
+    spec = ProfileSpec(table="main.rdr.t", baseline_table="main.rdr.base", timestamp_col="ts", granularity="1 hour",
+                       feature_cols=("x", "n", "flag", "dec"), prediction_col="prediction", label_col="label",
+                       model_id_col="model", prediction_proba_col="score")
+    fast = write_profile(engine, spec)
+    slow = write_profile(engine, replace(spec, reader="spark", output_schema="main.rdr_sql"))
+    assert fast.windows_written == slow.windows_written and len(fast.windows_written) == 3
+
+    def rows(table: str, kind: str) -> list[dict[str, Any]]:
+        return sorted(_rows(engine, table), key=lambda r: (str(r["window"]), str(r[kind]), r["column_name"],
+                                                           str(r["model"])))
+
+    for table_fast, table_slow, kind in ((fast.profile_table, slow.profile_table, "log_type"),
+                                         (fast.drift_table, slow.drift_table, "drift_type")):
+        a, b = rows(table_fast, kind), rows(table_slow, kind)
+        assert len(a) == len(b) > 0
+        for left, right in zip(a, b, strict=True):
+            assert left.keys() == right.keys()
+            for key in left:
+                if isinstance(left[key], float):
+                    assert left[key] == pytest.approx(right[key], rel=1e-9, abs=1e-12, nan_ok=True), key
+                else:
+                    assert left[key] == right[key], key
