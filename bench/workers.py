@@ -55,22 +55,27 @@ class Sampler:
 
     def __init__(self) -> None:
         self.jvm: int | None = None
+        self._workers: list[int] = []
         self.peak = {"python_rss": 0, "jvm_rss": 0, "worker_rss": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _sample(self) -> None:
+    def _sample(self, ticks: int = 0) -> None:
         self.peak["python_rss"] = max(self.peak["python_rss"], _rss(os.getpid()))
-        if self.jvm is not None:
-            self.peak["jvm_rss"] = max(self.peak["jvm_rss"], _rss(self.jvm))
+        if self.jvm is None:
+            return
+        self.peak["jvm_rss"] = max(self.peak["jvm_rss"], _rss(self.jvm))
+        if ticks % 10 == 0:  # the JVM has ~100 threads to look through: refresh the worker list once a second
             workers = list(_children(self.jvm))
-            workers += [g for c in workers for g in _children(c)]
-            self.peak["worker_rss"] = max(self.peak["worker_rss"], sum(_rss(w) for w in workers))
+            self._workers = workers + [g for c in workers for g in _children(c)]
+        self.peak["worker_rss"] = max(self.peak["worker_rss"], sum(_rss(w) for w in self._workers))
 
     def _run(self) -> None:
+        ticks = 0
         while not self._stop.wait(0.1):
-            self._sample()
+            self._sample(ticks)
+            ticks += 1
 
     def stop(self) -> dict[str, int]:
         self._sample()

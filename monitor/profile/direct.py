@@ -97,13 +97,25 @@ def project(batch: pa.RecordBatch, plan: DirectPlan) -> pa.RecordBatch | None:
     return projected if keep.all() else projected.filter(pa.array(keep))
 
 
+def tasks(found: Sequence[Piece], workers: int | None = None) -> list[tuple[list[str], list[int]]]:
+    """The pieces dealt round-robin into rows, one row per task: by default a task per row group, which
+    lets Spark balance the cores (measured no slower than a task per core at 1M and 10M rows)."""
+    count = max(1, len(found) if workers is None else min(len(found), workers))
+    return [([p for p, _ in found[i::count]], [g for _, g in found[i::count]]) for i in range(count)]
+
+
+TASKS_SCHEMA = "paths array<string>, groups array<int>"
+
+
 def direct_function(plan: DirectPlan, layout: Layout) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """What ``mapInArrow`` runs per partition of (path, row group) pieces."""
+    """What ``mapInArrow`` runs per partition of :func:`tasks` rows."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         groups: dict[GroupKey, GroupStats] = {}
         for batch in batches:
-            for path, group in zip(batch.column("path").to_pylist(), batch.column("rg").to_pylist(), strict=True):
+            paths = [p for ps in batch.column("paths").to_pylist() for p in ps]
+            numbers = [g for gs in batch.column("groups").to_pylist() for g in gs]
+            for path, group in zip(paths, numbers, strict=True):
                 table = pq.ParquetFile(path).read_row_group(group, columns=plan.columns)
                 for part in table.to_batches(max_chunksize=plan.batch_rows):
                     projected = project(part, plan)

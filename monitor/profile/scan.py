@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from monitor.engines.base import EngineError
 from monitor.engines.identifiers import quote_ident
 from monitor.profile import codec
-from monitor.profile.direct import DirectPlan, Piece, direct_function, pieces
+from monitor.profile.direct import TASKS_SCHEMA, DirectPlan, Piece, direct_function, pieces, tasks
 from monitor.profile.kernel import (
     MODEL_COL,
     OUTPUT_SCHEMA,
@@ -179,7 +179,7 @@ def scan(engine: SparkEngine, spec: ProfileSpec, infos: Sequence[ColumnInfo], ro
     try:
         if direct is not None:
             plan, found = direct
-            frame = spark.createDataFrame(found, "path string, rg int")
+            frame = spark.createDataFrame(tasks(found), TASKS_SCHEMA)
             partials = frame.mapInArrow(direct_function(plan, layout), OUTPUT_SCHEMA).toArrow()
         else:
             frame = spark.sql(sql, args=params)

@@ -110,3 +110,23 @@ def test_classification_quality_inputs_give_sklearn_metrics() -> None:
     expected = Counter(zip(preds.astype(str).tolist(), labels.astype(str).tolist(), strict=True))
     assert dict(quality.confusion) == dict(expected)
     assert roc_auc(quality.scores) == pytest.approx(metrics.roc_auc_score(labels, scores), abs=2e-3)
+
+
+def test_the_fast_reader_assigns_windows_and_casts_like_the_sql() -> None:
+    from datetime import UTC, datetime
+
+    from monitor.profile.direct import DirectPlan, project, tasks
+
+    hour = 3_600_000_000
+    start = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+    batch = pa.RecordBatch.from_pydict({
+        "ts": pa.array([start - 1, start, start + hour - 1, start + hour, None, start + 5 * hour], pa.timestamp("us")),
+        "n": pa.array([1, 2, 3, 4, 5, 6], pa.int32()), "flag": pa.array([True, False, None, True, True, False])})
+    plan = DirectPlan((("__lw_n0", "n", "DOUBLE"), ("__lw_c1", "flag", "STRING")), "ts",
+                      (start, start + hour), (start + hour, start + 2 * hour))
+    out = project(batch, plan)
+    assert out is not None
+    assert out.column(WINDOW_COL).to_pylist() == [1, 1, 2]  # before, NULL and after every window: dropped
+    assert out.column("__lw_n0").to_pylist() == [2.0, 3.0, 4.0]
+    assert out.column("__lw_c1").to_pylist() == ["false", None, "true"]  # Spark's CAST(boolean AS STRING)
+    assert tasks([("a", 0), ("a", 1), ("b", 0)], workers=2) == [(["a", "b"], [0, 0]), (["a"], [1])]
