@@ -64,6 +64,11 @@ def context(payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def render_title_and_text(config: Any, ctx: Mapping[str, Any]) -> tuple[str, str]:
+    """A channel's ``title`` and ``text`` templates rendered; raises :class:`TemplateFailed`."""
+    return (render_text(config.title, ctx, field="title"), render_text(config.text, ctx, field="text"))
+
+
 def render_text(template: str, ctx: Mapping[str, Any], *, html: bool = False, field: str = "template") -> str:
     """Render one configured template; raises :class:`TemplateFailed` naming the field."""
     try:

@@ -23,7 +23,7 @@ from alerts.channels import blocks
 from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import describe, header, origin_of, parse_retry_after
 from alerts.channels.refs import MessageRef, MessageRefs, ref_key
-from alerts.templating import TemplateFailed, context, render_text
+from alerts.templating import TemplateFailed, context, render_title_and_text
 from config.slack import SlackConfig
 
 _RETRYABLE_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
@@ -57,8 +57,7 @@ class SlackChannel:
     def send(self, payload: Mapping[str, Any]) -> Result:
         ctx = context(payload)
         try:
-            title = render_text(self._config.title, ctx, field="title")
-            text = render_text(self._config.text, ctx, field="text")
+            title, text = render_title_and_text(self._config, ctx)
         except TemplateFailed as exc:
             return Permanent(str(exc))
         message = {"text": blocks.cut(f"{title}\n{text}", blocks.MAX_FALLBACK_TEXT),

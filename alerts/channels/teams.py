@@ -18,7 +18,7 @@ import pymsteams
 
 from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import Answer, Poster, parse_retry_after
-from alerts.templating import TemplateFailed, context, render_text
+from alerts.templating import TemplateFailed, context, render_title_and_text
 from config.teams import MsTeamsConfig, MsTeamsV2Config
 
 MAX_CARD_BYTES = 28_000
@@ -67,8 +67,7 @@ class TeamsWorkflowChannel:
     def send(self, payload: Mapping[str, Any]) -> Result:
         ctx = context(payload)
         try:
-            title = render_text(self._config.title, ctx, field="title")
-            text = render_text(self._config.text, ctx, field="text")
+            title, text = render_title_and_text(self._config, ctx)
         except TemplateFailed as exc:
             return Permanent(str(exc))
         body = json.dumps(adaptive_card(title, text, ctx), ensure_ascii=False).encode("utf-8")
@@ -95,8 +94,7 @@ class TeamsConnectorChannel:
     def send(self, payload: Mapping[str, Any]) -> Result:
         ctx = context(payload)
         try:
-            title = render_text(self._config.title, ctx, field="title")
-            text = render_text(self._config.text, ctx, field="text")
+            title, text = render_title_and_text(self._config, ctx)
         except TemplateFailed as exc:
             return Permanent(str(exc))
         card = pymsteams.connectorcard(self._config.webhook_url.get_secret_value(),
