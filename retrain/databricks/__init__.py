@@ -10,6 +10,7 @@ from retrain.databricks.jobs import DatabricksJobBackend, idempotency_token
 from retrain.databricks.registry import UnityCatalogRegistry
 from retrain.databricks.serving import (
     EndpointBusy,
+    EndpointMissing,
     EndpointSnapshot,
     EndpointState,
     EndpointUpdateFailed,
@@ -20,6 +21,7 @@ from retrain.databricks.serving import (
 __all__ = [
     "DatabricksJobBackend",
     "EndpointBusy",
+    "EndpointMissing",
     "EndpointSnapshot",
     "EndpointState",
     "EndpointUpdateFailed",

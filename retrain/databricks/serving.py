@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from retrain import serving
 from retrain.databricks.client import WorkspaceError, describe_error, is_not_found
+from retrain.serving import EndpointSnapshot, EndpointState, ServedEntity, check_routes
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -25,58 +26,16 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-class EndpointBusy(WorkspaceError):
+class EndpointBusy(WorkspaceError, serving.EndpointBusy):
     """An update of the endpoint is already in progress; try again after it ends."""
+
+
+class EndpointMissing(WorkspaceError, serving.EndpointMissing):
+    """The serving endpoint does not exist in the workspace."""
 
 
 class EndpointUpdateFailed(WorkspaceError):
     """The workspace reported UPDATE_FAILED or UPDATE_CANCELED for the endpoint's last update."""
-
-
-@dataclass(frozen=True)
-class ServedEntity:
-    name: str                 # the served entity's name, which routes refer to
-    entity_name: str          # the UC model, e.g. main.ml.churn
-    entity_version: str       # always text (the UC registry's form)
-    workload_size: str = "Small"
-    scale_to_zero_enabled: bool = True
-
-
-@dataclass(frozen=True)
-class EndpointState:
-    name: str
-    ready: str                           # READY | NOT_READY
-    config_update: str                   # NOT_UPDATING | IN_PROGRESS | UPDATE_FAILED | UPDATE_CANCELED
-    config_version: int | None
-    entities: tuple[ServedEntity, ...]
-    routes: Mapping[str, int]            # served entity name -> traffic percentage
-
-    @property
-    def updating(self) -> bool:
-        return self.config_update == "IN_PROGRESS"
-
-
-@dataclass(frozen=True)
-class EndpointSnapshot:
-    """An endpoint's config before a change: what :meth:`ServingEndpoints.rollback` puts back."""
-
-    endpoint: str
-    config_version: int | None
-    entities: tuple[ServedEntity, ...]
-    routes: Mapping[str, int]
-
-
-def check_routes(entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
-    names = [e.name for e in entities]
-    if not entities or len(set(names)) != len(names):
-        raise ValueError(f"served entities need distinct names, got {names}")
-    unknown = sorted(set(routes) - set(names))
-    if unknown:
-        raise ValueError(f"routes name {unknown}, which are not served entities of the update ({names})")
-    if any(not isinstance(p, int) or isinstance(p, bool) or p < 0 for p in routes.values()):
-        raise ValueError(f"traffic percentages must be non-negative integers, got {dict(routes)}")
-    if sum(routes.values()) != 100:
-        raise ValueError(f"traffic percentages must sum to 100, got {sum(routes.values())}: {dict(routes)}")
 
 
 def _value(enum_or_none: Any, default: str) -> str:
@@ -99,7 +58,7 @@ class ServingEndpoints:
             detail = self._client.serving_endpoints.get(name)
         except Exception as exc:
             if is_not_found(exc):
-                raise WorkspaceError(f"serving endpoint {name} does not exist at {self.host}") from exc
+                raise EndpointMissing(f"serving endpoint {name} does not exist at {self.host}") from exc
             raise WorkspaceError(describe_error(exc, f"reading serving endpoint {name}", self.host)) from exc
         config = detail.config
         entities = tuple(
@@ -114,20 +73,22 @@ class ServingEndpoints:
                              config.config_version if config else None, entities, routes)
 
     def snapshot(self, name: str) -> EndpointSnapshot:
-        state = self.read(name)
-        return EndpointSnapshot(name, state.config_version, state.entities, dict(state.routes))
+        return self.read(name).snapshot()
 
-    def update(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> EndpointSnapshot:
-        """Start an update; returns the snapshot of the config it replaces (for :meth:`rollback`)."""
+    def put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
+        """Start an update to exactly this config (``ServingBackend.put``); refuses while one is in flight."""
         check_routes(entities, routes)
         current = self.read(name)
         if current.updating:
             raise EndpointBusy(f"serving endpoint {name} is being updated already (config_update IN_PROGRESS); "
                                "lakewarden waits for it to finish before changing it")
-        snapshot = EndpointSnapshot(name, current.config_version, current.entities, dict(current.routes))
         self._put(name, entities, routes)
-        log.info("serving_endpoint_update", endpoint=name, routes=dict(routes),
-                 from_version=current.config_version)
+        log.info("serving_endpoint_update", endpoint=name, routes=dict(routes), from_version=current.config_version)
+
+    def update(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> EndpointSnapshot:
+        """Start an update; returns the snapshot of the config it replaces (for :meth:`rollback`)."""
+        snapshot = self.snapshot(name)
+        self.put(name, entities, routes)
         return snapshot
 
     def rollback(self, snapshot: EndpointSnapshot) -> None:
