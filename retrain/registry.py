@@ -5,10 +5,19 @@ Versions are strings everywhere here (the UC client gives strings, a local SQLit
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the validation gate reads of a version besides metrics."""
+
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class ModelRegistry(Protocol):
@@ -20,6 +29,10 @@ class ModelRegistry(Protocol):
 
     def version_metrics(self, model: str, version: str) -> dict[str, float]:
         """The metrics logged on the MLflow run that produced the version (empty without a run)."""
+        ...
+
+    def version_info(self, model: str, version: str) -> VersionInfo:
+        """The version's description and tags."""
         ...
 
     def get_alias(self, model: str, alias: str) -> str | None:
@@ -82,6 +95,10 @@ class MlflowRegistry:
             return {}
         run = self.client.get_run(model_version.run_id)
         return {str(key): float(value) for key, value in run.data.metrics.items()}
+
+    def version_info(self, model: str, version: str) -> VersionInfo:
+        found = self.client.get_model_version(model, version)
+        return VersionInfo(str(found.description or ""), {str(k): str(v) for k, v in (found.tags or {}).items()})
 
     def get_alias(self, model: str, alias: str) -> str | None:
         from mlflow.exceptions import MlflowException  # noqa: PLC0415 - lazy, see client

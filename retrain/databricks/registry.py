@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from retrain.databricks.client import WorkspaceError, describe_error, is_not_found
-from retrain.registry import ModelRegistry
+from retrain.registry import ModelRegistry, VersionInfo
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
@@ -58,6 +58,9 @@ class UnityCatalogRegistry:
 
     def version_metrics(self, model: str, version: str) -> dict[str, float]:
         return self._versions.version_metrics(model, version)
+
+    def version_info(self, model: str, version: str) -> VersionInfo:
+        return self._versions.version_info(model, version)
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
         self._versions.set_version_tag(model, version, key, value)
