@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from config.base import Strict
 from config.durations import Duration
@@ -88,6 +89,31 @@ class FreshnessCheck(Strict):
     windows: Tiers = Field(default_factory=lambda: Tiers(medium=2.0, high=6.0, critical=24.0))
     age: DurationTiers | None = None
     weight: float = Field(default=0.8, ge=0.0, le=1.0)
+
+
+class MonitorHealthSignal(Strict):
+    """The Lakehouse monitor behind the lakehouse source, on a Databricks workspace (``workspace.kind: databricks``).
+
+    A monitor that is ``missing`` (none on the table, or being deleted), ``failed`` (status ERROR or
+    FAILED) or whose newest finished refresh failed (``refresh_failed``) is a finding of that
+    severity (None: not raised). Its status is judged once per ``window`` (re-judged within it when
+    it changes), so the usual M-of-N persistence counts windows of this length. Only for models
+    whose metric tables come from the monitor (not both named in ``sources.lakehouse``).
+    """
+
+    enabled: bool = True
+    missing: AlertSeverity | None = "medium"
+    failed: AlertSeverity | None = "medium"
+    refresh_failed: AlertSeverity | None = "medium"
+    window: Duration = Field(default="1h", validate_default=True)
+    weight: float = Field(default=1.0, ge=0.0, le=1.0)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("a window of at least 1m")
+        return value
 
 
 class OperationalSignal(Strict):

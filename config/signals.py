@@ -17,6 +17,7 @@ from config.health_signals import (
     DataQualitySignal,
     FreshnessCheck,
     LatencyCheck,
+    MonitorHealthSignal,
     OperationalSignal,
     SchemaCheck,
     VolumeSignal,
@@ -43,8 +44,8 @@ from config.tiers import (
 __all__ = [
     "ALERT_SEVERITIES", "SEVERITIES", "AlertSeverity", "Check", "CustomMetric", "DataQualitySignal", "DriftSignal",
     "DriftStatistic", "DriftTest", "DurationTiers", "FairnessSignal", "FeatureWeights", "Floors", "FreshnessCheck",
-    "LatencyCheck", "ModelQualitySignal", "MofN", "OperationalSignal", "QualityMetric", "RiskSettings",
-    "SchemaCheck", "Severity", "Signals", "Tiers", "TrendSignal", "VolumeSignal", "severity_rank",
+    "LatencyCheck", "ModelQualitySignal", "MofN", "MonitorHealthSignal", "OperationalSignal", "QualityMetric",
+    "RiskSettings", "SchemaCheck", "Severity", "Signals", "Tiers", "TrendSignal", "VolumeSignal", "severity_rank",
 ]
 
 
@@ -62,6 +63,7 @@ class Signals(Strict):
     data_quality: DataQualitySignal = Field(default_factory=DataQualitySignal)
     volume: VolumeSignal = Field(default_factory=VolumeSignal)
     operational: OperationalSignal = Field(default_factory=OperationalSignal)
+    monitor_health: MonitorHealthSignal = Field(default_factory=MonitorHealthSignal)
 
 
 class RiskSettings(Strict):

@@ -8,6 +8,7 @@ value was not judged.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -126,6 +127,35 @@ class Operations:
 
 
 @dataclass(frozen=True)
+class MonitorStatus:
+    """The Lakehouse monitor behind a model's metric tables, as the workspace's monitor API saw it.
+
+    ``state``: active, pending, error, failed, delete_pending, missing; ``refresh_*``: the newest
+    refresh that ended (state success, failed or canceled), if any; ``message``: the monitor's
+    failure message, or why it is missing.
+    """
+
+    table: str
+    state: str
+    api: str
+    message: str = ""
+    refresh_id: str | None = None
+    refresh_state: str | None = None
+    refresh_ended: datetime | None = None
+    refresh_message: str = ""
+
+    @property
+    def version(self) -> str:
+        """What changes when the judgement could: the state, the newest ended refresh and the messages."""
+        return "|".join((self.state, self.refresh_id or "-", self.refresh_state or "-",
+                         f"{hash_text(self.message)}:{hash_text(self.refresh_message)}"))
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12] if text else "-"
+
+
+@dataclass(frozen=True)
 class WindowMetrics:
     """Everything a source knows about one model in one window."""
 
@@ -142,6 +172,7 @@ class WindowMetrics:
     baseline: tuple[ColumnProfile, ...] = ()
     operations: Operations | None = None
     version: str | None = None
+    monitor: MonitorStatus | None = None
 
     @property
     def key(self) -> tuple[str, datetime, datetime]:

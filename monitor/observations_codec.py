@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from monitor.observations import ColumnDrift, ColumnProfile, Operations, Scope, WindowMetrics
+from monitor.observations import ColumnDrift, ColumnProfile, MonitorStatus, Operations, Scope, WindowMetrics
 
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -102,6 +102,23 @@ def _unoperations(data: dict[str, Any] | None) -> Operations | None:
                       estimated_requests=_unnum(data.get("estimated_requests")))
 
 
+def _monitor(status: MonitorStatus | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    return {"table": status.table, "state": status.state, "api": status.api, "message": status.message,
+            "refresh_id": status.refresh_id, "refresh_state": status.refresh_state,
+            "refresh_ended": _time(status.refresh_ended), "refresh_message": status.refresh_message}
+
+
+def _unmonitor(data: dict[str, Any] | None) -> MonitorStatus | None:
+    if data is None:
+        return None
+    return MonitorStatus(table=data["table"], state=data["state"], api=data["api"], message=data.get("message", ""),
+                         refresh_id=data.get("refresh_id"), refresh_state=data.get("refresh_state"),
+                         refresh_ended=_untime(data.get("refresh_ended")),
+                         refresh_message=data.get("refresh_message", ""))
+
+
 def window_to_json(window: WindowMetrics) -> dict[str, Any]:
     return {
         "model": window.model, "source": window.source, "granularity": window.granularity,
@@ -109,7 +126,7 @@ def window_to_json(window: WindowMetrics) -> dict[str, Any]:
         "monitor_version": window.monitor_version, "row_count": window.row_count, "version": window.version,
         "notes": list(window.notes), "drift": [_drift(r) for r in window.drift],
         "profile": [_profile(r) for r in window.profile], "baseline": [_profile(r) for r in window.baseline],
-        "operations": _operations(window.operations),
+        "operations": _operations(window.operations), "monitor": _monitor(window.monitor),
     }
 
 
@@ -124,5 +141,5 @@ def window_from_json(data: dict[str, Any]) -> WindowMetrics:
         drift=tuple(_undrift(r) for r in data.get("drift", [])),
         profile=tuple(_unprofile(r) for r in data.get("profile", [])),
         baseline=tuple(_unprofile(r) for r in data.get("baseline", [])),
-        operations=_unoperations(data.get("operations")),
+        operations=_unoperations(data.get("operations")), monitor=_unmonitor(data.get("monitor")),
     )

@@ -18,7 +18,7 @@ from config.service import WorkspaceSettings
 from config.settings import Settings
 from monitor.discovery import MonitorDiscovery
 from monitor.engines.base import Engine, EngineError
-from monitor.sources import TableResolver
+from monitor.sources import StatusReader, TableResolver
 from retrain import JobBackend, MlflowRegistry, ModelRegistry
 from retrain.databricks import DatabricksJobBackend, UnityCatalogRegistry, WorkspaceError, workspace_client
 
@@ -67,6 +67,11 @@ class WorkspaceBackends:
     registry: ModelRegistry
     resolve_tables: TableResolver
     discovery: MonitorDiscovery
+
+    @property
+    def monitor_status(self) -> StatusReader:
+        """The monitor's status for the judge (``monitor.sources.MonitorStatusSource``)."""
+        return self.discovery.status
 
 
 def databricks_backends(settings: Settings, clock: Callable[[], datetime], mlflow: MlflowRegistry) -> WorkspaceBackends:

@@ -96,7 +96,10 @@ def check(path: str) -> int:
         app.delivery.run_once(limit=100)
         worst = "ok"
         for model in settings.models:
-            latest = app.assessments.latest(model.name)
+            # The worst of each stream's newest window (the lakehouse, inference and monitor-status streams).
+            newest = [r for s in app.assessments.streams(model.name)
+                      for r in app.assessments.history(model.name, limit=1, stream=s)]
+            latest = max(newest, key=lambda r: (exitcodes.SEVERITY[r["severity"]], r["risk"]), default=None)
             severity = latest["severity"] if latest else "ok"
             status = f"FAILED: {failed[model.name]}" if model.name in failed else severity
             risk = f"risk {latest['risk']:.0f}" if latest else "no assessment yet"

@@ -8,12 +8,18 @@ table's UUID read from Unity Catalog first. A workspace that does not serve an A
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from monitor.discovery.model import MonitorInfo, MonitorState, RefreshInfo, from_ms, monitor_state, refresh_state
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LISTED = 100  # refreshes read from a listing: the newest ones, on the first page or two
 
 
 class ApiUnavailable(Exception):
@@ -27,6 +33,13 @@ class MonitorApi(Protocol):
     def start_refresh(self, table: str) -> RefreshInfo: ...
     def get_refresh(self, table: str, refresh_id: str) -> RefreshInfo: ...
     def cancel_refresh(self, table: str, refresh_id: str) -> None: ...
+    def refreshes(self, table: str) -> list[RefreshInfo]: ...
+
+
+def newest_ended(refreshes: list[RefreshInfo]) -> RefreshInfo | None:
+    """The refresh that ended last (SUCCESS, FAILED or CANCELED), whatever order the API listed them in."""
+    ended = [r for r in refreshes if r.state.final]
+    return max(ended, key=lambda r: (r.ended or r.started or _EPOCH, int(r.refresh_id or 0)), default=None)
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -92,6 +105,10 @@ class LegacyMonitors:
 
     def cancel_refresh(self, table: str, refresh_id: str) -> None:
         self._call(self._api.cancel_refresh, table_name=table, refresh_id=int(refresh_id))
+
+    def refreshes(self, table: str) -> list[RefreshInfo]:
+        listed = self._call(self._api.list_refreshes, table_name=table)
+        return [self._refresh(table, r) for r in (listed.refreshes or ())]
 
 
 _GRANULARITY = {"5_MINUTES": "5 minutes", "30_MINUTES": "30 minutes", "1_HOUR": "1 hour", "1_DAY": "1 day",
@@ -177,3 +194,9 @@ class DataQualityMonitors:
     def cancel_refresh(self, table: str, refresh_id: str) -> None:
         self._call(self._api.cancel_refresh, object_type="table", object_id=self._require_id(table),
                    refresh_id=int(refresh_id))
+
+    def refreshes(self, table: str) -> list[RefreshInfo]:
+        table_id = self._require_id(table)
+        listed = self._call(lambda: list(itertools.islice(
+            self._api.list_refresh(object_type="table", object_id=table_id, page_size=_LISTED), _LISTED)))
+        return [self._refresh(table, r) for r in listed]

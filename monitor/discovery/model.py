@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from monitor.observations import MonitorStatus
+
 
 class MonitorState(enum.Enum):
     ACTIVE = "active"
@@ -71,6 +73,7 @@ class MonitorInfo:
     model_id_column: str | None = None
     granularities: tuple[str, ...] = ()
     message: str = ""                          # the monitor's latest failure message, or why it is missing
+    last_refresh: RefreshInfo | None = None    # the newest refresh that ended (read for active monitors)
 
     @property
     def metric_tables(self) -> tuple[str, str] | None:
@@ -98,6 +101,20 @@ class MonitorProblem:
     table: str
     state: MonitorState
     message: str
+    refresh: RefreshInfo | None = None          # set when the problem is the newest refresh, which failed
 
     def describe(self) -> str:
+        if self.refresh is not None:
+            return (f"model {self.model}: refresh {self.refresh.refresh_id} of the Lakehouse monitor on {self.table} "
+                    f"{self.refresh.state.value}: {self.message}")
         return f"model {self.model}: the Lakehouse monitor on {self.table} is {self.state.value}: {self.message}"
+
+
+def monitor_status(info: MonitorInfo) -> MonitorStatus:
+    """The monitor as an observation for the judge (``monitor.observations``)."""
+    refresh = info.last_refresh
+    return MonitorStatus(table=info.table, state=info.state.value, api=info.api, message=info.message,
+                         refresh_id=refresh.refresh_id if refresh else None,
+                         refresh_state=refresh.state.value if refresh else None,
+                         refresh_ended=refresh.ended if refresh else None,
+                         refresh_message=refresh.message if refresh else "")

@@ -6,9 +6,14 @@ choice is made once, on the first answer). Answers are cached for ``ttl``.
 
 For the lakehouse source it offers :meth:`resolve` (a ``monitor.sources.TableResolver``): the
 monitor's ``profile_metrics_table_name`` and ``drift_metrics_table_name``, or None to keep the
-configured names. It never raises: a missing, failed or pending monitor, or an API error, becomes a
-:class:`MonitorProblem` (logged, and listed by :meth:`problems`), and the source reads the tables the
-config names. Explicit ``profile_metrics_table``/``drift_metrics_table`` in the config always win.
+configured names. It never raises: a missing, failed or pending monitor, a failed newest refresh, or
+an API error, becomes a :class:`MonitorProblem` (logged, and listed by :meth:`problems`), and the
+source reads the tables the config names. Explicit ``profile_metrics_table``/``drift_metrics_table``
+in the config always win.
+
+For the judge it offers :meth:`status` (a ``monitor.sources.StatusReader``): the monitor and its
+newest ended refresh as a ``MonitorStatus``, which the monitor-status source turns into one window
+per ``signals.monitor_health.window``, judged by ``monitor.risk.monitor_rules``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, TypeVar
 
@@ -23,8 +29,16 @@ import structlog
 
 from config.models import ModelSettings
 from monitor.clock import utc_now
-from monitor.discovery.apis import ApiUnavailable, DataQualityMonitors, LegacyMonitors, MonitorApi
-from monitor.discovery.model import MonitorInfo, MonitorProblem, MonitorState, RefreshInfo, RefreshState
+from monitor.discovery.apis import ApiUnavailable, DataQualityMonitors, LegacyMonitors, MonitorApi, newest_ended
+from monitor.discovery.model import (
+    MonitorInfo,
+    MonitorProblem,
+    MonitorState,
+    RefreshInfo,
+    RefreshState,
+    monitor_status,
+)
+from monitor.observations import MonitorStatus
 from retrain.databricks.client import describe_error
 
 if TYPE_CHECKING:
@@ -103,7 +117,7 @@ class MonitorDiscovery:
             cached = self._cache.get(table)
         if cached is not None and not fresh and now - cached[0] < self._ttl:
             return cached[1]
-        info = self._ask(f"reading the monitor of {table}", lambda api: api.get(table))
+        info = self._ask(f"reading the monitor of {table}", lambda api: _with_refresh(api, api.get(table)))
         with self._lock:
             self._cache[table] = (now, info)
         return info
@@ -117,12 +131,27 @@ class MonitorDiscovery:
             info = self.monitor(table)
         except DiscoveryError as exc:
             return None, MonitorProblem(model.name, table, MonitorState.UNKNOWN, str(exc))
+        refresh = info.last_refresh
+        if info.state is MonitorState.ACTIVE and refresh is not None and refresh.state is RefreshState.FAILED:
+            return info, MonitorProblem(model.name, table, info.state, refresh.message or "no message from the "
+                                        "workspace", refresh)
         if info.state is MonitorState.ACTIVE:
             return info, None
         why = info.message or {MonitorState.MISSING: "no monitor exists on the table",
                                MonitorState.PENDING: "the monitor is still being created",
                                MonitorState.DELETE_PENDING: "the monitor is being deleted"}.get(info.state, "")
         return info, MonitorProblem(model.name, table, info.state, why or "no message from the workspace")
+
+    def status(self, model: ModelSettings) -> MonitorStatus | None:
+        """The model's monitor for the judge (a ``monitor.sources.StatusReader``); None when the model's metric
+        tables are not the monitor's (no lakehouse source, or both tables named in the config).
+
+        Raises DiscoveryError when the monitor API fails: a monitor that could not be read is not judged.
+        """
+        cfg = model.sources.lakehouse
+        if cfg is None or (cfg.profile_metrics_table and cfg.drift_metrics_table):
+            return None
+        return monitor_status(self.monitor(cfg.table))
 
     def resolve(self, model: ModelSettings) -> tuple[str, str] | None:
         """(profile table, drift table) from the monitor, or None to read the configured tables. Never raises."""
@@ -185,3 +214,10 @@ class MonitorDiscovery:
             with self._lock:
                 self._cache.pop(table, None)
         return info
+
+
+def _with_refresh(api: MonitorApi, info: MonitorInfo) -> MonitorInfo:
+    """An active monitor with its newest ended refresh (a failed one is a problem too)."""
+    if info.state is not MonitorState.ACTIVE:
+        return info
+    return replace(info, last_refresh=newest_ended(api.refreshes(info.table)))

@@ -12,6 +12,8 @@ from monitor.observations import WHOLE, Scope
 # How much of the way to "certainly broken" each tier is; the score combines these (see score.py).
 TIER_WEIGHT: dict[str, float] = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
 NotRaisedKind = Literal["skipped", "below", "not_significant", "duplicate"]
+# A finding about a state, not a number (e.g. a missing monitor): value and threshold are 1, its detail says it.
+STATE_STATISTIC = "state"
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,13 @@ class Finding:
         where = "the table" if self.column == ":table" else f"`{self.column}`"
         scope = f" [{self.scope.describe()}]" if self.scope.describe() else ""
         compare = "<=" if self.worse_when_lower else ">="
-        text = (f"{name}: {self.statistic} {self.value:.3g} on {where}{scope}{against} "
-                f"{compare} {self.tier} {self.threshold:g}")
-        if self.detail:
-            text += f" ({self.detail})"
+        if self.statistic == STATE_STATISTIC:
+            text = f"{name} ({self.tier}): {self.detail}"
+        else:
+            text = (f"{name}: {self.statistic} {self.value:.3g} on {where}{scope}{against} "
+                    f"{compare} {self.tier} {self.threshold:g}")
+            if self.detail:
+                text += f" ({self.detail})"
         if self.recent is not None:
             text += f", {self.recent[0]} of the last {self.recent[1]} windows"
         return text

@@ -19,13 +19,15 @@ from monitor.risk.assessment import Assessment, Finding, NotRaised, PriorWindow
 from monitor.risk.context import Context, Rule
 from monitor.risk.drift_rules import drift
 from monitor.risk.health_rules import data_quality
+from monitor.risk.monitor_rules import monitor_health
 from monitor.risk.ops_rules import SEASONS_BACK, operational, volume
 from monitor.risk.quality_rules import custom_metrics, fairness, model_quality
 from monitor.risk.score import counted, rank_key, risk_score, severity_for
 from monitor.risk.trend import trend
 
 MAX_HISTORY = 2000
-RULES: tuple[Rule, ...] = (drift, model_quality, trend, custom_metrics, fairness, data_quality, volume, operational)
+RULES: tuple[Rule, ...] = (drift, model_quality, trend, custom_metrics, fairness, data_quality, volume, operational,
+                          monitor_health)
 
 
 def judge(model: ModelSettings, window: WindowMetrics, history: Sequence[PriorWindow] = (),

@@ -7,12 +7,17 @@ from monitor.engines.base import Engine
 from monitor.sources.base import Source, SourceError, Stream
 from monitor.sources.inference import InferenceSource
 from monitor.sources.lakehouse import LakehouseMetricsSource, TableResolver
+from monitor.sources.monitor_status import MonitorStatusSource, StatusReader
 
-__all__ = ["InferenceSource", "LakehouseMetricsSource", "Source", "SourceError", "Stream", "TableResolver",
-           "build_sources"]
+__all__ = ["InferenceSource", "LakehouseMetricsSource", "MonitorStatusSource", "Source", "SourceError", "StatusReader",
+           "Stream", "TableResolver", "build_sources"]
 
 
-def build_sources(engine: Engine, clock: Callable[[], datetime],
-                  resolve_tables: TableResolver | None = None) -> list[Source]:
-    """Every source, in the order a poll reads them. ``resolve_tables``: the monitor-discovery hook."""
-    return [LakehouseMetricsSource(engine, clock, resolve_tables), InferenceSource(engine, clock)]
+def build_sources(engine: Engine, clock: Callable[[], datetime], resolve_tables: TableResolver | None = None,
+                  monitor_status: StatusReader | None = None) -> list[Source]:
+    """Every source, in the order a poll reads them. ``resolve_tables`` and ``monitor_status``: the
+    monitor-discovery hooks (workspace kind databricks): the monitor's metric tables, and its status."""
+    sources: list[Source] = [LakehouseMetricsSource(engine, clock, resolve_tables), InferenceSource(engine, clock)]
+    if monitor_status is not None:
+        sources.append(MonitorStatusSource(monitor_status, clock))
+    return sources
