@@ -84,17 +84,19 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     backend: JobBackend
     registry: ModelRegistry = mlflow
     resolve_tables = None
+    monitor_status = None
     if ws.kind == "databricks":
         from monitor.workspace import databricks_backends  # noqa: PLC0415 - databricks-sdk only when configured
 
         remote = databricks_backends(settings, clock, mlflow)
         backend, registry, resolve_tables = remote.jobs, remote.registry, remote.resolve_tables
+        monitor_status = remote.monitor_status  # a missing or failed monitor is a finding
     else:
         backend = LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings))
     lifecycle = Lifecycle(store.engine, {m.name: m.lifecycle for m in settings.models}, backend, registry, clock)
     health = Health()
-    handlers = Handlers(settings, build_sources(engine, clock, resolve_tables), assessments, alert_service, lifecycle,
-                        health, clock, FeatureWeightsProvider(mlflow, clock))
+    handlers = Handlers(settings, build_sources(engine, clock, resolve_tables, monitor_status), assessments,
+                        alert_service, lifecycle, health, clock, FeatureWeightsProvider(mlflow, clock))
     bus = MessageBus(
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
         # The lifecycle first: deciding a retrain is quick, alert grouping may flush groups at once.
