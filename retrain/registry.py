@@ -81,13 +81,23 @@ class MlflowRegistry:
             )
             versions = [str(version.version) for version in found]
         except MlflowException:
-            # Registries without tag search (Unity Catalog): filter this model's versions here.
-            versions = [
-                str(version.version)
-                for version in self.client.search_model_versions(f"name = {_quoted(model)}")
-                if version.tags.get(key) == value
-            ]
+            # Unity Catalog searches by name (or run id) only, and its search results carry no tags
+            # (reading them raises): read the versions themselves, newest first, until one has the tag.
+            for version in sorted(self._all_versions(model), key=int, reverse=True):
+                if (self.client.get_model_version(model, version).tags or {}).get(key) == value:
+                    return version
+            return None
         return max(versions, key=int) if versions else None
+
+    def _all_versions(self, model: str) -> list[str]:
+        versions: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.client.search_model_versions(f"name = {_quoted(model)}", page_token=token)
+            versions += [str(version.version) for version in page]
+            token = page.token
+            if not token:
+                return versions
 
     def version_metrics(self, model: str, version: str) -> dict[str, float]:
         model_version = self.client.get_model_version(model, version)

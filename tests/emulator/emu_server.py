@@ -8,7 +8,9 @@
 
 Pieces: ``tables`` (Unity Catalog tables over the lakehouse folder), ``sql`` (Statement Execution on
 the given SparkSession), ``monitors`` (legacy and data-quality monitor APIs), ``jobs``, ``serving``,
-``registry`` (UC model aliases) and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
+``registry`` (UC models, versions, aliases and MLflow runs, seeded with ``registry.add_version`` and
+``registry.add_run``; served to databricks-sdk and, by ``mlflow``, to MLflow's ``databricks-uc``
+registry and ``databricks`` tracking clients) and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING
 from emu_clock import EmuClock
 from emu_http import Router, make_server
 from emu_jobs import Jobs
+from emu_mlflow import MlflowPaths
 from emu_monitors import Monitors
 from emu_registry import Registry
 from emu_serving import Serving
@@ -45,7 +48,8 @@ class Emulator:
         self.jobs = Jobs(self.clock)
         self.registry = Registry(self.clock)
         self.serving = Serving(self.clock, self.registry)
-        for piece in (self.tables, self.sql, self.monitors, self.jobs, self.registry, self.serving):
+        self.mlflow = MlflowPaths(self.registry)
+        for piece in (self.tables, self.sql, self.monitors, self.jobs, self.registry, self.mlflow, self.serving):
             piece.register(self.faults)
         self._server = None
         self._threads: list[threading.Thread] = []
