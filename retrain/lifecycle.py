@@ -1,11 +1,12 @@
-"""The lifecycle: triggers become durable runs that retrain, validate and promote a model.
+"""The lifecycle: triggers become durable runs that take their configured steps, one side effect at a time.
 
-A run moves through ``retrain`` (start the job) → ``wait`` (poll it) → ``validate`` (challenger vs
-champion on the same holdout) → ``promote`` (move aliases) → ``done``, ending ``succeeded``,
-``rejected`` or ``failed`` with a reason. :meth:`Lifecycle.advance` never blocks: it moves each
-unfinished run as far as it can right now and returns what happened. Every side effect is recorded
-in the run row (before and after), so a new ``Lifecycle`` on the same database resumes a run
-without starting its job twice or moving an alias twice.
+A run's ``plan`` (the model's ``lifecycle.steps`` when it started) is walked by
+:meth:`Lifecycle.advance`, which never blocks: each unfinished run moves as far as it can right now
+(``retrain.steps``) and the transitions come back as :class:`LifecycleEvent` values. Every side
+effect is recorded in the run row as it happens and guarded by a read of what is in place, so a new
+``Lifecycle`` on the same database (a restart, even after SIGKILL) resumes a run without a second
+job, alias move or endpoint update. A step that fails ends the run with its reason; if the run had
+changed production (aliases, an endpoint), it first goes through ``rollback``.
 """
 
 from __future__ import annotations
@@ -17,23 +18,26 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from config.durations import format_duration
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
-from retrain.backends.base import JobBackend, JobState
-from retrain.guardrails import StartDecision, decide
-from retrain.promotion import describe_version, promote
+from retrain.backends.base import JobBackend
+from retrain.guardrails import StartDecision, StartReason, decide
+from retrain.ports import AssessmentReader, MonitorRefresher
 from retrain.registry import ModelRegistry
 from retrain.runs import LifecycleEvent, RunRecord, RunState, Step
+from retrain.serving import EndpointBusy, ServingBackend
+from retrain.steps import Deps, End, Next, Outcome, Revert, StepContext, Wait, handlers
+from retrain.steps.base import RUN_ID_TAG, VALIDATION_TAG, production_touched
+from retrain.steps.jobs import cancel_jobs
+from retrain.switch import SwitchState, read_switch, set_switch
 from retrain.trigger import Trigger
-from retrain.validation import Outcome, judge
+
+__all__ = ["RUN_ID_TAG", "VALIDATION_TAG", "Lifecycle"]
 
 log = structlog.get_logger(__name__)
 
-RUN_ID_TAG = "lakewarden.run_id"
-VALIDATION_TAG = "lakewarden.validation"
-
-_Events = list[LifecycleEvent] | None  # None: the run cannot move on right now
+# After a full rollout the new model serves and passed its checks: cancelling then stops the run only.
+_NO_REVERT = (Step.REFRESH_MONITOR, Step.BATCH_SCORE, Step.EMERGENCY)
 
 
 class Lifecycle:
@@ -47,35 +51,83 @@ class Lifecycle:
         registry: ModelRegistry,
         clock: Callable[[], datetime],
         *,
+        serving: ServingBackend | None = None,
+        monitors: MonitorRefresher | None = None,
+        verdicts: AssessmentReader | None = None,
         max_attempts: int = 5,
     ) -> None:
         for name, settings in models.items():
-            if settings.enabled and settings.retrain.backend != backend.kind:
-                raise ValueError(
-                    f"model {name}: retrain.backend is {settings.retrain.backend} "
-                    f"but lakewarden runs jobs with the {backend.kind} backend"
-                )
+            for job in settings.jobs() if settings.enabled else []:
+                if job.backend != backend.kind:
+                    raise ValueError(f"model {name}: a lifecycle job uses backend {job.backend} "
+                                     f"but lakewarden runs jobs with the {backend.kind} backend")
         self.engine = engine
         self.models = models
         self.backend = backend
         self.registry = registry
         self.clock = clock
+        self.deps = Deps(backend, registry, clock, serving, monitors, verdicts)
         self.max_attempts = max_attempts
+        self._handlers = handlers()
 
-    # -- starting runs -------------------------------------------------------------------------
+    # -- starting and stopping runs -------------------------------------------------------------
 
     def consider(self, trigger: Trigger) -> StartDecision:
         """Start a run for the trigger if every guardrail allows it; the run starts ``pending``."""
         decision = decide(self.engine, trigger, self.models.get(trigger.model), self.clock())
-        log.info(
-            "lifecycle_decision",
-            model=trigger.model,
-            reason=decision.reason.value,
-            run_id=decision.run_id,
-            message=decision.message,
-            severity=trigger.severity,
-        )
+        log.info("lifecycle_decision", model=trigger.model, reason=decision.reason.value, run_id=decision.run_id,
+                 message=decision.message, severity=trigger.severity, requested_by=trigger.requested_by)
         return decision
+
+    def emergency(self, trigger: Trigger) -> StartDecision:
+        """Move the model's traffic back to its previous champion now (``lifecycle.emergency``).
+
+        A run in flight is cancelled first: if it had changed production, its own rollback puts
+        back the model that served before it, which is the fallback itself.
+        """
+        settings = self.models.get(trigger.model)
+        if settings is None or not settings.emergency.enabled:
+            return StartDecision(StartReason.DISABLED, f"emergency fallback is not enabled for {trigger.model}")
+        with self.engine.connect() as conn:
+            in_flight = store.select_runs(conn, model=trigger.model, unfinished=True)
+        for run in in_flight:
+            if run.step is Step.EMERGENCY:
+                return StartDecision(StartReason.IN_FLIGHT, f"emergency run {run.run_id} is in flight", run.run_id)
+            touched = production_touched(run.external) and run.step not in _NO_REVERT
+            self.cancel(run.run_id, f"emergency: {trigger.reason}", by="emergency")
+            self._advance_run(run.run_id)
+            if touched:
+                return StartDecision(StartReason.ROLLING_BACK, f"run {run.run_id} had changed production: it is "
+                                     "cancelled and rolls back to the model that served before it", run.run_id)
+        decision = decide(self.engine, trigger, settings, self.clock(), plan=("emergency",))
+        log.warning("lifecycle_emergency", model=trigger.model, reason=decision.reason.value,
+                    run_id=decision.run_id, message=decision.message)
+        if decision.started and decision.run_id is not None:
+            self._advance_run(decision.run_id)
+        return decision
+
+    def cancel(self, run_id: str, reason: str, by: str) -> RunRecord:
+        """Ask a run to stop; the next :meth:`advance` cancels its jobs and rolls back what it changed."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            run = store.load_run(conn, run_id)
+            if run is None:
+                raise KeyError(f"no lifecycle run {run_id}")
+            if run.state.final:
+                raise ValueError(f"run {run_id} already ended {run.state.value}: {run.decision}")
+            store.update_run(conn, run, now, external={"cancel_requested": f"{reason} (by {by})"})
+            store.add_event(conn, LifecycleEvent(run_id, run.model, "cancel", f"cancel asked by {by}: {reason}", now))
+            return store.load_run(conn, run_id) or run
+
+    def pause(self, reason: str, by: str) -> SwitchState:
+        return set_switch(self.engine, paused=True, reason=reason, by=by, now=self.clock())
+
+    def resume(self, reason: str, by: str) -> SwitchState:
+        return set_switch(self.engine, paused=False, reason=reason, by=by, now=self.clock())
+
+    def switch(self) -> SwitchState:
+        with self.engine.connect() as conn:
+            return read_switch(conn)
 
     # -- reading runs --------------------------------------------------------------------------
 
@@ -101,174 +153,100 @@ class Lifecycle:
             pending = store.select_runs(conn, unfinished=True)
         events: list[LifecycleEvent] = []
         for run in pending:
-            events.extend(self._advance_run(run))
+            events.extend(self._advance_run(run.run_id))
         return events
 
-    def _advance_run(self, run: RunRecord) -> list[LifecycleEvent]:
+    def _advance_run(self, run_id: str) -> list[LifecycleEvent]:
         events: list[LifecycleEvent] = []
-        current: RunRecord | None = run
+        current = self.get(run_id)
         while current is not None and not current.state.final:
             try:
                 moved = self._step(current)
+            except EndpointBusy as exc:
+                log.info("lifecycle_endpoint_busy", run_id=run_id, step=current.step.value, error=str(exc))
+                break
             except Exception as exc:
-                log.exception("lifecycle_step_error", run_id=current.run_id, step=current.step.value)
+                log.exception("lifecycle_step_error", run_id=run_id, step=current.step.value)
                 events.extend(self._count_error(current, exc))
                 break
             if moved is None:
                 break
             events.extend(moved)
-            current = self.get(current.run_id)
+            current = self.get(run_id)
         return events
 
-    def _step(self, run: RunRecord) -> _Events:
+    def _step(self, run: RunRecord) -> list[LifecycleEvent] | None:
         settings = self.models.get(run.model)
         if settings is None or not settings.enabled:
-            self._cancel_job(run)
-            return self._finish(run, RunState.FAILED, f"lifecycle of {run.model} was disabled during the run")
-        handlers: dict[Step, Callable[[RunRecord, LifecycleSettings], _Events]] = {
-            Step.RETRAIN: self._start_job,
-            Step.WAIT: self._wait_job,
-            Step.VALIDATE: self._validate,
-            Step.PROMOTE: self._promote,
-        }
-        return handlers[run.step](run, settings)
+            settings = settings or LifecycleSettings()
+            run = self._request_cancel_once(run, f"lifecycle of {run.model} was disabled during the run")
+        ctx = StepContext(run, settings, self.deps, lambda values: self._record(run.run_id, values))
+        if run.cancel_requested and run.step is not Step.ROLLBACK:
+            outcome = self._cancelled(ctx)
+        elif run.step is not Step.ROLLBACK and self.switch().paused:
+            return None  # held by the kill switch; rollbacks still finish
+        else:
+            outcome = self._handlers[run.step](ctx)
+        return self._apply(ctx, outcome)
 
-    def _start_job(self, run: RunRecord, settings: LifecycleSettings) -> _Events:
-        if "champion_at_start" not in run.external:
-            # What the job compares against; recorded before the job can see it.
-            champion = self.registry.get_alias(run.registered_model, settings.promote.champion_alias)
-            run = self._record(run, champion_at_start=champion, job_requested_at=self.clock().isoformat())
-        trigger = run.trigger
-        params = {
-            "model_name": run.registered_model,
-            "lakewarden_run_id": run.run_id,
-            "reason": trigger.reason,
-            "window_start": trigger.window_start.isoformat() if trigger.window_start else "",
-            "window_end": trigger.window_end.isoformat() if trigger.window_end else "",
-            **settings.retrain.parameters,
-        }
-        target = settings.retrain.module or str(settings.retrain.job_id)
-        external_id = self.backend.start(run.run_id, target, params)
-        now = self.clock()
-        return self._move(
-            run,
-            state=RunState.RUNNING,
-            step=Step.WAIT,
-            kind="started",
-            message=f"{self.backend.kind} job {external_id} started",
-            external={"job_external_id": external_id, "job_started_at": now.isoformat()},
-        )
+    def _cancelled(self, ctx: StepContext) -> Outcome:
+        reason = f"cancelled: {ctx.run.cancel_requested}"
+        try:
+            cancel_jobs(ctx)
+        except Exception:
+            log.exception("lifecycle_cancel_error", run_id=ctx.run.run_id)
+        if ctx.production_touched and ctx.run.step not in _NO_REVERT:
+            return Revert(RunState.CANCELLED, reason)
+        return End(RunState.CANCELLED, reason)
 
-    def _wait_job(self, run: RunRecord, settings: LifecycleSettings) -> _Events:
-        external_id = str(run.external["job_external_id"])
-        status = self.backend.status(external_id)
-        if status.state is JobState.RUNNING:
-            started = datetime.fromisoformat(str(run.external["job_started_at"]))
-            timeout = settings.retrain.timeout
-            if self.clock() - started <= timeout:
-                return None
-            self.backend.cancel(external_id)
-            return self._finish(
-                run,
-                RunState.FAILED,
-                f"job {external_id} timed out after {format_duration(timeout)}; cancelled",
-            )
-        if status.state is JobState.FAILED:
-            tail = f"\n{status.log_tail}" if status.log_tail else ""
-            return self._finish(run, RunState.FAILED, f"job {external_id} failed: {status.message}{tail}")
-        version = self.registry.find_version_by_tag(run.registered_model, RUN_ID_TAG, run.run_id)
-        if version is None:
-            return self._finish(
-                run,
-                RunState.FAILED,
-                f"job {external_id} succeeded but registered no version of {run.registered_model} "
-                f"tagged {RUN_ID_TAG}={run.run_id}",
-            )
-        return self._move(
-            run,
-            state=RunState.RUNNING,
-            step=Step.VALIDATE,
-            kind="step",
-            message=f"job {external_id} succeeded; version {version} of {run.registered_model} registered",
-            external={"model_version": version},
-        )
-
-    def _validate(self, run: RunRecord, settings: LifecycleSettings) -> _Events:
-        version = str(run.model_version)
-        model = run.registered_model
-        expected = run.external.get("champion_at_start")
-        champion = self.registry.get_alias(model, settings.promote.champion_alias)
-        if champion != expected:
-            return self._finish(
-                run,
-                RunState.FAILED,
-                f"alias {settings.promote.champion_alias} of {model} moved from "
-                f"{describe_version(expected)} to {describe_version(champion)} while the job ran: "
-                f"version {version} was scored against another champion",
-            )
-        verdict = judge(self.registry.version_metrics(model, version), settings.validate_, version, champion)
-        if verdict.outcome is Outcome.INVALID:
-            return self._finish(run, RunState.FAILED, verdict.message)
-        self.registry.set_version_tag(model, version, VALIDATION_TAG, verdict.outcome.value)
-        if verdict.outcome is Outcome.REJECTED:
-            return self._finish(run, RunState.REJECTED, verdict.message)
-        return self._move(
-            run, state=RunState.RUNNING, step=Step.PROMOTE, kind="step", message=verdict.message
-        )
-
-    def _promote(self, run: RunRecord, settings: LifecycleSettings) -> _Events:
-        progress = dict(run.external.get("promotion", {}))
-
-        def record(done: dict[str, Any]) -> None:
-            progress.update(done)
-            self._record(run, promotion=dict(progress))
-
-        expected = run.external.get("champion_at_start")
-        result = promote(
-            self.registry,
-            run.registered_model,
-            str(run.model_version),
-            expected_champion=None if expected is None else str(expected),
-            aliases=settings.promote,
-            progress=progress,
-            record=record,
-        )
-        if not result.ok:
-            return self._finish(run, RunState.FAILED, result.message)
-        return self._finish(run, RunState.SUCCEEDED, result.message)
+    def _apply(self, ctx: StepContext, outcome: Outcome) -> list[LifecycleEvent] | None:
+        run = self.get(ctx.run.run_id) or ctx.run
+        events: list[LifecycleEvent] = []
+        if run.state is RunState.PENDING and not isinstance(outcome, (End, Revert)):
+            job = run.external.get("job_external_id")
+            started = f"{self.backend.kind} job {job} started" if job else f"run started at {run.step.value}"
+            events += self._move(run, state=RunState.RUNNING, step=run.step, kind="started",
+                                 message=f"{started}: {run.trigger.reason}")
+        if isinstance(outcome, Wait):
+            if run.attempts:
+                with self.engine.begin() as conn:
+                    store.update_run(conn, run, self.clock(), attempts=0)
+            return events or None
+        if isinstance(outcome, Next):
+            plan = run.plan
+            later = plan[plan.index(run.step) + 1:] if run.step in plan else ()
+            if not later:
+                return events + self._finish(run, RunState.SUCCEEDED, outcome.message)
+            return events + self._move(run, state=RunState.RUNNING, step=later[0], kind="step",
+                                       message=outcome.message, external=outcome.external)
+        if isinstance(outcome, Revert) and ctx.production_touched:
+            return events + self._move(run, state=RunState.RUNNING, step=Step.ROLLBACK, kind="rollback",
+                                       message=f"rolling back: {outcome.reason}",
+                                       external={"revert": {"state": outcome.state.value, "reason": outcome.reason}})
+        return events + self._finish(run, outcome.state, outcome.reason)
 
     # -- recording -----------------------------------------------------------------------------
 
-    def _record(self, run: RunRecord, **external: Any) -> RunRecord:
-        with self.engine.begin() as conn:
-            fresh = store.load_run(conn, run.run_id) or run
-            store.update_run(conn, fresh, self.clock(), external=external)
-            return store.load_run(conn, run.run_id) or fresh
+    def _request_cancel_once(self, run: RunRecord, reason: str) -> RunRecord:
+        if run.cancel_requested:
+            return run
+        return self.cancel(run.run_id, reason, by="lakewarden")
 
-    def _move(
-        self,
-        run: RunRecord,
-        *,
-        state: RunState,
-        step: Step,
-        kind: str,
-        message: str,
-        external: Mapping[str, Any] | None = None,
-    ) -> list[LifecycleEvent]:
+    def _record(self, run_id: str, external: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            fresh = store.load_run(conn, run_id)
+            if fresh is not None:
+                store.update_run(conn, fresh, self.clock(), external=external)
+
+    def _move(self, run: RunRecord, *, state: RunState, step: Step, kind: str, message: str,
+              external: Mapping[str, Any] | None = None) -> list[LifecycleEvent]:
         now = self.clock()
         event = LifecycleEvent(run.run_id, run.model, kind, message, now)
         with self.engine.begin() as conn:
             fresh = store.load_run(conn, run.run_id) or run
-            store.update_run(
-                conn,
-                fresh,
-                now,
-                state=state,
-                step=step,
-                external=external,
-                attempts=0,
-                decision=message if state.final else None,
-            )
+            entering = {f"{step.value}_started_at": now.isoformat()} if step is not fresh.step else {}
+            store.update_run(conn, fresh, now, state=state, step=step, external={**entering, **(external or {})},
+                             attempts=0, decision=message if state.final else None)
             store.add_event(conn, event)
         log.info("lifecycle_event", run_id=run.run_id, model=run.model, kind=kind, message=message)
         return [event]
@@ -278,20 +256,17 @@ class Lifecycle:
 
     def _count_error(self, run: RunRecord, exc: Exception) -> list[LifecycleEvent]:
         attempts = run.attempts + 1
-        message = (
-            f"step {run.step.value} failed ({attempts}/{self.max_attempts}): {type(exc).__name__}: {exc}"
-        )
-        if attempts >= self.max_attempts:
-            self._cancel_job(run)
-            return self._finish(run, RunState.FAILED, message)
-        with self.engine.begin() as conn:
-            store.update_run(conn, run, self.clock(), attempts=attempts)
-        return []
-
-    def _cancel_job(self, run: RunRecord) -> None:
-        external_id = run.external.get("job_external_id")
-        if run.step is Step.WAIT and external_id is not None:
-            try:
-                self.backend.cancel(str(external_id))
-            except Exception:
-                log.exception("lifecycle_cancel_error", run_id=run.run_id, job=external_id)
+        message = f"step {run.step.value} failed ({attempts}/{self.max_attempts}): {type(exc).__name__}: {exc}"
+        if attempts < self.max_attempts:
+            with self.engine.begin() as conn:
+                store.update_run(conn, run, self.clock(), attempts=attempts)
+            return []
+        settings = self.models.get(run.model) or LifecycleSettings()
+        ctx = StepContext(run, settings, self.deps, lambda values: self._record(run.run_id, values))
+        if run.step is Step.ROLLBACK:
+            return self._finish(run, RunState.FAILED, f"ROLLBACK INCOMPLETE: {message}")
+        try:
+            cancel_jobs(ctx)
+        except Exception:
+            log.exception("lifecycle_cancel_error", run_id=run.run_id)
+        return self._apply(ctx, Revert(RunState.FAILED, message)) or []

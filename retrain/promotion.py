@@ -3,7 +3,8 @@
 Order: set ``challenger`` on the new version, keep the old champion under ``previous_champion``,
 move ``champion`` to the new version (one ``set_alias``, so the model always has a champion), then
 remove ``challenger`` (Databricks' MLOps Stacks pattern). Each move is recorded through ``record``
-as soon as it is done, so a restart skips what was done; repeating a move is harmless anyway.
+as soon as it is done, so a restart skips what was done; and each move first reads the alias, so a
+move made just before a crash (and not yet recorded) is not made again.
 
 If the champion alias points to neither the champion seen when the job started nor the new version,
 someone else moved it: the promotion stops, puts ``previous_champion`` back and removes its own
@@ -74,14 +75,19 @@ def promote(
         if "previous_before" not in done:
             mark("previous_before", registry.get_alias(model, aliases.previous_alias))
         if not done.get("challenger_set"):
-            registry.set_alias(model, aliases.challenger_alias, version)
+            # Each move reads first: a move done just before a crash is not made a second time.
+            if registry.get_alias(model, aliases.challenger_alias) != version:
+                registry.set_alias(model, aliases.challenger_alias, version)
             mark("challenger_set")
         if expected_champion is not None and not done.get("previous_set"):
-            registry.set_alias(model, aliases.previous_alias, expected_champion)
+            if registry.get_alias(model, aliases.previous_alias) != expected_champion:
+                registry.set_alias(model, aliases.previous_alias, expected_champion)
             mark("previous_set")
-        if (found := champion_moved_by_someone()) is not None:
-            return abandon(found)
-        registry.set_alias(model, aliases.champion_alias, version)
+        current = registry.get_alias(model, aliases.champion_alias)
+        if current not in (expected_champion, version):
+            return abandon(current)
+        if current != version:
+            registry.set_alias(model, aliases.champion_alias, version)
         mark("champion_moved")
     if not done.get("challenger_cleared"):
         if registry.get_alias(model, aliases.challenger_alias) == version:
@@ -93,3 +99,32 @@ def promote(
         else ""
     )
     return PromotionResult(True, f"version {version} is now {aliases.champion_alias} of {model}{kept}")
+
+
+def revert(
+    registry: ModelRegistry,
+    model: str,
+    version: str,
+    *,
+    expected_champion: str | None,
+    aliases: PromoteStep,
+    progress: Mapping[str, Any],
+) -> str:
+    """Put back what :func:`promote` moved for ``version`` (a rollback); each move reads first. What was done."""
+    done = []
+    if progress.get("champion_moved") and registry.get_alias(model, aliases.champion_alias) == version:
+        if expected_champion is not None:
+            registry.set_alias(model, aliases.champion_alias, expected_champion)
+            done.append(f"{aliases.champion_alias} back to version {expected_champion}")
+        else:
+            done.append(f"{aliases.champion_alias} kept at version {version}: there was no champion before")
+    if progress.get("previous_set"):
+        before = progress.get("previous_before")
+        current = registry.get_alias(model, aliases.previous_alias)
+        if before is None and current is not None:
+            registry.delete_alias(model, aliases.previous_alias)
+        elif before is not None and current != str(before):
+            registry.set_alias(model, aliases.previous_alias, str(before))
+    if registry.get_alias(model, aliases.challenger_alias) == version:
+        registry.delete_alias(model, aliases.challenger_alias)
+    return "; ".join(done) or "no alias had moved"

@@ -16,26 +16,38 @@ from retrain.trigger import Trigger
 
 
 class RunState(enum.Enum):
-    """Where a run is. The last three are final."""
+    """Where a run is. All but ``pending`` and ``running`` are final.
+
+    ``rejected``: the challenger lost validation and nothing changed. ``rolled_back``: production was
+    changed and put back (a canary that got worse, or an emergency fallback to the previous champion).
+    ``failed`` and ``cancelled`` also leave production as it was before the run, except after a full
+    rollout (see README "Lifecycle").
+    """
 
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REJECTED = "rejected"
+    ROLLED_BACK = "rolled_back"
+    CANCELLED = "cancelled"
 
     @property
     def final(self) -> bool:
-        return self in (RunState.SUCCEEDED, RunState.FAILED, RunState.REJECTED)
+        return self not in (RunState.PENDING, RunState.RUNNING)
 
 
 class Step(enum.Enum):
-    """What a run does next: start the job, wait for it, validate the challenger, promote it."""
+    """What a run does now: one of the configured steps, a rollback, an emergency fallback, or nothing."""
 
     RETRAIN = "retrain"
-    WAIT = "wait"
     VALIDATE = "validate"
     PROMOTE = "promote"
+    ROLLOUT = "rollout"
+    REFRESH_MONITOR = "refresh_monitor"
+    BATCH_SCORE = "batch_score"
+    ROLLBACK = "rollback"
+    EMERGENCY = "emergency"
     DONE = "done"
 
 
@@ -43,9 +55,11 @@ class Step(enum.Enum):
 class LifecycleEvent:
     """Something that happened to a run; the daemon turns these into timeline lines and notifications.
 
-    ``kind`` is one of ``started`` (the job started), ``step`` (a step finished), ``succeeded``,
-    ``rejected`` (the challenger lost), ``failed``. The audit trail (``Lifecycle.history``) also holds
-    ``decision`` rows: what ``consider`` answered to each trigger that reached the guardrails.
+    ``kind`` is ``started`` (the job started), ``step`` (a step finished), ``rollback`` (a rollback
+    began), ``emergency`` (traffic moved to the previous champion), or the final state the run ended
+    in (``succeeded``, ``rejected``, ``failed``, ``rolled_back``, ``cancelled``). The audit trail
+    (``Lifecycle.history``) also holds ``decision`` rows: what each trigger was answered, and
+    ``cancel`` rows: who asked to cancel.
     """
 
     run_id: str
@@ -72,6 +86,19 @@ class RunRecord:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+
+    @property
+    def plan(self) -> tuple[Step, ...]:
+        """The steps this run takes, fixed when it was created (runs of older releases: the v1 steps)."""
+        stored = self.external.get("plan")
+        if not stored:
+            return (Step.RETRAIN, Step.VALIDATE, Step.PROMOTE)
+        return tuple(Step(name) for name in stored)
+
+    @property
+    def cancel_requested(self) -> str | None:
+        value = self.external.get("cancel_requested")
+        return None if value is None else str(value)
 
     @property
     def model_version(self) -> str | None:
@@ -103,7 +130,8 @@ def _record(row: sa.Row[Any]) -> RunRecord:
 
 
 def insert_run(
-    conn: sa.Connection, *, run_id: str, trigger: Trigger, registered_model: str, key: str, now: datetime
+    conn: sa.Connection, *, run_id: str, trigger: Trigger, registered_model: str, key: str, now: datetime,
+    plan: tuple[str, ...] = ("retrain", "validate", "promote"),
 ) -> None:
     conn.execute(
         retrain_runs.insert().values(
@@ -111,11 +139,11 @@ def insert_run(
             model=trigger.model,
             registered_model=registered_model,
             state=RunState.PENDING.value,
-            step=Step.RETRAIN.value,
+            step=plan[0],
             trigger=trigger.to_json(),
             idempotency_key=key,
             attempts=0,
-            external={},
+            external={"plan": list(plan)},
             decision=None,
             created_at=now,
             updated_at=now,

@@ -36,6 +36,10 @@ class Trigger:
     window_start: datetime | None = None
     window_end: datetime | None = None
     requested_by: str = "policy"
+    # Facts for the guardrails, from the monitor: the end of the newest judged window, and whether
+    # the newest window had labels to judge quality on (None: not known).
+    data_end: datetime | None = None
+    labels_present: bool | None = None
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -43,7 +47,7 @@ class Trigger:
         if not reason_kind(self.reason):
             raise ValueError("a trigger needs a reason, e.g. 'drift: psi on tenure_months 0.31'")
         severity_rank(self.severity)
-        for name in ("window_start", "window_end"):
+        for name in ("window_start", "window_end", "data_end"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() != timedelta(0):
                 raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
@@ -64,7 +68,7 @@ class Trigger:
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
-    def to_json(self) -> dict[str, str | None]:
+    def to_json(self) -> dict[str, str | bool | None]:
         """The trigger as JSON-ready values (datetimes as ISO 8601)."""
         return {
             "model": self.model,
@@ -73,17 +77,26 @@ class Trigger:
             "window_start": self.window_start.isoformat() if self.window_start else None,
             "window_end": self.window_end.isoformat() if self.window_end else None,
             "requested_by": self.requested_by,
+            "data_end": self.data_end.isoformat() if self.data_end else None,
+            "labels_present": self.labels_present,
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, str | None]) -> Trigger:
+    def from_json(cls, data: dict[str, str | bool | None]) -> Trigger:
         """The inverse of :meth:`to_json`."""
-        start, end = data.get("window_start"), data.get("window_end")
+
+        def when(key: str) -> datetime | None:
+            value = data.get(key)
+            return datetime.fromisoformat(str(value)) if value else None
+
+        labels = data.get("labels_present")
         return cls(
             model=str(data["model"]),
             reason=str(data["reason"]),
             severity=str(data["severity"]),
-            window_start=datetime.fromisoformat(start) if start else None,
-            window_end=datetime.fromisoformat(end) if end else None,
+            window_start=when("window_start"),
+            window_end=when("window_end"),
             requested_by=str(data.get("requested_by") or "policy"),
+            data_end=when("data_end"),
+            labels_present=None if labels is None else bool(labels),
         )

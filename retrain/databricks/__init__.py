@@ -8,15 +8,8 @@
 from retrain.databricks.client import WorkspaceError, describe_error, is_not_found, workspace_client
 from retrain.databricks.jobs import DatabricksJobBackend, idempotency_token
 from retrain.databricks.registry import UnityCatalogRegistry
-from retrain.databricks.serving import (
-    EndpointBusy,
-    EndpointMissing,
-    EndpointSnapshot,
-    EndpointState,
-    EndpointUpdateFailed,
-    ServedEntity,
-    ServingEndpoints,
-)
+from retrain.databricks.serving import EndpointBusy, EndpointMissing, EndpointUpdateFailed, ServingEndpoints
+from retrain.serving import EndpointSnapshot, EndpointState, ServedEntity
 
 __all__ = [
     "DatabricksJobBackend",

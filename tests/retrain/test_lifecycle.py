@@ -198,7 +198,7 @@ def test_a_restarted_lifecycle_resumes_without_starting_the_job_again(
     assert second.advance() == []
     run = second.get(run_id)
     assert run is not None
-    assert (run.state, run.step) == (RunState.RUNNING, Step.WAIT)
+    assert (run.state, run.step) == (RunState.RUNNING, Step.RETRAIN)
     gate.touch()
     run = drive(second, run_id)
     assert run.state is RunState.SUCCEEDED, run.decision
@@ -245,7 +245,7 @@ def test_disabling_the_lifecycle_cancels_a_running_job(make_lifecycle: MakeLifec
     run_id = start(lifecycle)
     lifecycle.advance()
     restarted = make_lifecycle(enabled=False)
-    assert [event.kind for event in restarted.advance()] == ["failed"]
+    assert [event.kind for event in restarted.advance()] == ["cancelled"]
     run = restarted.get(run_id)
     assert run is not None
     assert "disabled" in str(run.decision)

@@ -1,0 +1,32 @@
+"""Step ``refresh_monitor``: refresh the model's Lakehouse monitor and wait for the refresh to end.
+
+At least once: a crash between starting a refresh and recording it starts another, which is harmless
+(a refresh recomputes the metric tables).
+"""
+
+from __future__ import annotations
+
+from config.durations import format_duration
+from retrain.ports import RefreshState
+from retrain.runs import RunState
+from retrain.steps.base import End, Next, Outcome, StepContext, Wait
+
+
+def refresh_monitor(ctx: StepContext) -> Outcome:
+    monitors = ctx.deps.monitors
+    if monitors is None:
+        return End(RunState.FAILED, "refresh_monitor: no monitor refresher is configured for this workspace")
+    timeout = ctx.settings.refresh_monitor.timeout
+    if ctx.overdue("refresh_started_at", timeout):
+        return End(RunState.FAILED, f"monitor refresh {ctx.get('refresh_id')} did not finish within "
+                                    f"{format_duration(timeout)}; the new model keeps serving")
+    refresh_id = ctx.get("refresh_id")
+    if refresh_id is None:
+        refresh_id = monitors.start_refresh(ctx.run.model)
+        ctx.save(refresh_id=refresh_id)
+    state, message = monitors.refresh_state(ctx.run.model, str(refresh_id))
+    if state is RefreshState.RUNNING:
+        return Wait(message)
+    if state is RefreshState.FAILED:
+        return End(RunState.FAILED, f"monitor refresh {refresh_id} failed: {message}; the new model keeps serving")
+    return Next(f"monitor refreshed ({refresh_id}): {message}")
