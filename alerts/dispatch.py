@@ -2,9 +2,10 @@
 
 The daemon calls :meth:`Dispatcher.flush` on its delivery tick (and after each sync). Each batch of
 due groups is judged in one write transaction: the decisions, the notification log and the outbox
-rows commit together or not at all. Every decision is logged (``alert_group_decision``) with its
-reason and counted (``Dispatcher.counts``); decisions other than ``suppressed`` are also kept in
-``alerts_decisions`` for audit.
+rows commit together or not at all. The muters' state (silences, firing inhibition sources) is read
+once per flush, in its first batch, and judges all of its batches. Every decision is logged
+(``alert_group_decision``) with its reason and counted (``Dispatcher.counts``); decisions other than
+``suppressed`` are also kept in ``alerts_decisions`` for audit.
 """
 
 from __future__ import annotations
@@ -65,19 +66,20 @@ class Dispatcher:
         total: Counter[str] = Counter()
         sums = {"groups": 0, "notified": 0, "outbox_rows": 0, "escalation_steps": 0}
         with self._lock:
-            for _ in range(max_batches):
-                found = self._flush_batch(total, sums)
+            for index in range(max_batches):
+                found = self._flush_batch(total, sums, refresh=index == 0)
                 if found < self._batch:
                     break
         return FlushReport(reasons=dict(total), **sums)
 
-    def _flush_batch(self, total: Counter[str], sums: dict[str, int]) -> int:
+    def _flush_batch(self, total: Counter[str], sums: dict[str, int], *, refresh: bool) -> int:
         now = self._clock()
         with begin_write(self._engine) as conn:
             due = groups.due(conn, now, self._batch)
             if not due and not self._escalations_due(conn, now):
                 return 0
-            self._pipeline.refresh(conn, now)
+            if refresh:  # one snapshot of silences and firing sources per flush, read in its first batch
+                self._pipeline.refresh(conn, now)
             self._pipeline.prefetch(conn, [g.id for g in due])
             members = groups.members(conn, [g.id for g in due])
             decisions: list[dict[str, Any]] = []

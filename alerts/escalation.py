@@ -52,10 +52,11 @@ class EscalationStage:
             self._close(ctx, row, alerts)
         elif row is None and ctx.trace.firing and ctx.route.escalation in self._policies:
             policy = self._policies[ctx.route.escalation or ""]
-            ctx.conn.execute(t.insert().values(
-                group_id=ctx.group.id, group_key=ctx.group.group_key, receiver=ctx.receiver.name,
-                policy=policy.name, opened_at=ctx.now, step=0, round=0, next_at=ctx.now + policy.steps[0].wait,
-                notified=[], ack_sent=False))
+            # Inserted with the batch's other writes, before the batch runs the due steps (``tick``).
+            ctx.writes.escalations.append({
+                "group_id": ctx.group.id, "group_key": ctx.group.group_key, "receiver": ctx.receiver.name,
+                "policy": policy.name, "opened_at": ctx.now, "step": 0, "round": 0,
+                "next_at": ctx.now + policy.steps[0].wait, "notified": [], "ack_sent": False})
             log.info("escalation_opened", group_key=ctx.group.group_key, policy=policy.name)
         return alerts
 

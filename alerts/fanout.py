@@ -29,13 +29,24 @@ KINDS = ("file", "console", "webhook", "slack", "email", "msteamsv2", "msteams",
 ACK_KINDS = frozenset({"pagerduty"})
 
 
+_CONFIGS: dict[int, tuple[Receiver, list[tuple[str, int, ChannelConfig]]]] = {}
+
+
 def channel_configs(receiver: Receiver) -> list[tuple[str, int, ChannelConfig]]:
-    """``(kind, index, config)`` for every channel of ``receiver``, kinds in a fixed order."""
+    """``(kind, index, config)`` for every channel of ``receiver``, kinds in a fixed order.
+
+    Worked out once per receiver (a frozen config object; every notification asks)."""
+    cached = _CONFIGS.get(id(receiver))
+    if cached is not None and cached[0] is receiver:
+        return list(cached[1])
     out: list[tuple[str, int, ChannelConfig]] = []
     for kind in KINDS:
         configs: Sequence[ChannelConfig] = getattr(receiver, f"{kind}_configs")
         out.extend((kind, index, config) for index, config in enumerate(configs))
-    return out
+    if len(_CONFIGS) >= 1024:
+        _CONFIGS.clear()
+    _CONFIGS[id(receiver)] = (receiver, out)
+    return list(out)
 
 
 def sends_resolved(receiver: Receiver) -> bool:

@@ -14,6 +14,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from alerts import labelcache
+from alerts.groups import read_labels
+from alerts.model import LabelSet
 from alerts.schema import alerts_state as s
 from config.matchers import matches_all
 from config.routing import InhibitRule
@@ -26,18 +29,32 @@ class _RuleSources:
     by_equal: dict[tuple[str, ...], list[tuple[Mapping[str, str], bool]]] = field(default_factory=dict)
 
 
+# The firing alerts' fingerprints: their labels are known (``alerts.labelcache``) or read once.
+_FIRING = sa.select(s.c.fingerprint).where(s.c.status == "firing")
+
+
 class Inhibitor:
     def __init__(self, rules: Sequence[InhibitRule]) -> None:
         self._rules = [_RuleSources(rule) for rule in rules]
+        self._firing: frozenset[str] | None = None  # at the last refresh (None: read them next time)
 
     def refresh(self, conn: sa.Connection, now: datetime) -> None:
-        """Read the firing alerts: the possible sources."""
+        """Read the firing alerts: the possible sources.
+
+        A fingerprint names one label set for good (it is their hash), so the sources are worked
+        out again only when the set of firing alerts changed, and only labels not seen before are
+        read."""
         if not self._rules:
             return
-        rows = conn.execute(sa.select(s.c.labels, s.c.fingerprint).where(s.c.status == "firing"))
-        self.load([row.labels for row in rows])
+        firing = frozenset(conn.execute(_FIRING).scalars().all())
+        if firing == self._firing:
+            return
+        labels = labelcache.lookup(sorted(firing), lambda fps: read_labels(conn, fps))
+        self.load(list(labels.values()))
+        self._firing = firing
 
     def load(self, firing: Sequence[Mapping[str, str]]) -> None:
+        self._firing = None
         for entry in self._rules:
             entry.by_equal = {}
             for labels in firing:
@@ -55,7 +72,7 @@ class Inhibitor:
             if not sources:
                 continue
             two_sided = matches_all(rule.source_matchers, labels)
-            own = dict(labels)
+            own = labels if isinstance(labels, LabelSet) else LabelSet(labels)
             for source, source_both in sources:
                 if source == own or (two_sided and source_both):
                     continue  # an alert does not inhibit itself, nor a two-sided one another

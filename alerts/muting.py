@@ -57,12 +57,19 @@ class TimeMuteStage:
 
     def __init__(self, intervals: Mapping[str, TimeInterval]) -> None:
         self._intervals = dict(intervals)
+        self._at: datetime | None = None
+        self._muted: dict[tuple[tuple[str, ...], tuple[str, ...]], bool] = {}  # at ``_at``, by route intervals
 
     def __call__(self, ctx: FlushContext, alerts: list[Alert]) -> list[Alert]:
         route = ctx.route
-        muted = any_active(route.mute_time_intervals, self._intervals, ctx.now) or (
-            bool(route.active_time_intervals)
-            and not any_active(route.active_time_intervals, self._intervals, ctx.now))
+        if ctx.now != self._at:
+            self._at, self._muted = ctx.now, {}
+        key = (route.mute_time_intervals, route.active_time_intervals)
+        muted = self._muted.get(key)
+        if muted is None:
+            muted = self._muted[key] = any_active(route.mute_time_intervals, self._intervals, ctx.now) or (
+                bool(route.active_time_intervals)
+                and not any_active(route.active_time_intervals, self._intervals, ctx.now))
         if muted:
             ctx.trace.mute(self.reason, len(alerts))
             return []

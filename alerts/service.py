@@ -18,17 +18,26 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 
-from alerts import groups
+from alerts import groups, labelcache
 from alerts.model import Alert, LabelSet
 from alerts.payload import Status
-from alerts.routing import ResolvedRoute, resolve_routes
+from alerts.routecache import RouteCache
 from alerts.schema import alerts_state as s
 from alerts.transactions import begin_write
 from config.receivers import Receiver
 from config.routing import Route, referenced_receivers
 
 log = structlog.get_logger(__name__)
-_ROUTE_CACHE = 65536
+
+# Built once: a statement built per call costs more than executing a cached one.
+_STORED = sa.select(s).where(sa.or_(sa.and_(s.c.scope == sa.bindparam("b_scope"), s.c.status == "firing"),
+                                    s.c.fingerprint.in_(sa.bindparam("b_fps", expanding=True))))
+_BY_FP = s.c.fingerprint == sa.bindparam("b_fp")
+_INSERT = s.insert()
+_REFRESH = s.update().where(_BY_FP)  # annotations, scope, updated_at
+_REFIRE = s.update().where(_BY_FP)  # every column: a new episode
+_RESOLVE = s.update().where(_BY_FP).values(status="resolved", ends_at=sa.bindparam("b_ends"),
+                                           updated_at=sa.bindparam("b_now"), last_notified_status=None)
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class AlertService:
         self._route = route
         self._clock = clock
         self._after_sync = after_sync
-        self._route_cache: dict[LabelSet, list[ResolvedRoute]] = {}
+        self._routing = RouteCache(route)  # routes and group keys, remembered
 
     def sync(self, scope: str, firing: Sequence[Alert]) -> list[Notification]:
         """Make ``firing`` the set of firing alerts of ``scope``; return the state changes by route.
@@ -74,29 +83,21 @@ class AlertService:
         for alert in firing:
             (ended if alert.is_resolved(now) else current)[alert.fingerprint] = alert
         changes: list[tuple[Status, Alert]] = []
+        writes = _StateWrites()
         with begin_write(self._engine) as conn:
-            stored = {
-                row.fingerprint: row
-                for row in conn.execute(sa.select(s).where(sa.or_(
-                    sa.and_(s.c.scope == scope, s.c.status == "firing"), s.c.fingerprint.in_(list(current))
-                )))
-            }
+            stored = {row.fingerprint: row
+                      for row in conn.execute(_STORED, {"b_scope": scope, "b_fps": list(current)})}
             memberships: list[groups.Membership] = []
-            inserts: list[dict[str, Any]] = []
             for fp, alert in current.items():
                 row = stored.get(fp)
                 if row is not None and row.status == "firing":
-                    self._refresh(conn, row, alert, scope, now)
+                    writes.refresh(row, alert, scope, now)
                     episode = alert.with_times(row.starts_at)
                 else:
                     starts_at = alert.starts_at
                     if row is not None and (row.ends_at is None or starts_at <= row.ends_at):
                         starts_at = now
-                    values = self._firing_state(alert, scope, starts_at, now)
-                    if row is None:
-                        inserts.append({"fingerprint": fp, **values})
-                    else:
-                        conn.execute(s.update().where(s.c.fingerprint == fp).values(**values))
+                    writes.fire(alert, scope, starts_at, now, exists=row is not None)
                     episode = alert.with_times(starts_at)
                     changes.append(("firing", episode))
                 # Every firing alert is (re)placed in its groups: after a restart or a config change
@@ -107,15 +108,12 @@ class AlertService:
                 if fp in current or row.scope != scope or row.status != "firing":
                     continue
                 ends_at = ended[fp].ends_at if fp in ended else now
-                conn.execute(s.update().where(s.c.fingerprint == fp).values(
-                    status="resolved", ends_at=ends_at, updated_at=now, last_notified_status=None
-                ))
-                resolved = Alert(row.labels, row.annotations, row.starts_at, ends_at)
+                writes.resolves.append({"b_fp": fp, "b_ends": ends_at, "b_now": now})
+                resolved = Alert.restore(row.labels, row.annotations, row.starts_at, ends_at, fp)
                 changes.append(("resolved", resolved))
                 # Normally already a member; after an upgrade from a version without groups it is not.
                 memberships += self._memberships(resolved, True)
-            if inserts:
-                conn.execute(s.insert(), inserts)
+            writes.apply(conn)
             due_now = groups.join(conn, now, memberships)
         out: list[Notification] = [
             Notification("resolved" if m.alert.ends_at is not None else "firing", m.alert.fingerprint,
@@ -139,17 +137,11 @@ class AlertService:
             log.exception("flush_after_sync_failed", scope=scope)
 
     def _memberships(self, alert: Alert, changed: bool) -> list[groups.Membership]:
-        return [groups.Membership(r, alert, changed, r.group_key(alert.labels)) for r in self._routes(alert.labels)]
-
-    def _routes(self, labels: Mapping[str, str]) -> list[ResolvedRoute]:
-        """``resolve_routes`` for this tree, remembered per label set (alerts are synced again and again)."""
-        key = labels if isinstance(labels, LabelSet) else LabelSet(labels)
-        found = self._route_cache.get(key)
-        if found is None:
-            if len(self._route_cache) >= _ROUTE_CACHE:
-                self._route_cache.clear()
-            found = self._route_cache[key] = resolve_routes(self._route, key)
-        return found
+        labels = alert.labels
+        assert isinstance(labels, LabelSet)  # noqa: S101 - Alert makes its labels a LabelSet
+        labelcache.remember(alert.fingerprint, labels)  # the flush that judges its groups needs them
+        return [groups.Membership(r, alert, changed, self._routing.group_key(r, labels))
+                for r in self._routing.routes(labels)]
 
     def firing(self, scope: str | None = None) -> list[Alert]:
         """Currently firing alerts, in one scope or all, ordered by scope then fingerprint."""
@@ -160,18 +152,33 @@ class AlertService:
             rows = conn.execute(query).all()
         return [Alert(row.labels, row.annotations, row.starts_at, row.ends_at) for row in rows]
 
-    @staticmethod
-    def _firing_state(alert: Alert, scope: str, starts_at: datetime, now: datetime) -> dict[str, Any]:
-        return {
-            "labels": dict(alert.labels), "annotations": dict(alert.annotations), "scope": scope,
-            "status": "firing", "starts_at": starts_at, "ends_at": None, "updated_at": now,
-            "last_notified_status": None,
-        }
 
-    @staticmethod
-    def _refresh(conn: sa.Connection, row: sa.Row[Any], alert: Alert, scope: str, now: datetime) -> None:
+@dataclass
+class _StateWrites:
+    """The state rows one sync changes, written with one ``executemany`` per kind of change."""
+
+    refreshes: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    resolves: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+
+    def refresh(self, row: sa.Row[Any], alert: Alert, scope: str, now: datetime) -> None:
         """Still firing: keep the episode, take new annotations (and the scope, if it moved)."""
         if row.annotations != dict(alert.annotations) or row.scope != scope:
-            conn.execute(s.update().where(s.c.fingerprint == row.fingerprint).values(
-                annotations=dict(alert.annotations), scope=scope, updated_at=now
-            ))
+            self.refreshes.append({"b_fp": row.fingerprint, "annotations": dict(alert.annotations), "scope": scope,
+                                   "updated_at": now})
+
+    def fire(self, alert: Alert, scope: str, starts_at: datetime, now: datetime, *, exists: bool) -> None:
+        values = {"labels": dict(alert.labels), "annotations": dict(alert.annotations), "scope": scope,
+                  "status": "firing", "starts_at": starts_at, "ends_at": None, "updated_at": now,
+                  "last_notified_status": None}
+        if exists:
+            self.updates.append({"b_fp": alert.fingerprint, **values})
+        else:
+            self.inserts.append({"fingerprint": alert.fingerprint, **values})
+
+    def apply(self, conn: sa.Connection) -> None:
+        for statement, params in ((_REFRESH, self.refreshes), (_REFIRE, self.updates), (_RESOLVE, self.resolves),
+                                  (_INSERT, self.inserts)):
+            if params:
+                conn.execute(statement, params)
