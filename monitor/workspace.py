@@ -21,6 +21,7 @@ from monitor.engines.base import Engine, EngineError
 from monitor.sources import StatusReader, TableResolver
 from retrain import JobBackend, MlflowRegistry, ModelRegistry
 from retrain.databricks import DatabricksJobBackend, UnityCatalogRegistry, WorkspaceError, workspace_client
+from retrain.databricks.client import oidc_discovery_url
 
 
 def remote_engine(settings: Settings) -> Engine:
@@ -53,7 +54,9 @@ def export_mlflow_credentials(ws: WorkspaceSettings, environ: MutableMapping[str
     if not (ws.mlflow_tracking_uri.startswith("databricks") or ws.registry_uri.startswith("databricks")):
         return
     values = {"DATABRICKS_HOST": ws.host, "DATABRICKS_TOKEN": reveal(ws.token),
-              "DATABRICKS_CLIENT_ID": ws.client_id, "DATABRICKS_CLIENT_SECRET": reveal(ws.client_secret)}
+              "DATABRICKS_CLIENT_ID": ws.client_id, "DATABRICKS_CLIENT_SECRET": reveal(ws.client_secret),
+              # OAuth M2M finds the token endpoint here; without it databricks-sdk needs host metadata.
+              "DATABRICKS_DISCOVERY_URL": oidc_discovery_url(ws.host) if ws.client_id and ws.host else None}
     if any(env.get(name) for name in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CONFIG_PROFILE")):
         return  # the environment already says how to authenticate; two methods at once is an error
     for name, value in values.items():

@@ -34,8 +34,11 @@ def workspace_client(settings: WorkspaceSettings) -> WorkspaceClient:
     if settings.token is not None:
         auth = {"auth_type": "pat", "token": reveal(settings.token)}
     else:
+        # The workspace's own OIDC endpoints, named: databricks-sdk otherwise finds them only through the
+        # host metadata (/.well-known/databricks-config), which not every workspace serves.
         auth = {"auth_type": "oauth-m2m", "client_id": settings.client_id,
-                "client_secret": reveal(settings.client_secret)}
+                "client_secret": reveal(settings.client_secret),
+                "discovery_url": oidc_discovery_url(settings.host)}
     try:
         config = Config(host=settings.host, retry_timeout_seconds=max(1, int(settings.retry_timeout.total_seconds())),
                         http_timeout_seconds=max(1.0, settings.http_timeout.total_seconds()),
@@ -43,6 +46,11 @@ def workspace_client(settings: WorkspaceSettings) -> WorkspaceClient:
     except ValueError as exc:
         raise WorkspaceError(f"cannot set up the Databricks client for {settings.host}: {_first_line(exc)}") from exc
     return WorkspaceClient(config=config)
+
+
+def oidc_discovery_url(host: str) -> str:
+    """The workspace's OAuth (OIDC) discovery document, where OAuth M2M finds its token endpoint."""
+    return f"{host.rstrip('/')}/oidc/.well-known/oauth-authorization-server"
 
 
 def describe_error(exc: BaseException, doing: str, host: str | None = None) -> str:
@@ -55,6 +63,11 @@ def describe_error(exc: BaseException, doing: str, host: str | None = None) -> s
         why = _first_line(cause) if cause is not None else "no answer"
         return (f"{doing}{where} failed: the workspace did not answer successfully within the retry budget "
                 f"(workspace.retry_timeout); last problem: {why}")
+    if isinstance(exc, ValueError) and "invalid_client" in str(exc):
+        # databricks-sdk's OAuth M2M: the token endpoint refused the service principal (the SDK never
+        # puts the secret in this message).
+        return (f"{doing}{where} failed: the workspace's OAuth token endpoint refused the client credentials "
+                f"({_first_line(exc)}): check workspace.client_id and client_secret")
     if isinstance(exc, errors.Unauthenticated):
         return f"{doing}{where} failed: the workspace refused the credentials (401): check workspace.token or " \
                "client_id/client_secret"

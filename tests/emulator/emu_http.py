@@ -27,6 +27,9 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
 
+    def body(self) -> dict[str, Any]:
+        return {"error_code": self.error_code, "message": self.message}
+
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"{what} does not exist.")
@@ -81,13 +84,25 @@ class Router:
     def __init__(self, tokens: set[str]) -> None:
         self.tokens = tokens
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.public: set[tuple[str, str]] = set()  # (method, path) answered without a bearer token
+        self.issued: dict[str, float] = {}  # OAuth access tokens (emu_oauth) -> expiry
+        self.now: Callable[[], float] = time.time  # the emulator's clock, for token expiry
         self.faults: list[Fault] = []
         self.log: list[Request] = []
         self._lock = threading.Lock()
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
+    def add(self, method: str, pattern: str, handler: Handler, *, public: bool = False) -> None:
+        """Route ``method pattern`` to ``handler``; ``public`` routes (plain paths) need no bearer token."""
         regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
         self.routes.append((method, regex, handler))
+        if public:
+            self.public.add((method, pattern))
+
+    def accepts(self, token: str) -> bool:
+        """A configured token, or one the OAuth piece issued (``issued``: token -> expiry, epoch seconds)."""
+        with self._lock:
+            expiry = self.issued.get(token)
+        return token in self.tokens or (expiry is not None and expiry > self.now())
 
     def inject(self, fault: Fault) -> Fault:
         with self._lock:
@@ -120,11 +135,12 @@ class Router:
                 if fault.status is not None:
                     headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
                     raise ApiError(fault.status, fault.error_code, fault.message, headers)
-            if request.path == "/.well-known/databricks-config":
-                raise ApiError(404, "NOT_FOUND", "no host metadata here")
-            auth = request.headers.get("authorization", "")
-            if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.tokens:
-                raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
+            if (request.method, request.path) not in self.public:
+                if request.path == "/.well-known/databricks-config":
+                    raise ApiError(404, "NOT_FOUND", "no host metadata here")
+                auth = request.headers.get("authorization", "")
+                if not auth.startswith("Bearer ") or not self.accepts(auth.removeprefix("Bearer ")):
+                    raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
             for method, regex, handler in self.routes:
                 match = regex.match(request.path)
                 if match is not None and method == request.method:
@@ -133,7 +149,7 @@ class Router:
                     return status, body, {}
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.path}'")
         except ApiError as exc:
-            return exc.status, {"error_code": exc.error_code, "message": exc.message}, exc.headers
+            return exc.status, exc.body(), exc.headers
 
 
 def make_server(router: Router, host: str, port: int) -> ThreadingHTTPServer:
@@ -147,10 +163,13 @@ def make_server(router: Router, host: str, port: int) -> ThreadingHTTPServer:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                body = {}
+            if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                body: Any = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}  # OAuth token requests
+            else:
+                try:
+                    body = json.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    body = {}
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             headers = {k.lower(): v for k, v in self.headers.items()}
             request = Request(self.command, url.path, query, body if isinstance(body, dict) else {}, headers)

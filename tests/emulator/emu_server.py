@@ -10,7 +10,8 @@ Pieces: ``tables`` (Unity Catalog tables over the lakehouse folder), ``sql`` (St
 the given SparkSession), ``monitors`` (legacy and data-quality monitor APIs), ``jobs``, ``serving``,
 ``registry`` (UC models, versions, aliases and MLflow runs, seeded with ``registry.add_version`` and
 ``registry.add_run``; served to databricks-sdk and, by ``mlflow``, to MLflow's ``databricks-uc``
-registry and ``databricks`` tracking clients) and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
+registry and ``databricks`` tracking clients), ``oauth`` (OAuth M2M: OIDC discovery and client
+credentials tokens for ``oauth.clients``) and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from emu_http import Router, make_server
 from emu_jobs import Jobs
 from emu_mlflow import MlflowPaths
 from emu_monitors import Monitors
+from emu_oauth import OAuth
 from emu_registry import Registry
 from emu_serving import Serving
 from emu_sql import Statements, Warehouse
@@ -49,7 +51,10 @@ class Emulator:
         self.registry = Registry(self.clock)
         self.serving = Serving(self.clock, self.registry)
         self.mlflow = MlflowPaths(self.registry)
-        for piece in (self.tables, self.sql, self.monitors, self.jobs, self.registry, self.mlflow, self.serving):
+        self.oauth = OAuth(self.clock, lambda: self.url)
+        self.faults.now = self.clock.now
+        for piece in (self.tables, self.sql, self.monitors, self.jobs, self.registry, self.mlflow, self.serving,
+                      self.oauth):
             piece.register(self.faults)
         self._server = None
         self._threads: list[threading.Thread] = []
