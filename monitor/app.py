@@ -17,11 +17,21 @@ from monitor.clock import Clock, utc_now
 from monitor.engines.base import Engine
 from monitor.handlers import Handlers
 from monitor.http import Health
-from monitor.messages import AdvanceLifecycle, AssessmentMade, PollDue
+from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
+from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import build_sources
 from monitor.state import StateStore, open_store
-from retrain import JobBackend, Lifecycle, LocalJobBackend, MlflowRegistry, ModelRegistry
+from retrain import (
+    JobBackend,
+    Lifecycle,
+    LocalJobBackend,
+    LocalServingBackend,
+    MlflowRegistry,
+    ModelRegistry,
+    MonitorRefresher,
+    ServingBackend,
+)
 
 
 @dataclass
@@ -85,21 +95,28 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     registry: ModelRegistry = mlflow
     resolve_tables = None
     monitor_status = None
+    serving: ServingBackend
+    monitors: MonitorRefresher
     if ws.kind == "databricks":
         from monitor.workspace import databricks_backends  # noqa: PLC0415 - databricks-sdk only when configured
 
         remote = databricks_backends(settings, clock, mlflow)
         backend, registry, resolve_tables = remote.jobs, remote.registry, remote.resolve_tables
         monitor_status = remote.monitor_status  # a missing or failed monitor is a finding
+        serving, monitors = remote.serving, DatabricksMonitorRefresher(settings, remote.discovery)
     else:
         backend = LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings))
-    lifecycle = Lifecycle(store.engine, {m.name: m.lifecycle for m in settings.models}, backend, registry, clock)
+        serving = LocalServingBackend(store.engine, clock)
+        monitors = LocalProfileRefresher(settings, engine, store.engine, clock)
+    lifecycle = Lifecycle(store.engine, {m.name: m.lifecycle for m in settings.models}, backend, registry, clock,
+                          serving=serving, monitors=monitors, verdicts=AssessmentVerdicts(store.engine))
     health = Health()
     handlers = Handlers(settings, build_sources(engine, clock, resolve_tables, monitor_status), assessments,
                         alert_service, lifecycle, health, clock, FeatureWeightsProvider(mlflow, clock))
     bus = MessageBus(
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
         # The lifecycle first: deciding a retrain is quick, alert grouping may flush groups at once.
-        events={AssessmentMade: [handlers.consider_lifecycle, handlers.raise_alerts]},
+        events={AssessmentMade: [handlers.consider_lifecycle, handlers.raise_alerts],
+                LifecycleProgressed: [handlers.notify_lifecycle]},
     )
     return App(settings, clock, engine, store, assessments, alert_service, outbox, delivery, lifecycle, health, bus)

@@ -11,9 +11,11 @@ import structlog
 from alerts import Alert, AlertService
 from config.models import ModelSettings
 from config.settings import Settings
+from monitor import lifecycle_notices
 from monitor.assessments import AssessmentStore
 from monitor.bus import Message
 from monitor.engines.base import EngineError
+from monitor.lifecycle_triggers import emergency_trigger, policy_trigger, schedule_trigger
 from monitor.messages import (
     AdvanceLifecycle,
     AlertsEnqueued,
@@ -27,7 +29,7 @@ from monitor.risk import history_needed, judge
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import Source, SourceError
 from monitor.translate import alert_annotations, alert_labels, alert_scope, at_least
-from retrain import Lifecycle, Trigger
+from retrain import Lifecycle
 
 log = structlog.get_logger(__name__)
 
@@ -121,22 +123,49 @@ class Handlers:
                 {"status": n.status, "receiver": n.receiver, "labels": dict(n.labels)} for n in sent))
 
     def consider_lifecycle(self, message: AssessmentMade) -> Iterator[Message]:
+        """Start a lifecycle run when the model's trigger policy asks (``monitor.lifecycle_triggers``)."""
         assessment = message.assessment
         model = self.settings.model(assessment.model)
-        severity = assessment.alert_severity  # persistent: one noisy window does not retrain
-        if not model.lifecycle.enabled or severity == "ok":
+        if not model.lifecycle.enabled:
             return
-        top = assessment.findings[0].describe() if assessment.findings else "no findings"
-        trigger = Trigger(model=model.name, reason=f"risk {assessment.risk:.0f} ({severity}): {top}",
-                          severity=severity, window_start=assessment.window_start,
-                          window_end=assessment.window_end)
+        emergency = emergency_trigger(model, assessment)
+        if emergency is not None:
+            decision = self.lifecycle.emergency(emergency)
+            log.warning("lifecycle_emergency_considered", model=model.name, decision=decision.reason.value,
+                        message=decision.message)
+            if decision.run_id is not None:
+                yield LifecycleProgressed(decision.run_id, model.name, "emergency", decision.message)
+            return
+        trigger = policy_trigger(model, assessment, self.assessments)
+        if trigger is None:
+            return
         decision = self.lifecycle.consider(trigger)
         log.info("lifecycle_considered", model=model.name, decision=str(decision.reason))
         if decision.started and decision.run_id is not None:
             yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
 
     def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:
+        now = self.clock()
+        for model in self.settings.models:
+            trigger = schedule_trigger(model, self.assessments, now)
+            if trigger is not None:
+                decision = self.lifecycle.consider(trigger)
+                if decision.started and decision.run_id is not None:
+                    yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
         for event in self.lifecycle.advance():
             log.info("lifecycle_progressed", run_id=event.run_id, model=event.model, kind=str(event.kind),
                      message=event.message)
             yield LifecycleProgressed(event.run_id, event.model, str(event.kind), event.message)
+
+    def notify_lifecycle(self, message: LifecycleProgressed) -> Iterator[Message]:
+        """The run's state as an alert in the model's lifecycle scope (``monitor.lifecycle_notices``)."""
+        run = self.lifecycle.get(message.run_id)
+        if run is None:
+            return
+        model = self.settings.model(run.model)
+        sent = []
+        for firing in lifecycle_notices.alert_sets(model, run, message.message, self.clock()):
+            sent += self.alerts.sync(lifecycle_notices.scope(model.name), firing)
+        if sent:
+            yield AlertsEnqueued(model.name, tuple(
+                {"status": n.status, "receiver": n.receiver, "labels": dict(n.labels)} for n in sent))

@@ -20,7 +20,13 @@ from monitor.discovery import MonitorDiscovery
 from monitor.engines.base import Engine, EngineError
 from monitor.sources import StatusReader, TableResolver
 from retrain import JobBackend, MlflowRegistry, ModelRegistry
-from retrain.databricks import DatabricksJobBackend, UnityCatalogRegistry, WorkspaceError, workspace_client
+from retrain.databricks import (
+    DatabricksJobBackend,
+    ServingEndpoints,
+    UnityCatalogRegistry,
+    WorkspaceError,
+    workspace_client,
+)
 from retrain.databricks.client import oidc_discovery_url
 
 
@@ -70,6 +76,7 @@ class WorkspaceBackends:
     registry: ModelRegistry
     resolve_tables: TableResolver
     discovery: MonitorDiscovery
+    serving: ServingEndpoints
 
     @property
     def monitor_status(self) -> StatusReader:
@@ -91,4 +98,5 @@ def databricks_backends(settings: Settings, clock: Callable[[], datetime], mlflo
     export_mlflow_credentials(ws)
     discovery = MonitorDiscovery(client, ws.monitor_api, clock=clock)
     registry = UnityCatalogRegistry(client, mlflow)
-    return WorkspaceBackends(DatabricksJobBackend(client), registry, discovery.resolve, discovery)
+    return WorkspaceBackends(DatabricksJobBackend(client), registry, discovery.resolve, discovery,
+                             ServingEndpoints(client, clock))

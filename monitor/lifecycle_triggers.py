@@ -1,0 +1,93 @@
+"""When an assessment asks for a lifecycle run, in ``retrain.Trigger`` words: the model's trigger policy.
+
+- Severity held: the stream's last ``held_for.of`` judged windows (this one included) have at least
+  ``held_for.windows`` at ``min_severity`` or worse (raw window severities, not the alert's).
+- Signals: the window has a finding of a signal in ``on_signals`` at that signal's tier or worse.
+- Schedule: at least one run per ``schedule`` period; the period's start is the trigger's window, so
+  one period asks once.
+- Emergency: the window is ``critical`` with risk at or above ``emergency.min_risk``.
+
+Every trigger carries the guardrails' facts: the end of the model's newest judged window, and
+whether quality could be judged on it (labels present).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from config.models import ModelSettings
+from config.signals import SEVERITIES
+from monitor.assessments import AssessmentStore
+from monitor.risk import Assessment
+from retrain import Trigger
+
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _at_least(severity: str, floor: str) -> bool:
+    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)
+
+
+def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | None]:
+    """The end of the newest judged window and whether quality could be judged on it."""
+    latest = store.latest(model)
+    if latest is None:
+        return None, None
+    skipped = latest.get("skipped") or []
+    labels = not any(s.get("signal") == "quality" and s.get("kind") == "skipped" for s in skipped)
+    return latest["window_end"], labels
+
+
+def policy_trigger(model: ModelSettings, assessment: Assessment, store: AssessmentStore) -> Trigger | None:
+    """The trigger this assessment makes under the model's policy, or None."""
+    policy = model.lifecycle.trigger
+    reason = None
+    if assessment.severity != "ok" and _at_least(assessment.severity, policy.min_severity):
+        held = policy.held_for
+        recent = store.history(model.name, limit=held.of, stream=assessment.stream)
+        count = sum(1 for row in recent if row["severity"] != "ok" and _at_least(row["severity"], policy.min_severity))
+        if count >= held.windows:
+            top = assessment.findings[0].describe() if assessment.findings else "no findings"
+            reason = (f"risk {assessment.risk:.0f} ({assessment.severity}), {policy.min_severity} or worse in "
+                      f"{count} of the last {len(recent)} windows: {top}")
+    if reason is None:
+        for finding in assessment.findings:
+            floor = policy.on_signals.get(finding.signal)
+            if floor is not None and _at_least(finding.tier, floor):
+                reason = f"signal {finding.signal}: {finding.describe()}"
+                break
+    if reason is None:
+        return None
+    data_end, labels = facts(store, model.name)
+    return Trigger(model=model.name, reason=reason, severity=assessment.severity,
+                   window_start=assessment.window_start, window_end=assessment.window_end,
+                   data_end=data_end, labels_present=labels)
+
+
+def emergency_trigger(model: ModelSettings, assessment: Assessment) -> Trigger | None:
+    settings = model.lifecycle.emergency
+    if not (model.lifecycle.enabled and settings.enabled):
+        return None
+    if assessment.severity != "critical" or assessment.risk < settings.min_risk:
+        return None
+    top = assessment.findings[0].describe() if assessment.findings else "no findings"
+    return Trigger(model=model.name, reason=f"emergency: risk {assessment.risk:.0f} (critical): {top}",
+                   severity="critical", window_start=assessment.window_start, window_end=assessment.window_end,
+                   requested_by="emergency")
+
+
+def schedule_trigger(model: ModelSettings, store: AssessmentStore, now: datetime) -> Trigger | None:
+    """The schedule's trigger for the period ``now`` is in (the guardrails drop repeats of one period)."""
+    every = model.lifecycle.trigger.schedule
+    if not model.lifecycle.enabled or every is None:
+        return None
+    start = _EPOCH + every * ((now - _EPOCH) // every)
+    data_end, labels = facts(store, model.name)
+    return Trigger(model=model.name, reason=f"schedule: every {every}", severity="low", window_start=start,
+                   window_end=start + every, requested_by="schedule", data_end=data_end, labels_present=labels)
+
+
+def manual_trigger(model: ModelSettings, store: AssessmentStore, reason: str, by: str) -> Trigger:
+    data_end, labels = facts(store, model.name)
+    return Trigger(model=model.name, reason=f"manual: {reason}", severity="low", requested_by=by,
+                   data_end=data_end, labels_present=labels)
