@@ -1,7 +1,8 @@
 """``lakewarden monitors status|refresh``: the models' Lakehouse monitors on the Databricks workspace.
 
 ``status`` prints one line per model (its monitor's state, the API that answered and the metric
-tables it writes, or the problem) and exits 0 when every monitor is active, 3 otherwise.
+tables it writes, or the problem) and exits 0 when every monitor is active and its newest finished
+refresh did not fail, 3 otherwise.
 ``refresh MODEL`` starts a refresh of the model's monitor; with ``--wait`` it tracks it to the end
 and exits 0 on SUCCESS, 1 on FAILED or CANCELED or when the timeout passes first.
 """
@@ -61,7 +62,8 @@ def _status(args: argparse.Namespace) -> int:
         api = f"({info.api})" if info is not None else ""
         if problem is not None:
             problems += 1
-            print(f"{model.name:<24} {problem.state.value:<10} {problem.table} {api}: {problem.message}")
+            state = f"refresh {problem.refresh.state.value}" if problem.refresh else problem.state.value
+            print(f"{model.name:<24} {state:<10} {problem.table} {api}: {problem.message}")
         else:
             print(f"{model.name:<24} {'active':<10} {model.sources.lakehouse.table} {api} -> "
                   f"{', '.join(tables) if tables else 'no metric tables named'}")

@@ -110,3 +110,10 @@ def test_monitors_status_and_refresh_commands(tmp_path: Path, tables: str, emula
         capsys.readouterr().out
     assert main(["monitors", "refresh", "churn", "--config", str(config), "--wait"]) == exitcodes.OK
     assert "ended success" in capsys.readouterr().out
+
+    emulator.monitors.refresh_outcomes.append(("FAILED", "Column ts not found"))
+    assert main(["monitors", "refresh", "churn", "--config", str(config), "--wait"]) == exitcodes.ERROR
+    capsys.readouterr()
+    assert main(["monitors", "status", "--config", str(config)]) == exitcodes.INCOMPLETE  # the newest refresh failed
+    assert "churn                    refresh failed main.dbx_check.inference (data_quality): Column ts not found" in \
+        capsys.readouterr().out

@@ -7,6 +7,7 @@ Then point lakewarden (or the databricks CLI / SDK) at it:
     engine: {kind: sql_warehouse, warehouse_id: emu0warehouse1}
 
 ``--job ID`` adds a job (repeatable); ``--monitor TABLE`` adds an active monitor on a table.
+OAuth M2M works with ``client_id: emu-sp-client``, ``client_secret: emu-sp-secret-0123456789``.
 """
 
 from __future__ import annotations
