@@ -7,6 +7,7 @@ modules can import it (pytest runs with --import-mode=importlib).
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +20,10 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lw_support import JOBS, REPO, T0, FakeClock, churn_rows, write_table
+from lw_world import World
 
+from retrain.backends.local_serving import LocalServingBackend
+from retrain.registry import MlflowRegistry
 from retrain.schema import MIGRATIONS
 
 
@@ -41,8 +45,22 @@ def lakehouse(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow database with its tables made once: creating them costs seconds per database."""
+    from mlflow import MlflowClient  # mlflow takes seconds to import: only when a test needs it
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    uri = f"sqlite:///{path}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.search_experiments()
+    client.search_registered_models()
+    return path
+
+
 @pytest.fixture
-def mlflow_uri(tmp_path: Path) -> str:
+def mlflow_uri(tmp_path: Path, mlflow_template: Path) -> str:
+    shutil.copyfile(mlflow_template, tmp_path / "mlflow.db")
     return f"sqlite:///{tmp_path}/mlflow.db"
 
 
@@ -68,3 +86,12 @@ def engine(tmp_path: Path) -> sa.Engine:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def world(
+    engine: sa.Engine, clock: FakeClock, mlflow_uri: str, job_env: dict[str, str], tmp_path: Path
+) -> World:
+    """Real MLflow, state database, local jobs and serving records, a fake clock (``lw_world``)."""
+    return World(engine, clock, MlflowRegistry(mlflow_uri), LocalServingBackend(engine, clock),
+                 tmp_path / "jobs", job_env, tmp_path)
