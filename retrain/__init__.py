@@ -4,6 +4,7 @@ from retrain.backends import JobBackend, JobState, JobStatus, LocalJobBackend
 from retrain.backends.local_serving import LocalServingBackend
 from retrain.guardrails import StartDecision, StartReason
 from retrain.lifecycle import RUN_ID_TAG, VALIDATION_TAG, Lifecycle
+from retrain.runbook import RunBook
 from retrain.ports import AssessmentReader, MonitorRefresher, RefreshState, WindowVerdict
 from retrain.registry import MlflowRegistry, ModelRegistry
 from retrain.runs import LifecycleEvent, RunRecord, RunState, Step
@@ -28,6 +29,7 @@ __all__ = [
     "ModelRegistry",
     "MonitorRefresher",
     "RefreshState",
+    "RunBook",
     "RunRecord",
     "RunState",
     "ServedEntity",

@@ -21,15 +21,15 @@ import structlog
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
 from retrain.backends.base import JobBackend
-from retrain.guardrails import StartDecision, StartReason, decide
+from retrain.guardrails import StartDecision, StartReason
 from retrain.ports import AssessmentReader, MonitorRefresher
 from retrain.registry import ModelRegistry
+from retrain.runbook import RunBook
 from retrain.runs import LifecycleEvent, RunRecord, RunState, Step
 from retrain.serving import EndpointBusy, ServingBackend
 from retrain.steps import Deps, End, Next, Outcome, Revert, StepContext, Wait, handlers
 from retrain.steps.base import RUN_ID_TAG, VALIDATION_TAG, production_touched
 from retrain.steps.jobs import cancel_jobs
-from retrain.switch import SwitchState, read_switch, set_switch
 from retrain.trigger import Trigger
 
 __all__ = ["RUN_ID_TAG", "VALIDATION_TAG", "Lifecycle"]
@@ -40,8 +40,8 @@ log = structlog.get_logger(__name__)
 _NO_REVERT = (Step.REFRESH_MONITOR, Step.BATCH_SCORE, Step.EMERGENCY)
 
 
-class Lifecycle:
-    """Starts lifecycle runs within guardrails and moves them forward."""
+class Lifecycle(RunBook):
+    """Starts lifecycle runs within guardrails (``RunBook``) and moves them forward with the backends."""
 
     def __init__(
         self,
@@ -61,23 +61,14 @@ class Lifecycle:
                 if job.backend != backend.kind:
                     raise ValueError(f"model {name}: a lifecycle job uses backend {job.backend} "
                                      f"but lakewarden runs jobs with the {backend.kind} backend")
-        self.engine = engine
-        self.models = models
+        super().__init__(engine, models, clock)
         self.backend = backend
         self.registry = registry
-        self.clock = clock
         self.deps = Deps(backend, registry, clock, serving, monitors, verdicts)
         self.max_attempts = max_attempts
         self._handlers = handlers()
 
     # -- starting and stopping runs -------------------------------------------------------------
-
-    def consider(self, trigger: Trigger) -> StartDecision:
-        """Start a run for the trigger if every guardrail allows it; the run starts ``pending``."""
-        decision = decide(self.engine, trigger, self.models.get(trigger.model), self.clock())
-        log.info("lifecycle_decision", model=trigger.model, reason=decision.reason.value, run_id=decision.run_id,
-                 message=decision.message, severity=trigger.severity, requested_by=trigger.requested_by)
-        return decision
 
     def emergency(self, trigger: Trigger) -> StartDecision:
         """Move the model's traffic back to its previous champion now (``lifecycle.emergency``).
@@ -88,9 +79,7 @@ class Lifecycle:
         settings = self.models.get(trigger.model)
         if settings is None or not settings.emergency.enabled:
             return StartDecision(StartReason.DISABLED, f"emergency fallback is not enabled for {trigger.model}")
-        with self.engine.connect() as conn:
-            in_flight = store.select_runs(conn, model=trigger.model, unfinished=True)
-        for run in in_flight:
+        for run in self.unfinished(trigger.model):
             if run.step is Step.EMERGENCY:
                 return StartDecision(StartReason.IN_FLIGHT, f"emergency run {run.run_id} is in flight", run.run_id)
             touched = production_touched(run.external) and run.step not in _NO_REVERT
@@ -99,60 +88,19 @@ class Lifecycle:
             if touched:
                 return StartDecision(StartReason.ROLLING_BACK, f"run {run.run_id} had changed production: it is "
                                      "cancelled and rolls back to the model that served before it", run.run_id)
-        decision = decide(self.engine, trigger, settings, self.clock(), plan=("emergency",))
+        decision = self.consider(trigger, plan=("emergency",))
         log.warning("lifecycle_emergency", model=trigger.model, reason=decision.reason.value,
                     run_id=decision.run_id, message=decision.message)
         if decision.started and decision.run_id is not None:
             self._advance_run(decision.run_id)
         return decision
 
-    def cancel(self, run_id: str, reason: str, by: str) -> RunRecord:
-        """Ask a run to stop; the next :meth:`advance` cancels its jobs and rolls back what it changed."""
-        now = self.clock()
-        with self.engine.begin() as conn:
-            run = store.load_run(conn, run_id)
-            if run is None:
-                raise KeyError(f"no lifecycle run {run_id}")
-            if run.state.final:
-                raise ValueError(f"run {run_id} already ended {run.state.value}: {run.decision}")
-            store.update_run(conn, run, now, external={"cancel_requested": f"{reason} (by {by})"})
-            store.add_event(conn, LifecycleEvent(run_id, run.model, "cancel", f"cancel asked by {by}: {reason}", now))
-            return store.load_run(conn, run_id) or run
-
-    def pause(self, reason: str, by: str) -> SwitchState:
-        return set_switch(self.engine, paused=True, reason=reason, by=by, now=self.clock())
-
-    def resume(self, reason: str, by: str) -> SwitchState:
-        return set_switch(self.engine, paused=False, reason=reason, by=by, now=self.clock())
-
-    def switch(self) -> SwitchState:
-        with self.engine.connect() as conn:
-            return read_switch(conn)
-
-    # -- reading runs --------------------------------------------------------------------------
-
-    def runs(self, model: str | None = None) -> list[RunRecord]:
-        """Runs, newest first."""
-        with self.engine.connect() as conn:
-            return store.select_runs(conn, model=model)
-
-    def get(self, run_id: str) -> RunRecord | None:
-        with self.engine.connect() as conn:
-            return store.load_run(conn, run_id)
-
-    def history(self, run_id: str) -> list[LifecycleEvent]:
-        """The audit trail of one run, oldest first."""
-        with self.engine.connect() as conn:
-            return store.select_events(conn, run_id)
-
     # -- moving runs forward -------------------------------------------------------------------
 
     def advance(self) -> list[LifecycleEvent]:
         """Move every unfinished run as far as it can go now, without waiting."""
-        with self.engine.connect() as conn:
-            pending = store.select_runs(conn, unfinished=True)
         events: list[LifecycleEvent] = []
-        for run in pending:
+        for run in self.unfinished():
             events.extend(self._advance_run(run.run_id))
         return events
 
