@@ -3,8 +3,9 @@
 ``apply`` records under ``key`` that the update is asked for, then asks, unless the endpoint serves
 that config already. A restart tells the cases apart by reading the endpoint: the new config (done),
 updating (wait), the config from before (the call never went out: ask again), anything else
-(someone else changed it: stop). It answers ``Wait`` while the endpoint updates, ``True`` once the
-config serves, and a message when the update failed, did not finish in time, or was overtaken.
+(someone else changed it: stop, recorded as ``endpoint_overtaken`` so a rollback leaves it too).
+It answers ``Wait`` while the endpoint updates, ``True`` once the config serves, and a message when
+the update failed, did not finish in time, or was overtaken.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def apply(ctx: StepContext, endpoint: str, entities: Sequence[ServedEntity], rou
     if asked and state.update_failed:
         return (f"endpoint {endpoint}: the update ended {state.config_update}; "
                 f"it serves {describe(state.entities, state.routes)}")
-    if asked and not state.serves(before.entities, before.routes):
-        return (f"endpoint {endpoint} serves {describe(state.entities, state.routes)}, neither the config "
-                "before the change nor the one lakewarden asked for: someone else changed it")
+    if not state.serves(before.entities, before.routes):
+        # Asked or not: the endpoint no longer serves what this change starts from (a change made by
+        # hand during a canary's windows, or between a snapshot and a restart). Never overwrite it.
+        message = (f"endpoint {endpoint} serves {describe(state.entities, state.routes)}, neither the config "
+                   "before the change nor the one lakewarden asked for: someone else changed it")
+        ctx.save(endpoint_overtaken=message)
+        return message
     # Not asked yet, or asked and never applied (a crash before the call): ask, recording it first.
     if not asked:
         target = EndpointSnapshot(endpoint, None, tuple(entities), dict(routes))

@@ -3,8 +3,10 @@
 The endpoint gets the snapshot taken before the first change (if the run changed it), the aliases
 go back (``retrain.promotion.revert``), and the version is tagged ``lakewarden.rolled_back`` with
 the reason. Rollback is the safe direction: it runs even while the lifecycle is paused, and it
-restores the snapshot whoever changed the endpoint since. If the endpoint cannot be restored the
-run fails with ``ROLLBACK INCOMPLETE`` in its reason, which pages (README "Lifecycle").
+restores the snapshot whoever changed the endpoint since, except when the run ended because someone
+else changed the endpoint (``endpoint_overtaken``): their config is left in place. If the endpoint
+cannot be restored the run fails with ``ROLLBACK INCOMPLETE`` in its reason, which pages (README
+"Lifecycle").
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def _restore_endpoint(ctx: StepContext) -> str | Wait | End:
     what = f"endpoint {before.endpoint} serves {describe(before.entities, before.routes)} again"
     if state.serves(before.entities, before.routes):
         return what
+    if ctx.get("endpoint_overtaken"):
+        return (f"endpoint {before.endpoint} left as someone else set it (it serves "
+                f"{describe(state.entities, state.routes)})")
     asked = ctx.get("rollback_put") is not None
     if state.updating:
         if asked and ctx.overdue("rollback_put", timeout):

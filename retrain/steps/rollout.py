@@ -35,7 +35,8 @@ def rollout(ctx: StepContext) -> Outcome:
         try:
             state = serving(ctx).read(spec.endpoint)
         except EndpointMissing as exc:
-            return End(RunState.FAILED, f"rollout: {exc}")
+            # Revert: aliases a promote step moved before the rollout go back (nothing else changed).
+            return Revert(RunState.FAILED, f"rollout: {exc}")
         if state.updating:
             return Wait(f"endpoint {spec.endpoint} is updating (someone else's change); waiting for it to end")
         ctx.save(rollout_snapshot=state.snapshot().to_json())
