@@ -181,8 +181,11 @@ class PromoteStep(Strict):
 class RolloutStep(Strict):
     """Serve the challenger on ``endpoint``: a canary share first, then all traffic, or roll back.
 
-    ``observe_windows`` assessments of the model (windows that start after the canary began) must
-    stay below ``rollback_on``; one at or above it rolls back to the snapshot taken before the change.
+    ``observe_windows`` judged windows of the model (at least half of each after the canary went live)
+    are watched: a finding of a ``watch`` signal at ``rollback_on`` or worse rolls back to the snapshot
+    taken before the change. ``watch`` defaults to the signals a model can change, quality and
+    operational health; input drift against an old baseline persists whichever model serves, so it
+    would roll back every retrained model. ``watch: [any]`` watches the window's overall severity.
     ``canary_percent: 0`` skips the canary and moves all traffic at once.
     """
 
@@ -190,10 +193,21 @@ class RolloutStep(Strict):
     canary_percent: int = Field(default=10, ge=0, le=99)
     observe_windows: int = Field(default=3, ge=1, le=100)
     rollback_on: Severity = "high"
+    watch: tuple[str, ...] = ("quality", "operational")
     update_timeout: Duration = timedelta(minutes=30)
     timeout: Duration = timedelta(hours=24)
 
     _timeouts = field_validator("timeout", "update_timeout")(_positive)
+
+    @field_validator("watch")
+    @classmethod
+    def _watch(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("watch at least one signal, or [any] for the overall severity")
+        for name in value:
+            if not re.fullmatch(r"[a-z_]+", name):
+                raise ValueError(f"a signal name such as quality, operational or any, not {name!r}")
+        return value
 
 
 class RefreshMonitorStep(Strict):

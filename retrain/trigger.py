@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+
+from config.lifecycle import RESERVED_PARAMETERS
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -40,6 +43,8 @@ class Trigger:
     # the newest window had labels to judge quality on (None: not known).
     data_end: datetime | None = None
     labels_present: bool | None = None
+    # Extra job parameters of a manual run (``lifecycle start --param k=v``), over the configured ones.
+    parameters: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -51,6 +56,9 @@ class Trigger:
             value = getattr(self, name)
             if value is not None and value.utcoffset() != timedelta(0):
                 raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
+        for key, _ in self.parameters:
+            if key in RESERVED_PARAMETERS or not key.replace("_", "a").replace(".", "a").replace("-", "a").isalnum():
+                raise ValueError(f"job parameter {key!r}: reserved or not made of letters, digits, '_', '.', '-'")
         if self.window_start and self.window_end and self.window_start >= self.window_end:
             raise ValueError(f"window_start {self.window_start} is not before window_end {self.window_end}")
 
@@ -68,7 +76,7 @@ class Trigger:
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
-    def to_json(self) -> dict[str, str | bool | None]:
+    def to_json(self) -> dict[str, Any]:
         """The trigger as JSON-ready values (datetimes as ISO 8601)."""
         return {
             "model": self.model,
@@ -79,10 +87,11 @@ class Trigger:
             "requested_by": self.requested_by,
             "data_end": self.data_end.isoformat() if self.data_end else None,
             "labels_present": self.labels_present,
+            "parameters": dict(self.parameters),
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, str | bool | None]) -> Trigger:
+    def from_json(cls, data: dict[str, Any]) -> Trigger:
         """The inverse of :meth:`to_json`."""
 
         def when(key: str) -> datetime | None:
@@ -99,4 +108,9 @@ class Trigger:
             requested_by=str(data.get("requested_by") or "policy"),
             data_end=when("data_end"),
             labels_present=None if labels is None else bool(labels),
+            parameters=_pairs(data.get("parameters")),
         )
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in dict(value or {}).items()))

@@ -68,6 +68,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--recent_table", default="main.demo.churn_inference")
     parser.add_argument("--metric", default="roc_auc")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label_noise", type=float, default=0.0,
+                        help="share of training labels replaced by coin flips (the demo's bad challenger)")
     parser.add_argument("--champion_alias", default="champion")
     parser.add_argument("--artifact_location", default="")
     args, unknown = parser.parse_known_args(argv)
@@ -200,6 +202,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     fit_table, holdout, holdout_source = load_data(args)
     fit_frame, holdout_frame = fit_table.to_pandas(), holdout.to_pandas()
     y_fit, y_holdout = fit_frame["label"].astype(int), holdout_frame["label"].astype(int)
+    if args.label_noise > 0:
+        rng = np.random.default_rng(args.seed + 1)
+        noisy = rng.random(len(y_fit)) < min(args.label_noise, 1.0)
+        y_fit = y_fit.where(~noisy, rng.integers(0, 2, len(y_fit)))
     if y_fit.nunique() < 2 or y_holdout.nunique() < 2:
         raise JobError(f"both labels are needed in training and holdout ({holdout_source} rows); got one")
 

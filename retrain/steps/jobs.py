@@ -41,7 +41,8 @@ def run_job(ctx: StepContext, spec: JobSpec, params: Mapping[str, str], prefix: 
     jobs = ctx.deps.jobs
     if external_id is None:
         suffix = f"-{prefix.rstrip('_')}" if prefix else ""
-        external_id = jobs.start(f"{ctx.run.run_id}{suffix}", spec.target, {**params, **spec.parameters})
+        extra = dict(ctx.run.trigger.parameters)
+        external_id = jobs.start(f"{ctx.run.run_id}{suffix}", spec.target, {**spec.parameters, **extra, **params})
         ctx.save(**{id_key: external_id, started_key: ctx.now.isoformat()})
     status = jobs.status(str(external_id))
     if status.state is JobState.RUNNING:

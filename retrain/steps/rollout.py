@@ -2,8 +2,9 @@
 
 1. Snapshot the endpoint's config (what a rollback puts back).
 2. Canary (``canary_percent`` > 0): the challenger gets that share, the served entities keep their
-   proportions of the rest. Then ``observe_windows`` judged windows, at least half of whose time lies
-   after the canary went live, must stay below ``rollback_on``; one at or above it rolls back.
+   proportions of the rest. Then in ``observe_windows`` judged windows, at least half of whose time
+   lies after the canary went live, the ``watch`` signals must stay below ``rollback_on``; one at or
+   above it rolls back.
 3. All traffic to the challenger. The step's ``timeout`` covers all of it: no verdict in time rolls back.
 """
 
@@ -69,11 +70,14 @@ def _observe(ctx: StepContext, live_at: datetime) -> Outcome | None:
         return Revert(RunState.FAILED, "canary: no assessments to observe (no assessment reader configured)")
     windows = ctx.deps.verdicts.windows_since(ctx.run.model, live_at)[: spec.observe_windows]
     for window in windows:
-        if at_least(window.severity, spec.rollback_on):
-            return Revert(RunState.ROLLED_BACK,
-                          f"canary of version {ctx.run.model_version}: window {window.window_start.isoformat()} "
-                          f"was {window.severity} (risk {window.risk:.0f}), at or above rollback_on "
-                          f"{spec.rollback_on}")
+        levels = {"any": window.severity, **window.signals}
+        for signal in spec.watch:
+            level = levels.get(signal, "ok")
+            if at_least(level, spec.rollback_on):
+                return Revert(RunState.ROLLED_BACK,
+                              f"canary of version {ctx.run.model_version}: window {window.window_start.isoformat()} "
+                              f"had {signal} at {level} (risk {window.risk:.0f}), at or above rollback_on "
+                              f"{spec.rollback_on}")
     if len(windows) < spec.observe_windows:
         return Wait(f"canary: {len(windows)} of {spec.observe_windows} windows observed")
     worst = max((w.risk for w in windows), default=0.0)
