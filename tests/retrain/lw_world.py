@@ -14,6 +14,7 @@ exits as a detached process, but does not pay MLflow's import (2-4 s of CPU) onc
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from lw_support import T0, FakeClock, drive, make_version
 
 from config.lifecycle import LifecycleSettings
+from retrain.backends.base import JobState, JobStatus
 from retrain.backends.local import LocalJobBackend
 from retrain.backends.local_serving import LocalServingBackend
 from retrain.lifecycle import RUN_ID_TAG, Lifecycle
@@ -178,3 +180,12 @@ class World:
 
 def messages(events: list[LifecycleEvent]) -> str:
     return "\n".join(f"{event.kind}: {event.message}" for event in events)
+
+
+def job_outcome(backend: LocalJobBackend, external_id: str) -> JobStatus:
+    """The job's status once it stopped running (a cancelled job takes a moment to exit)."""
+    deadline = time.monotonic() + 30
+    while (status := backend.status(external_id)).state is JobState.RUNNING:
+        assert time.monotonic() < deadline, f"job {external_id} still runs"
+        time.sleep(0.05)
+    return status
