@@ -73,6 +73,10 @@ class LabelSet(Mapping[str, str]):
         """Alertmanager's form: ``{a="1", b="2"}``."""
         return "{" + ", ".join(f'{k}="{_escape(v)}"' for k, v in self._items) + "}"
 
+    def as_dict(self) -> dict[str, str]:
+        """A new ``dict`` with the same items, in name order."""
+        return dict(self._index)
+
     def items_tuple(self) -> tuple[tuple[str, str], ...]:
         return self._items
 
@@ -145,13 +149,13 @@ class Alert:
         return None
 
     def is_resolved(self, now: datetime) -> bool:
-        return self.resolved_at(now) is not None
+        return self.ends_at is not None and self.ends_at <= now
 
     def to_json(self) -> dict[str, Any]:
         """The webhook form: ``labels``, ``annotations``, ``startsAt``, ``endsAt``, ``fingerprint``."""
         return {
-            "labels": dict(self.labels),
-            "annotations": dict(self.annotations),
+            "labels": plain(self.labels),
+            "annotations": plain(self.annotations),
             "startsAt": iso(self.starts_at),
             "endsAt": iso(self.ends_at) if self.ends_at is not None else None,
             "fingerprint": self.fingerprint,
@@ -160,4 +164,11 @@ class Alert:
 
 def iso(value: datetime) -> str:
     """``2024-05-01T12:00:00Z`` (UTC, ``Z`` suffix, microseconds only when present)."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def plain(mapping: Mapping[str, str]) -> dict[str, str]:
+    """A new ``dict`` of ``mapping`` (the quick way for a :class:`LabelSet`)."""
+    return mapping.as_dict() if type(mapping) is LabelSet else dict(mapping)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from alerts.model import Alert
+from alerts.model import Alert, plain
 
 PAYLOAD_VERSION = 2
 Status = Literal["firing", "resolved"]
@@ -53,9 +53,9 @@ def common(alerts: Sequence[Alert], attribute: str) -> dict[str, str]:
     """The labels (or annotations) every alert shares with the same value."""
     if not alerts:
         return {}
-    shared = dict(getattr(alerts[0], attribute))
+    shared = plain(getattr(alerts[0], attribute))
     for alert in alerts[1:]:
-        values = getattr(alert, attribute)
+        values = plain(getattr(alert, attribute))
         shared = {k: v for k, v in shared.items() if values.get(k) == v}
     return dict(sorted(shared.items()))
 

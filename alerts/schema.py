@@ -14,6 +14,11 @@ OUTBOX_STATUSES = ("pending", "in_flight", "done", "dead")
 ALERT_STATUSES = ("firing", "resolved")
 
 
+# SQLAlchemy's SQLite DATETIME storage format; ``datetime.isoformat(" ", "microseconds")`` of a naive
+# value writes the same text.
+_SQLITE_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+
+
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC in Python, naive UTC in the database (SQLite has no time zones).
 
@@ -31,6 +36,23 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} given where UTC is required")
         return value.astimezone(UTC).replace(tzinfo=None)
+
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite with SQLAlchemy's default storage format, one step instead of two (this and the
+        DATETIME string format): the same text, at a fraction of the cost, for the thousands of
+        timestamps the decision path writes. Elsewhere the usual two steps."""
+        if dialect.name != "sqlite" or getattr(self.impl_instance.dialect_impl(dialect), "_storage_format",
+                                               None) != _SQLITE_FORMAT:
+            return super().bind_processor(dialect)
+        to_naive_utc = self.process_bind_param
+
+        def process(value: Any) -> str | None:
+            if value is None:
+                return None
+            naive: Any = value.replace(tzinfo=None) if value.tzinfo is UTC else to_naive_utc(value, dialect)
+            return str(naive.isoformat(" ", "microseconds"))
+
+        return process
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:

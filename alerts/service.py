@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import structlog
 
 from alerts import groups, labelcache
-from alerts.model import Alert, LabelSet
+from alerts.model import Alert, LabelSet, plain
 from alerts.payload import Status
 from alerts.routecache import RouteCache
 from alerts.schema import alerts_state as s
@@ -30,8 +30,9 @@ from config.routing import Route, referenced_receivers
 log = structlog.get_logger(__name__)
 
 # Built once: a statement built per call costs more than executing a cached one.
-_STORED = sa.select(s).where(sa.or_(sa.and_(s.c.scope == sa.bindparam("b_scope"), s.c.status == "firing"),
-                                    s.c.fingerprint.in_(sa.bindparam("b_fps", expanding=True))))
+_STORED = (sa.select(s.c.fingerprint, s.c.annotations, s.c.scope, s.c.status, s.c.starts_at, s.c.ends_at)
+           .where(sa.or_(sa.and_(s.c.scope == sa.bindparam("b_scope"), s.c.status == "firing"),
+                         s.c.fingerprint.in_(sa.bindparam("b_fps", expanding=True)))))
 _BY_FP = s.c.fingerprint == sa.bindparam("b_fp")
 _INSERT = s.insert()
 _REFRESH = s.update().where(_BY_FP)  # annotations, scope, updated_at
@@ -104,12 +105,14 @@ class AlertService:
                 # it joins the groups its routes now give.
                 started = row is None or row.status != "firing"
                 memberships += self._memberships(episode, started)
-            for fp, row in stored.items():
-                if fp in current or row.scope != scope or row.status != "firing":
-                    continue
+            gone = [fp for fp, row in stored.items()
+                    if fp not in current and row.scope == scope and row.status == "firing"]
+            labels = labelcache.lookup(gone, lambda fps: groups.read_labels(conn, fps)) if gone else {}
+            for fp in gone:
+                row = stored[fp]
                 ends_at = ended[fp].ends_at if fp in ended else now
                 writes.resolves.append({"b_fp": fp, "b_ends": ends_at, "b_now": now})
-                resolved = Alert.restore(row.labels, row.annotations, row.starts_at, ends_at, fp)
+                resolved = Alert.restore(labels[fp], row.annotations, row.starts_at, ends_at, fp)
                 changes.append(("resolved", resolved))
                 # Normally already a member; after an upgrade from a version without groups it is not.
                 memberships += self._memberships(resolved, True)
@@ -117,7 +120,7 @@ class AlertService:
             due_now = groups.join(conn, now, memberships)
         out: list[Notification] = [
             Notification("resolved" if m.alert.ends_at is not None else "firing", m.alert.fingerprint,
-                         m.route.receiver, m.group_key, dict(m.alert.labels))
+                         m.route.receiver, m.group_key, plain(m.alert.labels))
             for m in memberships if m.changed]
         if changes:
             log.info("alerts_synced", scope=scope, firing=len(current),
@@ -162,14 +165,14 @@ class _StateWrites:
     resolves: list[dict[str, Any]] = field(default_factory=list)
     inserts: list[dict[str, Any]] = field(default_factory=list)
 
-    def refresh(self, row: sa.Row[Any], alert: Alert, scope: str, now: datetime) -> None:
+    def refresh(self, row: Any, alert: Alert, scope: str, now: datetime) -> None:
         """Still firing: keep the episode, take new annotations (and the scope, if it moved)."""
-        if row.annotations != dict(alert.annotations) or row.scope != scope:
-            self.refreshes.append({"b_fp": row.fingerprint, "annotations": dict(alert.annotations), "scope": scope,
+        if row.annotations != plain(alert.annotations) or row.scope != scope:
+            self.refreshes.append({"b_fp": row.fingerprint, "annotations": plain(alert.annotations), "scope": scope,
                                    "updated_at": now})
 
     def fire(self, alert: Alert, scope: str, starts_at: datetime, now: datetime, *, exists: bool) -> None:
-        values = {"labels": dict(alert.labels), "annotations": dict(alert.annotations), "scope": scope,
+        values = {"labels": plain(alert.labels), "annotations": plain(alert.annotations), "scope": scope,
                   "status": "firing", "starts_at": starts_at, "ends_at": None, "updated_at": now,
                   "last_notified_status": None}
         if exists:

@@ -23,7 +23,9 @@ _BUILT: dict[tuple[str, str, bool], Any] = {}
 _CHUNK = 500  # bound parameters per IN list of the portable path
 
 
-def _statement(dialect: str, table: sa.Table, returning: bool) -> Any:
+def statement(dialect: str, table: sa.Table, returning: bool) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` (``RETURNING`` the key) for ``table`` on ``dialect``
+    (``sqlite`` or ``postgresql``), built once."""
     key = (dialect, table.name, returning)
     stmt = _BUILT.get(key)
     if stmt is None:
@@ -44,9 +46,9 @@ def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, An
         return 0
     dialect = conn.dialect.name
     if dialect in _NATIVE:
-        result = conn.execute(_statement(dialect, table, returning=False), list(rows))
+        result = conn.execute(statement(dialect, table, returning=False), list(rows))
         return result.rowcount if conn.dialect.supports_sane_multi_rowcount else None
-    return len(_read_then_insert(conn, table, rows))
+    return len(read_then_insert(conn, table, rows))
 
 
 def insert_new_returning(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
@@ -56,11 +58,13 @@ def insert_new_returning(conn: sa.Connection, table: sa.Table, rows: Sequence[di
         return set()
     dialect = conn.dialect.name
     if dialect in _NATIVE and conn.dialect.insert_executemany_returning:
-        return {tuple(row) for row in conn.execute(_statement(dialect, table, returning=True), list(rows))}
-    return _read_then_insert(conn, table, rows)
+        return {tuple(row) for row in conn.execute(statement(dialect, table, returning=True), list(rows))}
+    return read_then_insert(conn, table, rows)
 
 
-def _read_then_insert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
+def read_then_insert(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """The portable way, for databases without ``ON CONFLICT``: read the keys, insert the others.
+    Returns the keys inserted."""
     keys = [column.name for column in table.primary_key.columns]
     first = table.c[keys[0]]
     wanted = {tuple(row[k] for k in keys): row for row in rows}
