@@ -12,6 +12,8 @@ from config.base import Strict
 from config.durations import Duration
 from config.secrets import resolve_secret_files
 
+_MIN_WEBHOOK_SECRET = 16  # characters; a guessable secret on an open port is no secret
+
 
 class LocalSparkEngine(Strict):
     """Local PySpark over a folder of Parquet tables: ``main.ml.t`` lives at ``<lakehouse_root>/main/ml/t``."""
@@ -148,10 +150,44 @@ class HttpSettings(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class WebhookSettings(Strict):
+    """The ingress for Databricks job notifications (``POST /webhooks/databricks/jobs``).
+
+    Off unless a credential is set: HTTP basic auth (``username`` with ``password`` or
+    ``password_file``, what a Databricks notification destination of type webhook sends) and/or a
+    bearer token (``token`` or ``token_file``). A request passes with either configured credential.
+    """
+
+    username: str | None = Field(default=None, pattern=r"^[^:\s]+$")  # basic auth: no colon in a user id
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, values: Any) -> Any:
+        return resolve_secret_files(values, ("password", "token"))
+
+    @model_validator(mode="after")
+    def _pairs(self) -> WebhookSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both username and password (or password_file)")
+        for name in ("password", "token"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < _MIN_WEBHOOK_SECRET:
+                raise ValueError(f"{name} is shorter than {_MIN_WEBHOOK_SECRET} characters: use a random "
+                                 "secret, e.g. `openssl rand -hex 32`")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.password is not None or self.token is not None
+
+
 class ServiceSettings(Strict):
     """How the daemon itself behaves."""
 
     http: HttpSettings = Field(default_factory=HttpSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     shutdown_deadline: Duration = Field(default="30s", validate_default=True)
     delivery_interval: Duration = Field(default="2s", validate_default=True)
     lifecycle_interval: Duration = Field(default="30s", validate_default=True)

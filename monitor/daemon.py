@@ -24,6 +24,7 @@ from monitor.app import App
 from monitor.bus import Command
 from monitor.http import HttpServer
 from monitor.scheduler import Ticker
+from monitor.webhooks import WebhookIngress
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +66,8 @@ class Daemon:
 
     def run(self) -> int:
         settings = self.app.settings
-        http = HttpServer(settings.service.http.host, settings.service.http.port, self.app.health)
+        ingress = WebhookIngress(settings.service.webhooks, self.app.lifecycle.unfinished, self.submit)
+        http = HttpServer(settings.service.http.host, settings.service.http.port, self.app.health, post=ingress)
         if self._serve_http:
             http.start()
         ticker = Ticker(settings, self.submit)

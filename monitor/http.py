@@ -1,6 +1,8 @@
-"""The service's HTTP surface, first version: ``/healthz`` and ``/readyz`` on the stdlib server.
+"""The service's HTTP surface: ``/healthz`` and ``/readyz`` on the stdlib server, and POST ingress.
 
-A ``ThreadingHTTPServer`` in a daemon thread; every response is JSON, only GET and HEAD are served.
+A ``ThreadingHTTPServer`` in a daemon thread; every response is JSON. GET and HEAD serve the probes;
+POST goes to an optional :class:`PostHandler` for the paths it serves (the Databricks job webhook,
+``monitor.webhooks``), and is 405 elsewhere.
 Request lines are logged through structlog at debug level instead of the stdlib's stderr access log.
 """
 
@@ -10,8 +12,11 @@ import json
 import socket
 import socketserver
 import threading
+from dataclasses import dataclass, field
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
@@ -20,7 +25,7 @@ import structlog
 from monitor.clock import Clock, utc_now
 from monitor.logs import redact_text
 
-__all__ = ["Health", "HealthSource", "HttpServer"]
+__all__ = ["Health", "HealthSource", "HttpServer", "PostHandler", "Reply"]
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +38,24 @@ class HealthSource(Protocol):
     def liveness(self) -> tuple[bool, dict[str, Any]]: ...
 
     def readiness(self) -> tuple[bool, dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A POST handler's answer: a status, a JSON body and extra headers (a header may repeat)."""
+
+    status: HTTPStatus
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+class PostHandler(Protocol):
+    """Serves POST on the paths it names. ``body`` is the unread request body (``headers`` say how
+    long); the handler reads at most what it accepts. Called from the server's request threads."""
+
+    def serves(self, path: str) -> bool: ...
+
+    def post(self, path: str, headers: Message, body: BufferedIOBase, client: str) -> Reply: ...
 
 
 class Health:
@@ -105,8 +128,9 @@ class Health:
 class _Server(ThreadingHTTPServer):
     """The stdlib server (daemon request threads) carrying the health source its handlers ask."""
 
-    def __init__(self, address: tuple[str, int], health: HealthSource) -> None:
+    def __init__(self, address: tuple[str, int], health: HealthSource, post: PostHandler | None) -> None:
         self.health = health
+        self.post = post
         if ":" in address[0]:  # an IPv6 literal such as "::"
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -133,7 +157,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _method_not_allowed(self) -> None:
         self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method not allowed"}, close=True)
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed
+
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        handler = cast(_Server, self.server).post
+        if handler is None or not handler.serves(path):
+            self._method_not_allowed()
+            return
+        try:
+            reply = handler.post(path, self.headers, self.rfile, self.client_address[0])
+        except TimeoutError:
+            raise  # a client too slow to send its body: the stdlib logs it and closes the connection
+        except Exception as exc:
+            log.warning("http_post_failed", path=path, exc_info=exc)
+            reply = Reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": type(exc).__name__})
+        # A refused request's body may be left unread, so the connection cannot carry another request.
+        self._send_json(reply.status, reply.body, close=True, headers=reply.headers)
 
     def _serve(self, *, head: bool) -> None:
         path = urlsplit(self.path).path
@@ -154,7 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, body, head=head)
 
     def _send_json(
-        self, status: HTTPStatus, body: dict[str, Any], *, head: bool = False, close: bool = False
+        self, status: HTTPStatus, body: dict[str, Any], *, head: bool = False, close: bool = False,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         data = json.dumps(body, default=str).encode("utf-8")
         self.send_response(status)
@@ -163,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         if status == HTTPStatus.METHOD_NOT_ALLOWED:
             self.send_header("Allow", "GET, HEAD")
+        for name, value in headers:
+            self.send_header(name, value)
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
@@ -196,12 +239,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class HttpServer:
-    """Serves the probes from a daemon thread; ``port`` is the bound port once started."""
+    """Serves the probes (and ``post``'s paths) from a daemon thread; ``port`` is the bound port once started."""
 
-    def __init__(self, host: str, port: int, health: HealthSource) -> None:
+    def __init__(self, host: str, port: int, health: HealthSource, post: PostHandler | None = None) -> None:
         self._host = host
         self._port = port
         self._health = health
+        self._post = post
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -214,7 +258,7 @@ class HttpServer:
         if self._server is not None:
             raise RuntimeError("HTTP server already started")
         try:
-            server = _Server((self._host, self._port), self._health)
+            server = _Server((self._host, self._port), self._health, self._post)
         except OSError as exc:
             raise OSError(
                 exc.errno,
