@@ -159,6 +159,8 @@ class Lifecycle(RunBook):
             if run.attempts:
                 with self.engine.begin() as conn:
                     store.update_run(conn, run, self.clock(), attempts=0)
+            if outcome.announce:
+                events += self._move(run, state=RunState.RUNNING, step=run.step, kind="step", message=outcome.note)
             return events or None
         if isinstance(outcome, Next):
             plan = run.plan

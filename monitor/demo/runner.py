@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -33,9 +34,11 @@ from monitor.daemon import Daemon
 from monitor.demo import data
 from monitor.demo.timeline import Timeline
 from monitor.engines.local_spark import LocalSparkEngine
+from monitor.lifecycle_triggers import manual_trigger
 from monitor.logs import configure_logging
 from monitor.messages import AlertsEnqueued, AssessmentMade, LifecycleProgressed, SourceFailed
 from monitor.profile import ProfileSpec, write_profile
+from retrain import LocalServingBackend, ServedEntity, Step, entity_name_for
 
 MARKER = ".lakewarden-demo"
 
@@ -114,6 +117,8 @@ def _prepare(settings: Settings, scenario: data.DemoScenario, retrain: bool, tl:
         tl.say("  training the champion model and registering it in MLflow (SQLite)...")
         train_champion(settings, engine.root)
     app = build_app(settings, clock=SimulatedClock(scenario.start), engine=engine)
+    if retrain:
+        _serve_champion(app)
     app.bus.subscribe(AssessmentMade, tl.on_assessment)
     app.bus.subscribe(AlertsEnqueued, tl.on_alerts)
     app.bus.subscribe(LifecycleProgressed, tl.on_lifecycle)
@@ -148,9 +153,11 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
             # The timeline hears of an assessment after every other handler (alerts, lifecycle):
             # once it has, the window's whole cycle is over.
             _wait(partial(_judged, tl, end), timeout=60)
-            # The next hour "arrives" once a retraining started by this one is over, so the
-            # accelerated clock never races a job's timeout.
+            # The next hour "arrives" once a run started by this one is over or waits for windows
+            # (a canary), so the accelerated clock never races a job's timeout.
             _wait(lambda: not _lifecycle_busy(app), timeout=300)
+        if any(run.model == model.name for run in app.lifecycle.runs()):
+            _bad_challenger(app, tl)
         _wait(lambda: app.outbox.counts().get("pending", 0) == 0, timeout=30)
     finally:
         daemon.stop.set()
@@ -184,5 +191,43 @@ def _judged(tl: Timeline, end: datetime) -> bool:
 
 
 def _lifecycle_busy(app: App) -> bool:
-    return any(run.finished_at is None for run in app.lifecycle.runs())
+    """A run is working (not waiting for the canary's windows, which only new hours bring)."""
+    return any(not (run.step is Step.ROLLOUT and run.external.get("canary_live_at"))
+               for run in app.lifecycle.unfinished())
+
+
+def _serve_champion(app: App) -> None:
+    """The demo's serving endpoint: a local record serving the champion, as a rollout finds it."""
+    life = app.settings.models[0].lifecycle
+    if life.rollout is None or life.registered_model is None:
+        return
+    model = life.registered_model
+    version = app.lifecycle.registry.get_alias(model, life.promote.champion_alias)
+    if version is None:
+        raise RuntimeError(f"the demo's champion training registered no {life.promote.champion_alias} of {model}")
+    entity = ServedEntity(entity_name_for(model, version), model, version)
+    LocalServingBackend(app.store.engine, app.clock).create(life.rollout.endpoint, [entity], {entity.name: 100})
+
+
+def _bad_challenger(app: App, tl: Timeline) -> None:
+    """The second case: a challenger trained on coin-flip labels fails validation and changes nothing."""
+    model = app.settings.models[0]
+    life = model.lifecycle
+    if life.registered_model is None or life.rollout is None or not isinstance(app.clock, SimulatedClock):
+        return
+    serving = LocalServingBackend(app.store.engine, app.clock)
+    before = (app.lifecycle.registry.get_alias(life.registered_model, life.promote.champion_alias),
+              serving.read(life.rollout.endpoint).routes)
+    app.clock.set(app.clock() + life.trigger.cooldown)  # the first run's cooldown has passed
+    tl.say("\n  second case: a person asks for a retrain whose training labels are coin flips")
+    trigger = manual_trigger(model, app.assessments, "demo: a challenger trained on noisy labels", "demo")
+    trigger = dataclasses.replace(trigger, parameters=(("label_noise", "1.0"),))
+    decision = app.lifecycle.consider(trigger)
+    tl.say(f"      lifecycle {decision.reason.value:<10} {decision.message}")
+    if decision.run_id is not None:  # the daemon's next lifecycle tick takes it from here
+        _wait(lambda: not _lifecycle_busy(app), timeout=300)
+    after = (app.lifecycle.registry.get_alias(life.registered_model, life.promote.champion_alias),
+             serving.read(life.rollout.endpoint).routes)
+    same = "unchanged" if after == before else f"CHANGED from {before} to {after}"
+    tl.say(f"  champion is version {after[0]}, endpoint {life.rollout.endpoint} routes {dict(after[1])}: {same}")
 

@@ -34,7 +34,10 @@ ROLLED_BACK_TAG = "lakewarden.rolled_back"
 
 @dataclass(frozen=True)
 class Wait:
+    """Nothing more now. ``announce``: the note is news (a canary went live) and becomes an event."""
+
     note: str = ""
+    announce: bool = False
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ def rollout(ctx: StepContext) -> Outcome:
             if not isinstance(applied, bool):
                 return applied if isinstance(applied, Wait) else Revert(RunState.FAILED, f"canary: {applied}")
             ctx.save(canary_live_at=ctx.now.isoformat())
+            return Wait(f"canary: version {version} serves {spec.canary_percent}% of endpoint {spec.endpoint} "
+                        f"({describe(entities, routes)}); watching {', '.join(spec.watch)} for "
+                        f"{spec.observe_windows} windows", announce=True)
         if not ctx.get("canary_passed"):
             judged = _observe(ctx, datetime.fromisoformat(str(ctx.get("canary_live_at"))))
             if judged is not None:

@@ -40,7 +40,8 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
         severities = [row.severity for row in judged]
         outbox = {row.status: row.n for row in conn.execute(sa.text(
             "SELECT status, count(*) AS n FROM alerts_outbox GROUP BY status"))}
-        runs = [row.state for row in conn.execute(sa.text("SELECT state FROM retrain_runs"))]
+        runs = [row.state for row in conn.execute(sa.text("SELECT state FROM retrain_runs ORDER BY created_at"))]
+        endpoint = conn.execute(sa.text("SELECT config FROM retrain_local_endpoints WHERE name = 'churn'")).scalar()
     assert len(severities) == SCENARIO.windows
     calm, drifted, recovered = severities[:1], severities[1:3], severities[3:]
     assert set(calm) == {"ok"} and set(recovered) == {"ok"}
@@ -49,20 +50,30 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
     assert [bool(row.state_firing) for row in judged] == [False, False, True, True, False, False]
     assert judged[2].alert_severity == judged[3].alert_severity == min(drifted, key=SEVERITIES.index)
 
-    log = _lines(workdir / "alerts.jsonl")
+    notes = _lines(workdir / "alerts.jsonl")
+    log = [n for n in notes if n["alerts"][0]["labels"]["alertname"] == "ModelAtRisk"]  # type: ignore[index]
     assert [n["status"] for n in log] == ["firing", "resolved"]
     fired, resolved = log
     assert fired["alerts"][0]["fingerprint"] == resolved["alerts"][0]["fingerprint"]  # type: ignore[index]
     assert fired["alerts"][0]["labels"]["model"] == "churn"  # type: ignore[index]
     assert "prediction drift" in fired["alerts"][0]["annotations"]["summary"]  # type: ignore[index]
     assert [n["status"] for n in _lines(workdir / "pages.jsonl")] == ["firing", "resolved"]
-    assert outbox == {"done": 4}
+    assert set(outbox) == {"done"}  # nothing pending, nothing dead
 
-    assert runs == ["succeeded"]
+    # The drift run went all the way (canary, then all traffic); the noisy-label challenger changed nothing.
+    assert runs == ["succeeded", "rejected"]
     registry = MlflowRegistry(f"sqlite:///{workdir}/mlflow.db")
     assert registry.get_alias("churn", "champion") == "2"
     assert registry.get_alias("churn", "previous_champion") == "1"
-    for words in ("risk", "alert FIRING", "alert RESOLVED", "lifecycle succeeded", "windows judged"):
+    assert registry.get_alias("churn", "challenger") is None
+    rejected = registry.client.get_model_version("churn", "3")
+    assert rejected.tags["lakewarden.validation"] == "rejected"
+    assert json.loads(endpoint)["routes"] == {"churn-2": 100}
+    lifecycle = [n for n in notes if n["alerts"][0]["labels"]["alertname"] == "LifecycleRun"]  # type: ignore[index]
+    assert [n["status"] for n in lifecycle] == ["firing", "resolved", "firing", "resolved"]
+    assert all(n["alerts"][0]["labels"]["severity"] == "info" for n in lifecycle)  # type: ignore[index]
+    for words in ("risk", "alert FIRING", "alert RESOLVED", "canary: version 2 serves 20%", "lifecycle succeeded",
+                  "lifecycle rejected", "unchanged", "windows judged"):
         assert words in timeline
 
 
