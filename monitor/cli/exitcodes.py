@@ -11,4 +11,5 @@ OK = 0
 ERROR = 1            # a runtime failure: engine, Java, state database
 CONFIG_ERROR = 2     # the configuration file cannot be used (also bad command-line usage)
 INCOMPLETE = 3       # check: at least one model could not be assessed
+BLOCKED = 4          # lifecycle start: a guardrail (cooldown, in flight, paused...) did not let the run start
 SEVERITY = {"ok": 0, "low": 10, "medium": 11, "high": 12, "critical": 13}
