@@ -160,7 +160,8 @@ class Handlers:
     def notify_lifecycle(self, message: LifecycleProgressed) -> Iterator[Message]:
         """The run's state as an alert in the model's lifecycle scope (``monitor.lifecycle_notices``)."""
         run = self.lifecycle.get(message.run_id)
-        if run is None:
+        # One advance can carry a run through several events: the ones before its end are history by now.
+        if run is None or (run.state.final and message.kind not in (run.state.value, "emergency")):
             return
         model = self.settings.model(run.model)
         sent = []
