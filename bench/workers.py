@@ -51,7 +51,8 @@ def _children(pid: int) -> list[int]:
 
 
 class Sampler:
-    """Peak RSS of this process, of one other process (the JVM) and of that process's children."""
+    """Peak RSS of this process, of one other process (the JVM) and of the workers: the JVM's children
+    (Spark's Python workers) and this process's other children (lakewarden's local scan pool)."""
 
     def __init__(self) -> None:
         self.jvm: int | None = None
@@ -67,7 +68,7 @@ class Sampler:
             return
         self.peak["jvm_rss"] = max(self.peak["jvm_rss"], _rss(self.jvm))
         if ticks % 10 == 0:  # the JVM has ~100 threads to look through: refresh the worker list once a second
-            workers = list(_children(self.jvm))
+            workers = list(_children(self.jvm)) + [c for c in _children(os.getpid()) if c != self.jvm]
             self._workers = workers + [g for c in workers for g in _children(c)]
         self.peak["worker_rss"] = max(self.peak["worker_rss"], sum(_rss(w) for w in self._workers))
 

@@ -1,10 +1,18 @@
-"""The fast reader for local Parquet tables: Spark tasks read row groups with pyarrow, no JVM decoding.
+"""The fast reader for local Parquet tables: row groups read with pyarrow, no JVM decoding.
 
 On the embedded engine a table is a folder of Parquet files. Spark's own path (Parquet decoded in the
 JVM, turned into rows, turned back into Arrow for ``mapInArrow``) costs about four times what the
-numpy kernel itself costs on two cores. Here Spark distributes (file, row group) pieces instead, and
-each task reads its pieces with pyarrow and applies the same casts and window assignment as the SQL
-(``CAST(x AS DOUBLE)``, ``CAST(x AS STRING)``, a window's ``[start, end)``) before the same kernel.
+numpy kernel itself costs on two cores. Here the work is a list of (file, row group) pieces; each piece
+is read with pyarrow and gets the same casts and window assignment as the SQL (``CAST(x AS DOUBLE)``,
+``CAST(x AS STRING)``, a window's ``[start, end)``) before the same kernel.
+
+The pieces run either outside Spark, in this process or a small pool of worker processes
+(:func:`monitor.profile.pool.scan_local`, what the local engine uses: the files are on this machine,
+and a Spark job's fixed cost, about half a second of scheduling and Python-worker hand-off, is as
+large as the kernel itself on a 1M-row window), or as Spark tasks (:func:`direct_function` inside
+``mapInArrow``, reader ``spark_arrow``). Both call :func:`scan_pieces` per piece and merge the partial
+results in piece order, so they give the same numbers (sums to the last bit or so: numpy's vectorised
+sums depend on how an array is aligned in memory, which differs between processes).
 
 It applies when the engine exposes table folders (``path``), the folder holds plain (unpartitioned)
 Parquet files, the timestamp column is a timestamp or date, no slicing expression is configured
@@ -107,21 +115,38 @@ def tasks(found: Sequence[Piece], workers: int | None = None) -> list[tuple[list
 TASKS_SCHEMA = "paths array<string>, groups array<int>"
 
 
+def read_piece(piece: Piece, plan: DirectPlan) -> Iterator[pa.RecordBatch]:
+    """The projected batches (see :func:`project`) of one row group."""
+    path, group = piece
+    table = pq.ParquetFile(path).read_row_group(group, columns=plan.columns, use_threads=False)
+    for part in table.to_batches(max_chunksize=plan.batch_rows):
+        projected = project(part, plan)
+        if projected is not None:
+            yield projected
+
+
+def scan_pieces(found: Sequence[Piece], plan: DirectPlan, layout: Layout) -> dict[GroupKey, GroupStats]:
+    """The kernel's statistics of ``found``, batch after batch in piece order."""
+    groups: dict[GroupKey, GroupStats] = {}
+    for piece in found:
+        for batch in read_piece(piece, plan):
+            for key, stats in scan_batch(batch, layout).items():
+                merge_into(groups, key, stats)
+    return groups
+
+
+def local_threads() -> int:
+    """The cores this process may use: the size of the local scan's worker pool."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 def direct_function(plan: DirectPlan, layout: Layout) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """What ``mapInArrow`` runs per partition of :func:`tasks` rows."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        groups: dict[GroupKey, GroupStats] = {}
         for batch in batches:
             paths = [p for ps in batch.column("paths").to_pylist() for p in ps]
             numbers = [g for gs in batch.column("groups").to_pylist() for g in gs]
-            for path, group in zip(paths, numbers, strict=True):
-                table = pq.ParquetFile(path).read_row_group(group, columns=plan.columns)
-                for part in table.to_batches(max_chunksize=plan.batch_rows):
-                    projected = project(part, plan)
-                    if projected is not None:
-                        for key, stats in scan_batch(projected, layout).items():
-                            merge_into(groups, key, stats)
-        yield encode_groups(groups)
+            yield encode_groups(scan_pieces(list(zip(paths, numbers, strict=True)), plan, layout))
 
     return run

@@ -55,6 +55,26 @@ def table_fingerprint(engine: SparkEngine, table: str) -> str:
         return "count:" + digest.hexdigest()[:40]
 
 
+_SCHEMAS: dict[tuple[str, str], dict[str, str]] = {}  # (table folder, files fingerprint) -> columns
+_SCHEMAS_KEPT = 256
+
+
+def _columns(engine: SparkEngine, table: str, fingerprint: str) -> dict[str, str]:
+    """The baseline's columns; for local files asked once per fingerprint (the same files have the same
+    schema), since asking Spark costs about 0.1 s, as much as a small window's whole scan."""
+    path_of = getattr(engine, "path", None)
+    if not fingerprint.startswith("files:") or not callable(path_of):
+        return engine.columns(table)
+    key = (str(path_of(table)), fingerprint)
+    found = _SCHEMAS.get(key)
+    if found is None:
+        found = engine.columns(table)
+        if len(_SCHEMAS) >= _SCHEMAS_KEPT:
+            _SCHEMAS.clear()
+        _SCHEMAS[key] = found
+    return dict(found)
+
+
 def baseline_spec(spec: ProfileSpec, schema: dict[str, str]) -> ProfileSpec:
     """The spec as it applies to the baseline table: columns it lacks (model id, score) are left out."""
     assert spec.baseline_table is not None  # noqa: S101 - callers check
@@ -72,12 +92,12 @@ def compute_reference(engine: SparkEngine, spec: ProfileSpec, infos: tuple[Colum
     if spec.baseline_table is None:
         raise ProfileError(f"profile of {spec.table}: no baseline table configured")
     table = spec.baseline_table
-    schema = engine.columns(table)  # TableNotFound names a missing baseline
+    fingerprint = table_fingerprint(engine, table)
+    schema = _columns(engine, table, fingerprint)  # TableNotFound names a missing baseline
     b_infos = tuple(info for info in infos if info.name in schema)
     if not b_infos:
         raise ProfileError(f"baseline table {table} has none of the monitored columns "
                            f"{[i.name for i in infos]} (it has {sorted(schema)})")
-    fingerprint = table_fingerprint(engine, table)
     key = spec.reference_key()
     if store is not None:
         found = store.reference(table, key, fingerprint)

@@ -16,11 +16,14 @@ they are checked to be single expressions (:func:`monitor.profile.spec.check_sql
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+import pyarrow as pa
 
 from monitor.engines.base import EngineError
 from monitor.engines.identifiers import quote_ident
@@ -37,10 +40,11 @@ from monitor.profile.kernel import (
     slice_column,
 )
 from monitor.profile.partials import GroupKey, GroupStats, merge_into
+from monitor.profile.pool import scan_local
 from monitor.profile.spec import ColumnInfo, ProfileError, ProfileSpec
 from monitor.profile.windows import EPOCH, Window
 
-BATCH_ROWS = 1 << 17  # Arrow batch size inside mapInArrow: fewer, larger numpy calls
+BATCH_ROWS = 1 << 16  # Arrow batch size for the kernel: 512 KB per column, its temporaries stay in cache
 _BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 
 
@@ -81,7 +85,9 @@ class Rows:
     params: Mapping[str, Any] = field(default_factory=dict)
     windows: tuple[Window, ...] | None = None
     timestamp_col: str | None = None
-    reader: str = "auto"  # "auto": the fast Parquet reader where it applies; "spark": always Spark SQL
+    # "auto": the fast Parquet reader in this process where it applies; "spark_arrow": the same reader
+    # inside Spark tasks; "spark": always Spark SQL
+    reader: str = "auto"
 
 
 Slices = tuple[tuple[str, tuple[str, ...]], ...]  # (slicing expression, kept values)
@@ -154,7 +160,7 @@ def _direct(engine: SparkEngine, spec: ProfileSpec, infos: Sequence[ColumnInfo],
             slices: Slices) -> tuple[DirectPlan, list[Piece]] | None:
     """The fast reader's plan and pieces, or None where Spark SQL must read (see monitor.profile.direct)."""
     path_of = getattr(engine, "path", None)
-    if rows.reader != "auto" or slices or not callable(path_of):
+    if rows.reader not in ("auto", "spark_arrow") or slices or not callable(path_of):
         return None
     windows = rows.windows or ()
     if rows.windows is not None and any(a[1] > b[0] for a, b in pairwise(windows)):
@@ -172,8 +178,14 @@ def scan(engine: SparkEngine, spec: ProfileSpec, infos: Sequence[ColumnInfo], ro
     select, params, layout = _select(spec, infos, rows, slices)
     sql = (f"SELECT * FROM (SELECT {select} FROM {engine.table_ref(rows.table)} WHERE {rows.where_sql}) "
            f"WHERE {WINDOW_COL} > 0")
-    spark = engine.spark
     direct = _direct(engine, spec, infos, rows, slices)
+    if direct is not None and rows.reader == "auto":  # local files, local Spark: no Spark job needed
+        try:
+            return scan_local(direct[1], direct[0], layout)
+        except (OSError, ValueError, pa.ArrowException, BrokenProcessPool) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise EngineError(f"profiling scan of {rows.table} failed: {first}") from exc
+    spark = engine.spark
     previous = spark.conf.get(_BATCH_CONF, None)
     spark.conf.set(_BATCH_CONF, str(BATCH_ROWS))
     try:

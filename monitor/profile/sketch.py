@@ -21,7 +21,7 @@ import numpy.typing as npt
 MANTISSA_BITS = 7
 _SHIFT = 52 - MANTISSA_BITS
 _LOW_BITS = np.int64(0x7FFFFFFFFFFFFFFF)
-_MAX_DENSE = 1 << 22  # beyond this key range a batch is counted with np.unique instead of bincount
+_MAX_DENSE = 1 << 22  # beyond this key range of folded keys a batch is counted with np.unique
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -65,13 +65,15 @@ class Histogram:
             return Histogram.empty()
         keys = bucket_keys(values)
         lo, hi = int(keys.min()), int(keys.max())
-        if hi - lo < _MAX_DENSE:
+        if hi - lo < _dense_span(values.size):
             dense = np.bincount(keys - lo)
             present = np.flatnonzero(dense)
             return Histogram(present.astype(np.int64) + lo, dense[present].astype(np.int64))
-        # mixed signs with tiny magnitudes: the key range is huge but sparse; count by sign
-        parts = [Histogram.of(values[values < 0]), Histogram.of(values[values >= 0])]
-        return Histogram(np.concatenate([p.keys for p in parts]), np.concatenate([p.counts for p in parts]))
+        if lo < 0 <= hi:
+            return _folded(keys)
+        # one sign, keys far apart (tiny and huge magnitudes): count the sorted keys
+        found, counts = np.unique(keys, return_counts=True)
+        return Histogram(found.astype(np.int64), counts.astype(np.int64))
 
     @property
     def total(self) -> int:
@@ -99,6 +101,30 @@ class Histogram:
         inside = np.clip((target - before) / self.counts[index], 0.0, 1.0)
         values: Floats = np.clip(lower[index] + inside * (upper[index] - lower[index]), lo, hi)
         return values
+
+
+def _dense_span(size: int) -> int:
+    """Widest key range counted with one dense ``bincount`` (its cost grows with the range)."""
+    return max(1 << 12, 4 * size)
+
+
+def _folded(keys: Ints) -> Histogram:
+    """Keys of both signs: negative keys are ``-1 - k`` for the magnitude's key ``k``, so the keys of
+    values around zero are far apart (every binade down to the smallest magnitude lies between them).
+    Folding each key to ``2 k + sign`` puts both signs in the range of the magnitudes' keys."""
+    sign = keys >> 63  # -1 for negative keys, 0 otherwise
+    folded = keys ^ sign  # the magnitude's key
+    folded <<= 1
+    folded -= sign
+    lo, hi = int(folded.min()), int(folded.max())
+    if hi - lo >= _MAX_DENSE:  # tiny and huge magnitudes: count the sorted keys
+        found, counts = np.unique(keys, return_counts=True)
+        return Histogram(found.astype(np.int64), counts.astype(np.int64))
+    dense = np.bincount(folded - lo)
+    present = np.flatnonzero(dense).astype(np.int64) + lo
+    unfolded = (present >> 1) ^ -(present & 1)
+    order = np.argsort(unfolded)
+    return Histogram(unfolded[order], dense[present[order] - lo].astype(np.int64))
 
 
 def aligned(a: Histogram, b: Histogram) -> tuple[Ints, Floats, Floats]:

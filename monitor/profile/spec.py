@@ -80,7 +80,9 @@ class ProfileSpec:
     skip_unsupported: bool = False  # skip columns of unsupported types (with a reason) instead of failing
     monitor_version: int = 0  # used when no state store keeps the version
     slice_values_limit: int = 100
-    reader: Literal["auto", "spark"] = "auto"  # "spark": never the fast Parquet reader (monitor.profile.direct)
+    # how local Parquet is read (monitor.profile.direct): "auto" = pyarrow in this process where it applies,
+    # "spark_arrow" = pyarrow inside Spark tasks (mapInArrow), "spark" = always Spark SQL
+    reader: Literal["auto", "spark_arrow", "spark"] = "auto"
 
     def __post_init__(self) -> None:
         validate_table_name(self.table)

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from scipy import stats as scipy_stats
 
 from monitor.profile.sketch import Histogram, aligned, key_bounds
+from monitor.profile.smirnov import kstwo_sf
 
 Counts = npt.ArrayLike
 PSI_EPSILON = 1e-4
@@ -86,10 +87,11 @@ def js_distance(ref: Counts, cur: Counts) -> float:
 
 
 def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
-    """Two-sided p-value of the two-sample KS statistic (Smirnov's distribution, as ks_2samp 'asymp')."""
+    """Two-sided p-value of the two-sample KS statistic (Smirnov's distribution, as ks_2samp 'asymp';
+    ``kstwo.sf`` without its cost on large samples, see ``monitor.profile.smirnov``)."""
     big, small = sorted((float(n_ref), float(n_cur)), reverse=True)
     effective = np.round(big * small / (big + small))
-    return float(np.clip(scipy_stats.kstwo.sf(statistic, effective), 0.0, 1.0))
+    return float(np.clip(kstwo_sf(statistic, int(effective)), 0.0, 1.0))
 
 
 def ks_from_bins(ref: Counts, cur: Counts) -> KSResult:
