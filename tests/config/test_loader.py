@@ -127,9 +127,13 @@ def test_missing_file_says_where_to_start(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["local.yaml", "databricks.yaml"])
-def test_shipped_examples_are_valid(name: str) -> None:
+def test_shipped_examples_are_valid(name: str, tmp_path: Path) -> None:
+    token = tmp_path / "webhook_token"  # databricks.yaml reads the webhook token from a mounted file
+    token.write_text("0123456789abcdef0123", encoding="utf-8")
     env = {"DATABRICKS_HOST": "https://adb-1.azuredatabricks.net", "DATABRICKS_TOKEN": "dapi-x",
            "DATABRICKS_WAREHOUSE_ID": "abc123", "SLACK_WEBHOOK_URL": "https://hooks.example/x",
-           "ONCALL_WEBHOOK_URL": "https://hooks.example/y", "ONCALL_HMAC_SECRET": "s"}
+           "ONCALL_WEBHOOK_URL": "https://hooks.example/y", "ONCALL_HMAC_SECRET": "s",
+           "LAKEWARDEN_WEBHOOK_TOKEN_FILE": str(token)}
     path = Path(__file__).resolve().parents[2] / "config" / "examples" / name
-    load_settings(path, env)
+    settings = load_settings(path, env)
+    assert settings.service.webhooks.enabled == (name == "databricks.yaml")
