@@ -40,14 +40,14 @@ def statement(dialect: str, table: sa.Table, returning: bool) -> Any:
 def insert_new(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> int | None:
     """Insert the ``rows`` whose primary key is not in ``table`` yet; leave the others as they are.
 
-    Returns how many were inserted when the driver can tell (SQLite, psycopg 3, the portable path),
-    else ``None``."""
+    Returns how many were inserted when the driver can tell (SQLite, the portable path), else ``None``."""
     if not rows:
         return 0
     dialect = conn.dialect.name
     if dialect in _NATIVE:
         result = conn.execute(statement(dialect, table, returning=False), list(rows))
-        return result.rowcount if conn.dialect.supports_sane_multi_rowcount else None
+        count = result.rowcount if conn.dialect.supports_sane_multi_rowcount else -1
+        return count if count >= 0 else None  # psycopg answers -1 for executemany
     return len(read_then_insert(conn, table, rows))
 
 

@@ -29,10 +29,13 @@ def stored(engine: sa.Engine) -> list[tuple[str, str]]:
 
 
 def test_insert_new_inserts_only_missing_rows_and_counts_them(engine: sa.Engine) -> None:
+    def counted(n: int) -> int | None:  # SQLite counts what executemany inserted; psycopg cannot say
+        return n if engine.dialect.name == "sqlite" else None
+
     with engine.begin() as conn:
-        assert insert_new(conn, alerts_group_members, [member("g1", "a"), member("g1", "b")]) == 2
-        assert insert_new(conn, alerts_group_members, [member("g1", "b"), member("g2", "b")]) == 1
-        assert insert_new(conn, alerts_group_members, [member("g1", "a")]) == 0
+        assert insert_new(conn, alerts_group_members, [member("g1", "a"), member("g1", "b")]) == counted(2)
+        assert insert_new(conn, alerts_group_members, [member("g1", "b"), member("g2", "b")]) == counted(1)
+        assert insert_new(conn, alerts_group_members, [member("g1", "a")]) == counted(0)
         assert insert_new(conn, alerts_group_members, []) == 0
     assert stored(engine) == [("g1", "a"), ("g1", "b"), ("g2", "b")]
 
@@ -82,6 +85,8 @@ def test_statements_built_once_compile_for_postgresql_and_sqlite(stmt: Any, dial
 def test_timestamps_are_stored_as_sqlalchemys_sqlite_text(engine: sa.Engine) -> None:
     """The one-step SQLite formatting of ``UtcDateTime`` writes exactly the text SQLAlchemy's own
     DATETIME would, so ``<=`` in SQL keeps comparing instants, and reads back the same instants."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("about SQLite's text storage of timestamps")
     values = [T, datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
               datetime(2025, 3, 1, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5)))]
     with engine.begin() as conn:
