@@ -9,6 +9,7 @@ A run is named by its id or a unique prefix of it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import os
@@ -49,6 +50,8 @@ def register(sub: Any) -> None:
     start.add_argument("model", metavar="MODEL")
     start.add_argument("--config", required=True, help="path to the YAML config")
     start.add_argument("--reason", required=True, help="why (shown in the run's trigger and notifications)")
+    start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                       help="an extra job parameter for this run, over the configured ones (repeatable)")
     _by(start)
     start.set_defaults(handler=_start)
 
@@ -202,6 +205,7 @@ def _show(args: argparse.Namespace) -> int:
     window = f"{_when(t.window_start)} .. {_when(t.window_end)}" if t.window_start or t.window_end else "none"
     labels = {True: "yes", False: "no", None: "unknown"}[t.labels_present]
     plan = " -> ".join(s.value for s in run.plan)
+    params = ", ".join(f"{k}={v}" for k, v in t.parameters)
     lines = [
         f"run        {run.run_id}",
         f"model      {run.model} (registered model {run.registered_model})",
@@ -210,7 +214,7 @@ def _show(args: argparse.Namespace) -> int:
         f"version    {run.model_version or '-'}",
         f"trigger    {t.reason}",
         f"           by {t.requested_by}, severity {t.severity}, window {window}, "
-        f"data to {_when(t.data_end)}, labels {labels}",
+        f"data to {_when(t.data_end)}, labels {labels}" + (f"; job parameters {params}" if params else ""),
         f"created    {_when(run.created_at)}, updated {_when(run.updated_at)}",
         f"decision   {run.decision or '-'}",
     ]
@@ -235,6 +239,13 @@ def _start(args: argparse.Namespace) -> int:
     if not reason:
         _error("--reason must say why (it goes into the run's trigger and its notifications)")
         return exitcodes.CONFIG_ERROR
+    pairs = []
+    for item in args.param:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key.strip():
+            _error(f"--param {item!r} is not KEY=VALUE")
+            return exitcodes.CONFIG_ERROR
+        pairs.append((key.strip(), value))
     settings, book = _open(args.config)
     try:
         model = settings.model(args.model)
@@ -242,6 +253,11 @@ def _start(args: argparse.Namespace) -> int:
         _error(exc.args[0])
         return exitcodes.CONFIG_ERROR
     trigger = manual_trigger(model, AssessmentStore(book.engine, book.clock), reason, by)
+    try:
+        trigger = dataclasses.replace(trigger, parameters=tuple(pairs))
+    except ValueError as exc:  # a reserved or malformed parameter name
+        _error(f"--param: {exc}")
+        return exitcodes.CONFIG_ERROR
     decision = book.consider(trigger)
     if not decision.started:
         print(f"not started: guardrail {decision.reason.value}: {decision.message}")

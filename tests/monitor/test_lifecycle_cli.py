@@ -124,6 +124,15 @@ def test_start_creates_a_pending_manual_run_through_the_guardrails(cli: Cli) -> 
     assert run.trigger.severity == "low" and run.trigger.window_start is None
 
 
+def test_start_passes_extra_job_parameters_on_the_trigger(cli: Cli) -> None:
+    code, out, _ = cli("start", "churn", "--reason", "backfill", "--by", "alice",
+                       "--param", "catalog=dev", "--param", "since=2026-01-01")
+    assert code == exitcodes.OK
+    run_id = out.split()[2]
+    assert cli.run(run_id).trigger.parameters == (("catalog", "dev"), ("since", "2026-01-01"))
+    assert "job parameters catalog=dev, since=2026-01-01" in cli("show", run_id)[1]
+
+
 def test_start_names_the_user_from_the_environment(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USER", "carol")
     code, out, _ = cli("start", "churn", "--reason", "weekly")
@@ -137,6 +146,8 @@ def test_start_names_the_user_from_the_environment(cli: Cli, monkeypatch: pytest
     (["start", "churn", "--reason", "  ", "--by", "a"], "--reason must say why"),
     (["start", "churn", "--reason", "x", "--by", "policy"], "automatic triggers"),
     (["list", "--model", "nope"], "no model named 'nope'"),
+    (["start", "churn", "--reason", "x", "--by", "a", "--param", "novalue"], "--param 'novalue' is not KEY=VALUE"),
+    (["start", "churn", "--reason", "x", "--by", "a", "--param", "model_name=x"], "job parameter 'model_name'"),
 ])
 def test_bad_usage_is_a_clear_error_with_exit_2(cli: Cli, args: list[str], says: str) -> None:
     code, out, err = cli(*args)
