@@ -10,6 +10,7 @@ import base64
 import http.client
 import json
 import queue
+import signal
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from monitor.state import open_store
 from monitor.webhooks import JOBS_PATH, MAX_BODY, WebhookIngress
 from retrain import RunBook, RunState, Step, Trigger
 from retrain import runs as run_store
+from tests.monitor.cli_support import daemon_process, wait_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 USER = "databricks"
@@ -345,3 +347,63 @@ receivers: [{name: log}]
     text = caught.value.render()
     assert "service.webhooks" in text and "token is shorter than 16 characters" in text
     assert "short-secret-15" not in text
+
+
+# -- in the daemon ----------------------------------------------------------------------------------
+
+DAEMON_CONFIG = """\
+engine: {{kind: local_spark, lakehouse_root: {root}/lakehouse}}
+workspace: {{kind: local, mlflow_tracking_uri: "sqlite:///{root}/mlflow.db", jobs_dir: {root}/jobs}}
+state: {{url: "sqlite:///{root}/state.db"}}
+service:
+  http: {{host: 127.0.0.1, port: 0}}
+  webhooks: {{token_file: {root}/webhook_token}}
+  shutdown_deadline: 5s
+  log_format: json
+models:
+  - name: churn
+    poll_interval: 1h
+    sources: {{lakehouse: {{table: main.ml.churn}}}}
+    lifecycle: {{enabled: false, registered_model: main.ml.churn}}
+route: {{receiver: log}}
+receivers: [{{name: log, file_configs: [{{path: {root}/alerts.jsonl}}]}}]
+"""
+
+
+@pytest.mark.integration
+def test_a_notification_to_the_daemon_moves_its_run_without_waiting_for_a_tick(tmp_path: Path) -> None:
+    """`lakewarden run` serves the ingress on its HTTP port and handles the AdvanceLifecycle it submits.
+
+    The model's lifecycle is off, so the daemon schedules no lifecycle tick at all: only the
+    notification can make it look at the run in flight, which it then ends (``cancelled``: the
+    lifecycle was disabled during the run).
+    """
+    (tmp_path / "webhook_token").write_text(TOKEN, encoding="utf-8")
+    config = tmp_path / "lakewarden.yaml"
+    config.write_text(DAEMON_CONFIG.format(root=tmp_path), encoding="utf-8")
+    store = open_store(f"sqlite:///{tmp_path}/state.db", {"retrain": retrain.MIGRATIONS})
+    trigger = Trigger(model="churn", reason="manual: test", severity="low", requested_by="test")
+    with store.engine.begin() as conn:
+        run_store.insert_run(conn, run_id="r" * 32, trigger=trigger, registered_model="main.ml.churn",
+                             key="k", now=T0)
+        run = run_store.load_run(conn, "r" * 32)
+        assert run is not None
+        run_store.update_run(conn, run, T0, state=RunState.RUNNING, external={"job_external_id": "555"})
+    book = RunBook(store.engine, {}, lambda: T0)
+
+    with daemon_process(config, tmp_path / "daemon.log") as daemon:
+        served = Served(daemon.http_port(), queue.Queue())
+        assert served.request(event(556), auth=f"Bearer {TOKEN}")[0] == 404
+        assert served.request(event(555), auth=f"Bearer {TOKEN[:-1]}")[0] == 401
+        assert book.unfinished() != []
+        status, body, _ = served.request(event(555), auth=f"Bearer {TOKEN}")
+        assert status == 202 and body["run_id"] == "r" * 32
+        wait_for(lambda: not book.unfinished(), 60, "the run to be advanced")
+        code, _ = daemon.signal_and_wait(signal.SIGTERM, 60)
+    assert code == 0
+    ended = book.get("r" * 32)
+    assert ended is not None and ended.state is RunState.CANCELLED
+    assert "disabled during the run" in (ended.decision or "")
+    assert [e["reason"] for e in daemon.events("webhook_rejected")] == ["unknown run id"]
+    assert [e["problem"] for e in daemon.events("webhook_unauthorized")] == ["wrong bearer token"]
+    assert TOKEN[:-1] not in daemon.output()
