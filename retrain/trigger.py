@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from config.lifecycle import RESERVED_PARAMETERS
 
 SEVERITIES = ("low", "medium", "high", "critical")
+_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def severity_rank(severity: str) -> int:
@@ -57,8 +59,8 @@ class Trigger:
             if value is not None and value.utcoffset() != timedelta(0):
                 raise ValueError(f"{name} must be a timezone-aware UTC datetime, got {value!r}")
         for key, _ in self.parameters:
-            if key in RESERVED_PARAMETERS or not key.replace("_", "a").replace(".", "a").replace("-", "a").isalnum():
-                raise ValueError(f"job parameter {key!r}: reserved or not made of letters, digits, '_', '.', '-'")
+            if key in RESERVED_PARAMETERS or not _PARAMETER.fullmatch(key):
+                raise ValueError(f"job parameter {key!r}: reserved, or not letters, digits, '_', '.', '-'")
         if self.window_start and self.window_end and self.window_start >= self.window_end:
             raise ValueError(f"window_start {self.window_start} is not before window_end {self.window_end}")
 

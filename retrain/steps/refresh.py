@@ -17,7 +17,7 @@ def refresh_monitor(ctx: StepContext) -> Outcome:
     if monitors is None:
         return End(RunState.FAILED, "refresh_monitor: no monitor refresher is configured for this workspace")
     timeout = ctx.settings.refresh_monitor.timeout
-    if ctx.overdue("refresh_started_at", timeout):
+    if ctx.overdue("refresh_monitor_started_at", timeout):
         return End(RunState.FAILED, f"monitor refresh {ctx.get('refresh_id')} did not finish within "
                                     f"{format_duration(timeout)}; the new model keeps serving")
     refresh_id = ctx.get("refresh_id")
