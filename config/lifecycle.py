@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 SIGNAL_NAMES = ("feature_drift", "prediction_drift", "label_drift", "quality", "data_quality", "operational",
-                "custom", "fairness", "trend", "monitor")
+                "volume", "custom", "fairness", "trend", "monitor")
 
 
 class HeldFor(Strict):

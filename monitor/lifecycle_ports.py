@@ -20,6 +20,7 @@ from monitor import schema
 from monitor.discovery import MonitorDiscovery
 from monitor.discovery.model import RefreshState as MonitorRefreshState
 from monitor.engines.base import Engine
+from monitor.lifecycle_triggers import lifecycle_signal
 from retrain import RefreshState, WindowVerdict
 
 log = structlog.get_logger(__name__)
@@ -31,6 +32,7 @@ class AssessmentVerdicts:
         self._engine = engine
 
     def windows_since(self, model: str, since: datetime) -> list[WindowVerdict]:
+        """One verdict per stream and window, signals in the lifecycle's names (``rollout.watch``)."""
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(T.c.window_start, T.c.window_end, T.c.severity, T.c.risk, T.c.findings)
                                 .where(T.c.model == model, T.c.window_end > since)
@@ -39,7 +41,7 @@ class AssessmentVerdicts:
         for row in rows:
             signals: dict[str, str] = {}
             for finding in row.findings or []:
-                signal, tier = str(finding.get("signal")), str(finding.get("tier"))
+                signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))
                 signals[signal] = max(signals.get(signal, tier), tier, key=_TIERS.index)
             verdict = WindowVerdict(_utc(row.window_start), _utc(row.window_end), row.severity, float(row.risk),
                                     signals)

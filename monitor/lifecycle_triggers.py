@@ -2,7 +2,10 @@
 
 - Severity held: the stream's last ``held_for.of`` judged windows (this one included) have at least
   ``held_for.windows`` at ``min_severity`` or worse (raw window severities, not the alert's).
-- Signals: the window has a finding of a signal in ``on_signals`` at that signal's tier or worse.
+- Signals: the window has a finding of a signal in ``on_signals`` at that signal's tier or worse
+  (in the lifecycle's signal names: ``quality`` for the judge's ``model_quality`` and so on, see
+  ``lifecycle_signal``); such a trigger is ``requested_by="signal"``, so the severity floor that
+  guards policy triggers does not hide it.
 - Schedule: at least one run per ``schedule`` period; the period's start is the trigger's window, so
   one period asks once.
 - Emergency: the window is ``critical`` with risk at or above ``emergency.min_risk``.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from config.durations import format_duration
 from config.models import ModelSettings
 from config.signals import SEVERITIES
 from monitor.assessments import AssessmentStore
@@ -22,6 +26,14 @@ from monitor.risk import Assessment
 from retrain import Trigger
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+# The judge's finding signals under the names the lifecycle settings use (``trigger.on_signals``,
+# ``rollout.watch``; ``config.lifecycle.SIGNAL_NAMES``); the other signals keep their names.
+_LIFECYCLE_NAMES = {"model_quality": "quality", "custom_metric": "custom", "lakehouse_monitor": "monitor"}
+
+
+def lifecycle_signal(signal: str) -> str:
+    """A finding's signal as the lifecycle settings name it (``model_quality`` -> ``quality``)."""
+    return _LIFECYCLE_NAMES.get(signal, signal)
 
 
 def _at_least(severity: str, floor: str) -> bool:
@@ -34,34 +46,41 @@ def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | N
     if latest is None:
         return None, None
     skipped = latest.get("skipped") or []
-    labels = not any(s.get("signal") == "quality" and s.get("kind") == "skipped" for s in skipped)
+    labels = not any(lifecycle_signal(str(s.get("signal"))) == "quality" and s.get("kind") == "skipped"
+                     for s in skipped)
     return latest["window_end"], labels
 
 
 def policy_trigger(model: ModelSettings, assessment: Assessment, store: AssessmentStore) -> Trigger | None:
     """The trigger this assessment makes under the model's policy, or None."""
     policy = model.lifecycle.trigger
-    reason = None
+    reason, requested_by = None, "policy"
     if assessment.severity != "ok" and _at_least(assessment.severity, policy.min_severity):
         held = policy.held_for
-        recent = store.history(model.name, limit=held.of, stream=assessment.stream)
-        count = sum(1 for row in recent if row["severity"] != "ok" and _at_least(row["severity"], policy.min_severity))
+        # This window and the ones before it, not the stream's newest: a poll that catches up judges
+        # several windows before their events are handled, and a rewritten window may be an old one.
+        earlier = store.prior(model.name, assessment.stream, assessment.window_start, held.of - 1)
+        recent = [assessment.severity, *(w.severity for w in earlier)]
+        count = sum(1 for severity in recent if severity != "ok" and _at_least(severity, policy.min_severity))
         if count >= held.windows:
             top = assessment.findings[0].describe() if assessment.findings else "no findings"
-            reason = (f"risk {assessment.risk:.0f} ({assessment.severity}), {policy.min_severity} or worse in "
-                      f"{count} of the last {len(recent)} windows: {top}")
+            # The stable part (before the first ':') names the rule only: the idempotency key is made
+            # of it, so the same window asks once even when its risk or count moved on a rewrite.
+            reason = (f"severity {policy.min_severity} held: risk {assessment.risk:.0f} ({assessment.severity}), "
+                      f"{policy.min_severity} or worse in {count} of the last {len(recent)} windows: {top}")
     if reason is None:
         for finding in assessment.findings:
-            floor = policy.on_signals.get(finding.signal)
+            signal = lifecycle_signal(finding.signal)
+            floor = policy.on_signals.get(signal)
             if floor is not None and _at_least(finding.tier, floor):
-                reason = f"signal {finding.signal}: {finding.describe()}"
+                reason, requested_by = f"signal {signal}: {finding.describe()}", "signal"
                 break
     if reason is None:
         return None
     data_end, labels = facts(store, model.name)
     return Trigger(model=model.name, reason=reason, severity=assessment.severity,
                    window_start=assessment.window_start, window_end=assessment.window_end,
-                   data_end=data_end, labels_present=labels)
+                   requested_by=requested_by, data_end=data_end, labels_present=labels)
 
 
 def emergency_trigger(model: ModelSettings, assessment: Assessment) -> Trigger | None:
@@ -83,8 +102,9 @@ def schedule_trigger(model: ModelSettings, store: AssessmentStore, now: datetime
         return None
     start = _EPOCH + every * ((now - _EPOCH) // every)
     data_end, labels = facts(store, model.name)
-    return Trigger(model=model.name, reason=f"schedule: every {every}", severity="low", window_start=start,
-                   window_end=start + every, requested_by="schedule", data_end=data_end, labels_present=labels)
+    return Trigger(model=model.name, reason=f"schedule: every {format_duration(every)}", severity="low",
+                   window_start=start, window_end=start + every, requested_by="schedule", data_end=data_end,
+                   labels_present=labels)
 
 
 def manual_trigger(model: ModelSettings, store: AssessmentStore, reason: str, by: str) -> Trigger:
