@@ -132,7 +132,7 @@ def _due_query(limit: int) -> sa.Select[Any]:
 
 
 def due(conn: sa.Connection, now: datetime, limit: int) -> list[Group]:
-    return [Group.from_row(row) for row in conn.execute(_due_query(limit), {"b_now": now})]
+    return [Group.from_row(row) for row in conn.execute(_due_query(limit), {"b_now": now}).all()]
 
 
 _MEMBERS = (sa.select(m.c.group_id, m.c.fingerprint, s.c.annotations, s.c.starts_at, s.c.ends_at, s.c.status)

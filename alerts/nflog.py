@@ -30,11 +30,14 @@ def get(conn: sa.Connection, group_id: str, receiver: str) -> Entry | None:
     return Entry(frozenset(row.firing), frozenset(row.resolved), row.notified_at, row.reason)
 
 
+_OF_GROUPS = sa.select(t).where(t.c.group_id.in_(sa.bindparam("b_ids", expanding=True)))
+
+
 def get_many(conn: sa.Connection, group_ids: Sequence[str]) -> dict[tuple[str, str], Entry]:
     """Every entry of these groups, by (group id, receiver)."""
     if not group_ids:
         return {}
-    rows = conn.execute(sa.select(t).where(t.c.group_id.in_(list(group_ids))))
+    rows = conn.execute(_OF_GROUPS, {"b_ids": list(group_ids)}).all()
     return {(row.group_id, row.receiver): Entry(frozenset(row.firing), frozenset(row.resolved), row.notified_at,
                                                 row.reason) for row in rows}
 

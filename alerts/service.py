@@ -10,6 +10,7 @@ due (``alerts.dispatch``), so an alert that resolves within ``group_wait`` is ne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,9 +31,31 @@ from config.routing import Route, referenced_receivers
 log = structlog.get_logger(__name__)
 
 # Built once: a statement built per call costs more than executing a cached one.
-_STORED = (sa.select(s.c.fingerprint, s.c.annotations, s.c.scope, s.c.status, s.c.starts_at, s.c.ends_at)
-           .where(sa.or_(sa.and_(s.c.scope == sa.bindparam("b_scope"), s.c.status == "firing"),
-                         s.c.fingerprint.in_(sa.bindparam("b_fps", expanding=True)))))
+_STORED_COLUMNS = (s.c.fingerprint, s.c.annotations, s.c.scope, s.c.status, s.c.starts_at, s.c.ends_at)
+_FIRING_IN_SCOPE = sa.and_(s.c.scope == sa.bindparam("b_scope"), s.c.status == "firing")
+_FIXED = 32  # up to this many fingerprints, a statement with that many parameters
+_STORED = sa.select(*_STORED_COLUMNS).where(sa.or_(
+    _FIRING_IN_SCOPE, s.c.fingerprint.in_(sa.bindparam("b_fps", expanding=True))))
+
+
+@functools.lru_cache(maxsize=32)
+def _stored_query(count: int) -> sa.Select[Any]:
+    """``_STORED`` with ``count`` plain parameters in place of the expanding list (which is rendered
+    again at every execution): a scope syncs the same few alerts again and again."""
+    fps = [sa.bindparam(f"b_fp{i}", type_=s.c.fingerprint.type) for i in range(count)]
+    return sa.select(*_STORED_COLUMNS).where(sa.or_(_FIRING_IN_SCOPE, s.c.fingerprint.in_(fps)))
+
+
+def _read_stored(conn: sa.Connection, scope: str, fps: list[str]) -> dict[str, Any]:
+    """The state rows of ``scope``'s firing alerts and of ``fps`` (wherever they are), by fingerprint."""
+    if 0 < len(fps) <= _FIXED:
+        params: dict[str, Any] = {"b_scope": scope, **{f"b_fp{i}": fp for i, fp in enumerate(fps)}}
+        rows = conn.execute(_stored_query(len(fps)), params)
+    else:
+        rows = conn.execute(_STORED, {"b_scope": scope, "b_fps": fps})
+    return {row.fingerprint: row for row in rows}
+
+
 _BY_FP = s.c.fingerprint == sa.bindparam("b_fp")
 _INSERT = s.insert()
 _REFRESH = s.update().where(_BY_FP)  # annotations, scope, updated_at
@@ -86,8 +109,7 @@ class AlertService:
         changes: list[tuple[Status, Alert]] = []
         writes = _StateWrites()
         with begin_write(self._engine) as conn:
-            stored = {row.fingerprint: row
-                      for row in conn.execute(_STORED, {"b_scope": scope, "b_fps": list(current)})}
+            stored = _read_stored(conn, scope, list(current))
             memberships: list[groups.Membership] = []
             for fp, alert in current.items():
                 row = stored.get(fp)

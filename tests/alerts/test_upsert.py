@@ -68,7 +68,7 @@ def test_on_conflict_statements_render_for_postgresql(returning: bool) -> None:
 
 
 PREBUILT = [
-    service._STORED, service._REFRESH, service._REFIRE, service._RESOLVE, service._INSERT,
+    service._STORED, service._stored_query(3), service._REFRESH, service._REFIRE, service._RESOLVE, service._INSERT,
     groups._CHANGED, groups._RESCHEDULE, groups._MEMBERS, groups._LABELS, groups._due_query(500),
     writes._OUTBOX, writes._LOG_INSERT, writes._LOG_UPDATE, writes._RESCHEDULE, writes._DROP, writes._ESCALATION,
     *writes._DELETE_GROUP, inhibit._FIRING,
