@@ -1,6 +1,9 @@
 """Jobs API 2.2: ``run-now`` (idempotency tokens honoured), ``runs/get`` (``state`` and ``status``),
 ``runs/cancel``; each job has a scripted outcome and timing on the emulator clock, and can send the
-``jobs.on_start`` / ``on_success`` / ``on_failure`` webhooks to a URL (basic auth optional)."""
+``jobs.on_start`` / ``on_success`` / ``on_failure`` webhooks to a URL (basic auth optional).
+
+``Job.on_success`` (optional) is what the job's code does when a run succeeds, e.g. register a model
+version: it is called once per run, before any ``runs/get`` answers SUCCESS for that run."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import itertools
 import json
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +34,7 @@ class Job:
     outcome: str = "SUCCESS"
     queued_seconds: float = 1.0
     run_seconds: float = 2.0
+    on_success: Callable[[Run], None] | None = None
 
 
 @dataclass
@@ -55,6 +60,7 @@ class Jobs:
         self.webhooks_sent: list[dict[str, Any]] = []
         self._ids = itertools.count(911206374128401)
         self._lock = threading.Lock()
+        self._hooks = threading.Lock()
 
     def add(self, job_id: int, name: str = "retrain", **fields: Any) -> Job:
         self.jobs[job_id] = Job(job_id, name, **fields)
@@ -107,6 +113,8 @@ class Jobs:
         run = self._find(request.query.get("run_id"))
         self.tick()
         life, result, end = self.state(run)
+        if result == "SUCCESS":
+            self._succeeded(run)
         v2 = {"QUEUED": "QUEUED", "RUNNING": "RUNNING", "TERMINATED": "TERMINATED"}[life]
         state: dict[str, Any] = {"life_cycle_state": life, "state_message": "",
                                  "user_cancelled_or_timedout": result in ("CANCELED", "TIMEDOUT")}
@@ -135,8 +143,19 @@ class Jobs:
         self.tick()
         return 200, {}
 
+    def _succeeded(self, run: Run) -> None:
+        """Run the job's ``on_success`` once for the run (held under a lock until it returned)."""
+        with self._hooks:
+            if run.job.on_success is None or "on_success" in run.sent:
+                return
+            run.job.on_success(run)
+            run.sent.add("on_success")
+
     def tick(self) -> None:
-        """Send the webhooks that became due (a background thread calls this often)."""
+        """Run due ``on_success`` hooks and send due webhooks (a background thread calls this often)."""
+        for run in list(self.runs.values()):
+            if self.state(run)[1] == "SUCCESS":
+                self._succeeded(run)
         if self.webhook_url is None:
             return
         for run in list(self.runs.values()):

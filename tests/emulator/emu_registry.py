@@ -14,6 +14,7 @@ Seeding, for tests (the lead's lifecycle tests use these)::
     emu.registry.version("main.ml.churn", v)["tags"]    # what the clients wrote
     emu.registry.aliases("main.ml.churn")               # {"champion": 1}
     emu.registry.runs[run_id].metrics                   # {"f1": 0.91, ...}
+    emu.registry.alias_moves                            # [("main.ml.churn", "champion", 2), ...] by the APIs
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Registry:
         self.clock = clock
         self.models: dict[str, Model] = {}
         self.runs: dict[str, Run] = {}
+        self.alias_moves: list[tuple[str, str, int]] = []  # (model, alias, version) per set through an API
         self._experiments = itertools.count(1934061582364217)
         self._lock = threading.Lock()
 
@@ -129,6 +131,7 @@ class Registry:
         number, _ = self.stored_version(model, version)
         with self._lock:
             model.aliases[alias] = number
+            self.alias_moves.append((model.full_name, alias, number))
         return number
 
     def drop_alias(self, model: Model, alias: str) -> None:

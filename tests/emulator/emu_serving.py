@@ -1,7 +1,8 @@
 """Serving endpoints: ``GET /api/2.0/serving-endpoints/{name}`` and ``PUT .../config``.
 
 An update is IN_PROGRESS for ``update_seconds`` on the emulator clock, then NOT_UPDATING with the new
-config (``config_version`` + 1), or UPDATE_FAILED with the old config when scripted. A second update
+config (``config_version`` + 1), or UPDATE_FAILED with the old config when scripted. Every accepted
+update is kept in ``Endpoint.updates`` (its served entities and traffic config, in order). A second update
 while one is in flight is refused (409); routes must be integers summing to 100 and name served
 entities of the request; every entity must be an existing model version in the registry.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from emu_clock import EmuClock
@@ -26,6 +27,7 @@ class Endpoint:
     update_started: float = 0.0
     fail_next: bool = False
     last_update: str = "NOT_UPDATING"
+    updates: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Serving:
@@ -111,5 +113,6 @@ class Serving:
                 raise ApiError(409, "RESOURCE_CONFLICT", f"Endpoint '{endpoint.name}' is currently being updated; "
                                "wait until the update finishes.")
             endpoint.pending = {"served_entities": copy.deepcopy(entities), "traffic_config": {"routes": routes}}
+            endpoint.updates.append(copy.deepcopy(endpoint.pending))
             endpoint.update_started = self.clock.now()
         return 200, self.view(endpoint)
