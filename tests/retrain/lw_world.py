@@ -78,8 +78,11 @@ class Verdicts:
     def __init__(self) -> None:
         self.windows: list[WindowVerdict] = []
 
-    def add(self, start: datetime, severity: str = "low", risk: float = 10.0) -> WindowVerdict:
-        window = WindowVerdict(start, start + timedelta(hours=1), severity, risk)
+    def add(self, start: datetime, severity: str = "low", risk: float = 10.0,
+            signals: Mapping[str, str] | None = None) -> WindowVerdict:
+        """A window at ``severity``, from its quality finding unless ``signals`` says otherwise."""
+        window = WindowVerdict(start, start + timedelta(hours=1), severity, risk,
+                               dict(signals if signals is not None else {"quality": severity}))
         self.windows.append(window)
         return window
 

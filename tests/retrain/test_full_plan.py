@@ -66,14 +66,15 @@ def test_full_plan_ends_succeeded_with_only_the_new_version_serving(world: World
     assert f"--model_version={new}" in batch_dump.read_text()
     history = lifecycle.history(run_id)
     assert [event.kind for event in history] == [
-        "decision", "started", "step", "step", "step", "step", "step", "succeeded"
+        "decision", "started", "step", "step", "step", "step", "step", "step", "succeeded"
     ], messages(history)
-    steps = [event.message for event in history[2:7]]
+    steps = [event.message for event in history[2:8]]
     assert "local job" in steps[0] and f"version {new} of churn registered (champion: version {old})" in steps[0]
     assert "challenger is better or within tolerance" in steps[1]
     assert f"version {new} is now champion of churn; version {old} kept as previous_champion" in steps[2]
-    assert "serves all traffic" in steps[3]
-    assert "monitor refreshed (refresh-1)" in steps[4]
+    assert f"canary: version {new} serves 10% of endpoint churn-ep (churn v1 90%, churn v2 10%)" in steps[3]
+    assert "serves all traffic" in steps[4]
+    assert "monitor refreshed (refresh-1)" in steps[5]
     assert "batch scoring: local job" in history[-1].message
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from lw_support import drive, make_version
-from lw_world import ENDPOINT, MODEL, World, entity, messages
+from lw_world import ENDPOINT, MODEL, World, entity, messages, settings
 
 from retrain.runs import RunState, Step
 
@@ -29,7 +29,7 @@ def test_a_bad_canary_window_rolls_back_endpoint_and_aliases(world: World, bad: 
     run = lifecycle.get(run_id)
     assert run is not None
     assert run.state is RunState.ROLLED_BACK
-    assert f"was {bad}" in str(run.decision) and "at or above rollback_on high" in str(run.decision)
+    assert f"had quality at {bad}" in str(run.decision) and "at or above rollback_on high" in str(run.decision)
     assert "endpoint churn-ep serves churn v1 100% again" in str(run.decision)
 
     after = world.endpoint()
@@ -37,8 +37,32 @@ def test_a_bad_canary_window_rolls_back_endpoint_and_aliases(world: World, bad: 
     assert after.config_version == 3  # canary, then the snapshot again
     assert world.aliases() == {"champion": old}  # previous_champion was not set before the run
     assert "at or above rollback_on high" in world.tags(new)["lakewarden.rolled_back"]
-    assert world.kinds(lifecycle, run_id) == ["decision", "started", "step", "step", "step", "rollback",
-                                              "rolled_back"]
+    assert world.kinds(lifecycle, run_id) == ["decision", "started", "step", "step", "step", "step",
+                                              "rollback", "rolled_back"]
+
+
+@pytest.mark.parametrize(
+    ("watch", "signals", "rolled_back"),
+    [
+        (None, {"feature_drift": "critical"}, False),  # input drift persists whichever model serves
+        (None, {"operational": "high"}, True),
+        (["any"], {"feature_drift": "critical"}, True),  # the window's overall severity
+        (["feature_drift"], {"feature_drift": "high"}, True),
+    ],
+)
+def test_the_canary_watches_only_its_signals(world: World, watch: list[str] | None, signals: dict[str, str],
+                                             rolled_back: bool) -> None:
+    old = world.champion()
+    lifecycle = world.lifecycle(settings(rollout={"watch": watch}) if watch else settings())
+    run_id = world.start(lifecycle)
+    new = world.stage(run_id)
+    world.canary_live(lifecycle, run_id)
+    worst = max(signals.values(), key=["low", "medium", "high", "critical"].index)
+    world.verdicts.add(world.clock(), worst, 90.0, signals)
+    world.windows("low")
+    run = drive(lifecycle, run_id)
+    assert run.state is (RunState.ROLLED_BACK if rolled_back else RunState.SUCCEEDED), run.decision
+    assert world.served() == ({entity(old).name: 100} if rolled_back else {entity(new).name: 100})
 
 
 def test_a_window_below_rollback_on_does_not_roll_back(world: World) -> None:
