@@ -89,6 +89,26 @@ def test_emergency_during_a_canary_cancels_the_run_and_rolls_it_back(world: Worl
     assert [r.run_id for r in lifecycle.runs()] == [run_id]  # the run's rollback was the fallback
 
 
+def test_emergency_after_a_full_rollout_goes_back_to_the_model_it_replaced(world: World) -> None:
+    old = world.champion()
+    lifecycle = world.lifecycle()
+    run_id = world.start(lifecycle)
+    new = world.stage(run_id)
+    world.canary_live(lifecycle, run_id)
+    world.windows("low", "low")
+    assert drive(lifecycle, run_id).state is RunState.SUCCEEDED
+    assert world.served() == {entity(new).name: 100}
+
+    world.clock.advance(timedelta(days=2))  # later, the new model goes critical
+    decision = lifecycle.emergency(critical(50))
+    assert decision.reason is StartReason.STARTED, decision
+    run = lifecycle.get(str(decision.run_id))
+    assert run is not None and run.state is RunState.ROLLED_BACK, run
+    assert world.served() == {entity(old).name: 100}
+    assert world.aliases() == {"champion": old}
+    assert world.tags(new)["lakewarden.rolled_back"].startswith("emergency:")
+
+
 def test_emergency_during_a_retrain_cancels_the_job_then_falls_back(world: World, tmp_path: Path) -> None:
     old, _ = promoted_before(world)
     config = settings(retrain={"parameters": {"gate": str(tmp_path / "never")}})

@@ -122,3 +122,26 @@ def test_canary_percent_zero_moves_all_traffic_at_once(world: World) -> None:
     assert world.endpoint().config_version == 2  # a single update, no canary
     assert world.aliases() == {"champion": new, "previous_champion": old}
     assert world.verdicts.windows == []
+
+
+@pytest.mark.parametrize("failing", ["refresh_monitor", "batch_score"])
+def test_a_failure_after_the_full_rollout_is_reported_not_undone(world: World, failing: str) -> None:
+    old = world.champion()
+    batch = {"module": "lw_fake_job", "parameters": {"register": "no"}}
+    if failing == "batch_score":
+        batch["parameters"] = {"fail": "scoring table locked"}
+    else:
+        world.refresher.state, world.refresher.message = RefreshState.FAILED, "table main.demo.churn_inference gone"
+    lifecycle = world.lifecycle(settings(steps=FULL, batch_score=batch))
+    run_id = world.start(lifecycle)
+    new = world.stage(run_id)
+    world.canary_live(lifecycle, run_id)
+    world.windows("low", "low")
+    run = drive(lifecycle, run_id)
+    assert run.state is RunState.FAILED
+    words = "monitor refresh refresh-1 failed" if failing == "refresh_monitor" else "batch scoring failed"
+    assert words in str(run.decision)
+    assert world.kinds(lifecycle, run_id)[-1] == "failed"
+    assert "rollback" not in world.kinds(lifecycle, run_id)
+    assert world.served() == {entity(new).name: 100}
+    assert world.aliases() == {"champion": new, "previous_champion": old}
