@@ -111,6 +111,9 @@ class Handlers:
         """Fire the model's risk alert at its current severity, or resolve it when it recovered."""
         assessment = message.assessment
         model = self.settings.model(assessment.model)
+        if (not assessment.state.firing and assessment.alert_severity == message.previous_severity
+                and at_least(assessment.alert_severity, model.risk.alert_from)):
+            return  # another stream fires, unchanged: this quiet window must not replace its findings in the text
         firing = []
         # alert_severity: after M-of-N persistence, the worst firing stream of the model ("ok": none).
         if at_least(assessment.alert_severity, model.risk.alert_from):

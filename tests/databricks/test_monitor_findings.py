@@ -185,3 +185,30 @@ def test_the_status_window_round_trips_for_replay(workspace, emulator, table: st
     (window,) = src.read(model(), stream)
     assert window.monitor is not None and window.monitor.state == "error"
     assert window_from_json(window_to_json(window)) == window
+
+
+def test_a_quiet_monitor_window_leaves_the_firing_streams_findings_in_the_alert(  # type: ignore[no-untyped-def]
+        tmp_path: Path, emulator, table: str, spark_engine: LocalSparkEngine) -> None:
+    """The lakehouse stream fires; the monitor's hourly (active, no finding) window must not replace its text."""
+    from monitor.app import build_app
+    from tests.databricks.dbx_tables import START, write_metric_tables
+
+    write_metric_tables(spark_engine.root, "dbx_mf_out")
+    emulator.monitors.add(TABLE, "main.dbx_mf_out", pending_seconds=0)
+    config = tmp_path / "databricks.yaml"
+    config.write_text(
+        "engine: {kind: local_spark, lakehouse_root: " + str(spark_engine.root) + "}\n"
+        f'workspace: {{kind: databricks, host: "{emulator.url}", token: {TOKEN}, retry_timeout: 10s}}\n'
+        + COMMON.format(work=tmp_path, table=TABLE, extra=""), encoding="utf-8")
+    app = build_app(load_settings(config), clock=lambda: START + timedelta(hours=5), engine=spark_engine)
+    made: list[AssessmentMade] = []
+    app.bus.subscribe(AssessmentMade, made.append)  # type: ignore[arg-type]
+    try:
+        app.bus.handle(PollDue("churn"))
+        (alert,) = app.alerts.firing("model:churn")
+    finally:
+        app.store.close()
+    assert [m.assessment.stream for m in made] == ["lakehouse:1 hour"] * 3 + ["lakehouse_monitor:1h"]
+    assert made[-1].assessment.findings == () and made[-1].assessment.alert_severity == "medium"
+    assert "prediction drift" in alert.annotations["findings"]  # the firing stream's findings, kept
+    assert alert.annotations["summary"].startswith("churn: risk 88 (high)")
