@@ -122,7 +122,7 @@ alerts_group_members = sa.Table(
     sa.Column("group_id", sa.String(24), primary_key=True),
     sa.Column("fingerprint", sa.String(16), primary_key=True),
     sa.Column("added_at", UtcDateTime, nullable=False),
-    sa.Index("alerts_group_members_fp", "fingerprint"),
+    # v2 had an index on fingerprint; no query reads memberships by fingerprint alone (v3 drops it)
 )
 
 alerts_nflog = sa.Table(  # the last notification per group and receiver (the dedup log)
@@ -208,7 +208,15 @@ def _v1(conn: sa.Connection) -> None:
 
 
 def _v2(conn: sa.Connection) -> None:
+    # As above: creates today's shape, which v3 brings older databases to (their members index).
     metadata.create_all(conn, tables=_V2)
 
 
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2)
+def _v3(conn: sa.Connection) -> None:
+    """Drop ``alerts_group_members_fp``: members are read by group and joined to the state by its
+    key, so the index was only written, on every sync, at a random place (fingerprints are hashes)."""
+    if "alerts_group_members_fp" in {ix["name"] for ix in sa.inspect(conn).get_indexes("alerts_group_members")}:
+        conn.execute(sa.schema.DropIndex(sa.Index("alerts_group_members_fp")))
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3)
