@@ -99,12 +99,17 @@ class MonitorHealthSignal(Strict):
     severity (None: not raised). Its status is judged once per ``window`` (re-judged within it when
     it changes), so the usual M-of-N persistence counts windows of this length. Only for models
     whose metric tables come from the monitor (not both named in ``sources.lakehouse``).
+
+    ``stale_after`` (off by default: how often a monitor refreshes is its own schedule): an active
+    monitor whose newest finished refresh succeeded longer ago than this is a ``stale`` finding.
     """
 
     enabled: bool = True
     missing: AlertSeverity | None = "medium"
     failed: AlertSeverity | None = "medium"
     refresh_failed: AlertSeverity | None = "medium"
+    stale_after: Duration | None = None
+    stale: AlertSeverity | None = "low"
     window: Duration = Field(default="1h", validate_default=True)
     weight: float = Field(default=1.0, ge=0.0, le=1.0)
 

@@ -3,13 +3,17 @@
 Without a working monitor no new metric windows arrive, so no other finding can say so: the model
 is unwatched. That is a finding of its own, at ``medium`` by default: it reaches the alerts (with
 the default ``alert_from``) once persistent, but ranks below a model known to be degrading (high).
-A pending monitor (still being created) and a canceled refresh are not findings.
+A pending monitor (still being created) and a canceled refresh are not findings. With
+``stale_after``, an active monitor whose newest successful refresh is older than that is a
+``stale`` finding (``low`` by default): no new windows for longer than its schedule should allow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
+from config.durations import format_duration
 from config.tiers import AlertSeverity
 from monitor.observations import TABLE_COLUMN, MonitorStatus
 from monitor.risk.assessment import STATE_STATISTIC, Finding, NotRaised
@@ -20,6 +24,7 @@ _FIX = {
     "missing": "create a Lakehouse monitor on the table (or name both metric tables in sources.lakehouse)",
     "failed": "look at the monitor's dashboard and failure message, fix the cause and refresh it",
     "refresh_failed": "fix the cause and refresh it (lakewarden monitors refresh MODEL --config ...)",
+    "stale": "check the monitor's refresh schedule, or refresh it (lakewarden monitors refresh MODEL --config ...)",
 }
 
 
@@ -28,6 +33,15 @@ def monitor_health(ctx: Context) -> Iterator[Outcome]:
     if status is None or not signal.enabled:
         return
     problem, tier, text = _problem(status, signal.missing, signal.failed, signal.refresh_failed)
+    if problem is None and signal.stale_after is not None and status.refresh_state == "success" \
+            and status.refresh_ended is not None:
+        age = ctx.window.window_end - status.refresh_ended  # the period's end: the same on replay
+        if age > signal.stale_after:
+            problem, tier = "stale", signal.stale
+            rounded = timedelta(minutes=round(age.total_seconds() / 60))
+            text = (f"the monitor on {status.table} last refreshed successfully at "
+                    f"{status.refresh_ended.isoformat()}, {format_duration(rounded)} before this window's end "
+                    f"(stale_after {format_duration(signal.stale_after)})")
     if problem is None:
         yield NotRaised(SIGNAL, TABLE_COLUMN, text, "below" if status.state == "active" else "skipped", STATE_STATISTIC)
         return

@@ -212,3 +212,17 @@ def test_a_quiet_monitor_window_leaves_the_firing_streams_findings_in_the_alert(
     assert made[-1].assessment.findings == () and made[-1].assessment.alert_severity == "medium"
     assert "prediction drift" in alert.annotations["findings"]  # the firing stream's findings, kept
     assert alert.annotations["summary"].startswith("churn: risk 88 (high)")
+
+
+def test_with_stale_after_an_old_successful_refresh_is_a_stale_finding(workspace, emulator, table: str) -> None:  # type: ignore[no-untyped-def]
+    emulator.monitors.add(table, "main.dbx_mf_out", pending_seconds=0)
+    emulator.monitors.refresh_pending = emulator.monitors.refresh_running = 0
+    MonitorDiscovery(workspace, "legacy").refresh(table)  # ends SUCCESS at once
+    later = datetime.fromtimestamp(emulator.clock.now(), UTC) + timedelta(days=3)
+    src = source(workspace, emulator, "legacy", now=later)
+    assessment, (finding,) = findings_of(src, model(stale_after="2d"))
+    assert (finding.tier, assessment.severity) == ("low", "low")
+    assert f"the monitor on {table} last refreshed successfully at " in finding.describe()
+    assert "(stale_after 2d); check the monitor's refresh schedule" in finding.describe()
+    assert findings_of(src, model(stale_after="4d"))[1] == []
+    assert findings_of(src, model())[1] == []  # off by default
