@@ -17,9 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config import parse_settings
 from config.models import ModelSettings
-from config.settings import Settings
 from monitor.app import package_migrations
 from monitor.assessments import AssessmentStore
 from monitor.observations import ColumnDrift, ColumnProfile
@@ -108,37 +106,4 @@ def record(store: AssessmentStore, model: ModelSettings, index: int, *rows: Colu
     return done.assessment
 
 
-def settings_yaml(tmp_path: Path, lifecycle: str, *, extra: str = "") -> Settings:
-    """Settings with one model ``churn`` (lifecycle block given as YAML flow text) and a file receiver.
-
-    Every alert goes to ``alerts.jsonl`` at once (``group_wait: 0s``); high and critical also to ``pages.jsonl``.
-    """
-    text = f"""
-engine: {{kind: local_spark, lakehouse_root: {tmp_path}/lakehouse}}
-state: {{url: "sqlite:///{tmp_path}/state.db"}}
-workspace: {{kind: local, mlflow_tracking_uri: "sqlite:///{tmp_path}/mlflow.db", jobs_dir: {tmp_path}/jobs}}
-models:
-  - name: churn
-    team: ml
-    runbook_url: https://runbooks.example/churn
-    sources: {{lakehouse: {{table: main.ml.t, label_column: label, lookback: 3650d}}}}
-    lifecycle: {lifecycle}
-{extra}
-route:
-  receiver: log
-  group_by: [model, alertname]
-  group_wait: 0s
-  group_interval: 1s
-  routes:
-    - {{receiver: log, continue: true}}
-    - {{matchers: ['severity=~"high|critical"'], receiver: pages}}
-receivers:
-  - name: log
-    file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]
-  - name: pages
-    file_configs: [{{path: "{tmp_path}/pages.jsonl"}}]
-"""
-    return parse_settings(text, "t.yaml", {})
-
-
-__all__ = ["T0", "Clock", "mlflow_db", "model_settings", "quality", "record", "settings_yaml", "state"]
+__all__ = ["T0", "Clock", "mlflow_db", "model_settings", "quality", "record", "state"]
