@@ -78,7 +78,8 @@ class DatabricksMonitorRefresher:
         if info.state is MonitorRefreshState.SUCCESS:
             return RefreshState.SUCCEEDED, info.message or "refresh succeeded"
         if info.state.final:
-            return RefreshState.FAILED, f"refresh ended {info.state.value}: {info.message}"
+            why = f": {info.message}" if info.message else ""
+            return RefreshState.FAILED, f"refresh ended {info.state.value}{why}"
         return RefreshState.RUNNING, f"refresh {info.state.value}"
 
 
