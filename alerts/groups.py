@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -52,8 +52,7 @@ class Group:
                    row.next_flush_at, row.last_flush_at)
 
 
-@dataclass(frozen=True)
-class Membership:
+class Membership(NamedTuple):  # a tuple: a sync makes one per alert and route
     route: ResolvedRoute
     alert: Alert
     changed: bool = False  # the alert started firing or resolved in this sync
@@ -72,12 +71,12 @@ def join(conn: sa.Connection, now: datetime, memberships: Iterable[Membership]) 
     (their timers), and none when the insert's row count says every group is new."""
     wanted: dict[tuple[str, str], Membership] = {}
     groups: dict[str, tuple[str, Membership]] = {}
-    ids: dict[tuple[str, str], str] = {}
+    ids: dict[tuple[tuple[int, ...], str], str] = {}
     for item in memberships:
         key = item.key()
-        gid = ids.get((item.route.path_text, key))
+        gid = ids.get((item.route.path, key))
         if gid is None:
-            gid = ids[(item.route.path_text, key)] = group_id(item.route, key)
+            gid = ids[(item.route.path, key)] = group_id(item.route, key)
         wanted[(gid, item.alert.fingerprint)] = item
         groups.setdefault(gid, (key, item))
     if not wanted:

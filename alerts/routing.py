@@ -8,6 +8,7 @@ matched, the node itself is the result. The root matches every alert. A child in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,7 +47,7 @@ class ResolvedRoute:
     active_time_intervals: tuple[str, ...] = ()
     escalation: str | None = None
 
-    @property
+    @functools.cached_property
     def path_text(self) -> str:
         """``"0.2"`` for child 2 of child 0; ``""`` for the root. Tells apart siblings with equal matchers."""
         return ".".join(str(i) for i in self.path)
