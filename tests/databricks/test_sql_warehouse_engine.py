@@ -133,7 +133,8 @@ def test_close_cancels_statements_in_flight(workspace, emulator) -> None:  # typ
     worker = threading.Thread(target=run)
     worker.start()
     deadline = datetime.now(UTC) + timedelta(seconds=10)
-    while not emulator.sql.statements and datetime.now(UTC) < deadline:
+    # Polling shows the engine has the statement's id (the emulator knows it a moment before the engine does).
+    while not emulator.router.requests("GET", "/api/2.0/sql/statements/") and datetime.now(UTC) < deadline:
         worker.join(0.05)
     wh.close()
     worker.join(10)
