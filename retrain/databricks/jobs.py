@@ -84,19 +84,18 @@ class DatabricksJobBackend:
                 return JobStatus(JobState.RUNNING, f"{life.lower() if life else 'running'}{url}")
             if code in _SUCCESS:
                 return JobStatus(JobState.SUCCEEDED, f"run {external_id} succeeded{url}")
-            return JobStatus(JobState.FAILED, f"run {external_id} ended {code}: {message}{url}".rstrip(": "),
-                             message)
+            return JobStatus(JobState.FAILED, f"run {external_id} ended {code}: {message}{url}".rstrip(": "))
         state = run.state
         life = _value(state.life_cycle_state) if state else None
         result = _value(state.result_state) if state else None
         message = (state.state_message if state else None) or ""
         if life in _TERMINAL_FAILED:
-            return JobStatus(JobState.FAILED, f"run {external_id} ended {life}: {message}{url}", message)
+            return JobStatus(JobState.FAILED, f"run {external_id} ended {life}: {message}{url}")
         if life != "TERMINATED":
             return JobStatus(JobState.RUNNING, f"{(life or 'pending').lower()}{url}")
         if result in _SUCCESS:
             return JobStatus(JobState.SUCCEEDED, f"run {external_id} succeeded{url}")
-        return JobStatus(JobState.FAILED, f"run {external_id} ended {result}: {message}{url}", message)
+        return JobStatus(JobState.FAILED, f"run {external_id} ended {result}: {message}{url}")
 
     def cancel(self, external_id: str) -> None:
         """Cancel the run; an unknown or finished run is left alone."""

@@ -164,6 +164,7 @@ def test_a_failed_or_timed_out_job_fails_the_run_and_changes_nothing(case: Calla
     run = world.drive(run_id)
     assert run.state is RunState.FAILED and says in str(run.decision), run.decision
     assert "databricks job" in str(run.decision) and "/run/" in str(run.decision)  # the run's page
+    assert str(run.decision).count(says.rsplit(": ", 1)[-1]) == 1  # the workspace's reason, said once
     assert emulator.registry.alias_moves == [] and updates(emulator) == []
     assert aliases(emulator) == {"champion": 1} and sorted(emulator.registry.models[MODEL].versions) == [1]
     assert [event.kind for event in world.lifecycle.history(run_id)][-1] == "failed"
@@ -310,3 +311,33 @@ def test_a_server_error_counts_an_attempt_and_a_later_advance_finishes_the_run(c
     assert world.moves("champion") == [2] and world.moves("challenger") == [2]
     assert aliases(emulator) == {"champion": 2, "previous_champion": 1}
     assert updates(emulator) == [CANARY, FULL]
+
+
+def test_a_bad_canary_window_restores_the_endpoint_snapshot_and_the_aliases(case: Callable[..., Case],
+                                                                           emulator: Emulator) -> None:
+    seed(emulator)
+    world = case()
+    world.verdicts.severity = "high"
+    run_id = world.start()
+    run = world.drive(run_id)
+    assert run.state is RunState.ROLLED_BACK, world.history(run_id)
+    assert "had quality at high" in str(run.decision) and "at or above rollback_on high" in str(run.decision)
+    assert updates(emulator) == [CANARY, {"churn-1": 100}]  # the canary, then the snapshot re-issued once
+    assert served(emulator) == {"churn-1": 100}
+    assert emulator.serving.endpoints[ENDPOINT].config["config_version"] == 3
+    assert aliases(emulator) == {"champion": 1} and world.moves("champion") == [2, 1]
+    assert emulator.monitors.monitors[TABLE].refreshes == []
+
+
+def test_a_failed_monitor_refresh_fails_the_run_and_the_new_model_keeps_serving(case: Callable[..., Case],
+                                                                               emulator: Emulator) -> None:
+    seed(emulator)
+    emulator.monitors.refresh_outcomes.append(("FAILED", "Table main.ml.churn_inference is missing column ts"))
+    world = case()
+    run_id = world.start()
+    run = world.drive(run_id)
+    assert run.state is RunState.FAILED, world.history(run_id)
+    assert "refresh ended failed: Table main.ml.churn_inference is missing column ts" in str(run.decision)
+    assert "the new model keeps serving" in str(run.decision)
+    assert served(emulator) == FULL and aliases(emulator) == {"champion": 2, "previous_champion": 1}
+    assert "rollback" not in [event.kind for event in world.lifecycle.history(run_id)]
