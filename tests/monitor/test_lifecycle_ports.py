@@ -204,3 +204,31 @@ def test_a_cancelled_workspace_refresh_is_a_failure_and_a_model_without_a_monito
     assert refresher.refresh_state("churn", refresh_id) == (RefreshState.FAILED, "refresh ended canceled")
     with pytest.raises(ValueError, match="model served has no lakehouse source: there is no monitor to refresh"):
         refresher.start_refresh("served")
+
+
+def test_the_databricks_app_wires_the_workspace_ports(emulator: Emulator, tmp_path: Path,
+                                                      spark_engine: LocalSparkEngine) -> None:
+    from monitor.app import build_app
+    from retrain.databricks.serving import ServingEndpoints
+    from tests.databricks.dbx_support import TOKEN
+
+    settings = parse_settings(f"""
+engine: {{kind: local_spark, lakehouse_root: {spark_engine.root}}}
+workspace: {{kind: databricks, host: "{emulator.url}", token: {TOKEN}, retry_timeout: 5s,
+             mlflow_tracking_uri: "sqlite:///{tmp_path}/mlflow.db"}}
+state: {{url: "sqlite:///{tmp_path}/state.db"}}
+models: [{{name: churn, sources: {{lakehouse: {{table: {TABLE}}}}}}}]
+route: {{receiver: log}}
+receivers: [{{name: log, file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]}}]
+""", "t.yaml", {})
+    app = build_app(settings, clock=lambda: datetime.now(UTC), engine=spark_engine)
+    try:
+        deps = app.lifecycle.deps
+        assert isinstance(deps.serving, ServingEndpoints)
+        assert isinstance(deps.monitors, DatabricksMonitorRefresher)
+        assert isinstance(deps.verdicts, AssessmentVerdicts)
+        refresh_id = deps.monitors.start_refresh("churn")  # through the app's own discovery and client
+        emulator.clock.advance(5)
+        assert deps.monitors.refresh_state("churn", refresh_id)[0] is RefreshState.SUCCEEDED
+    finally:
+        app.store.close()  # not app.close(): the Spark session is the test run's
