@@ -10,6 +10,8 @@ One scope per model (``lifecycle:<model>``), holding the alert of its latest run
 | failed, rolled back                   | fires, ``severity="high"``                  |
 | emergency done or failed, rollback incomplete | fires, ``severity="critical"``      |
 
+An emergency fallback is an emergency run, or a run in flight that an emergency cancelled (its
+rollback is the fallback); it stays ``critical`` when it ends, even cancelled.
 A failed or rolled-back run's alert fires until the model's next run starts (or someone silences
 it): production is as it was, but the model is still unwell and the retraining did not fix it.
 Route ``alertname="LifecycleRun"`` like any alert; ``group_wait: 0s`` sends the start at once.
@@ -33,10 +35,13 @@ def scope(model: str) -> str:
 
 def severity(run: RunRecord) -> str | None:
     """The alert's severity for the run as it stands; None once it ended quietly."""
-    emergency = run.plan == (Step.EMERGENCY,)
+    # An emergency that found a run in flight which had changed production cancels it: that run's
+    # rollback is the fallback, so it pages like an emergency run (``Lifecycle.emergency``).
+    by_emergency = (run.cancel_requested or "").endswith("(by emergency)")
+    emergency = run.plan == (Step.EMERGENCY,) or by_emergency
     if not run.state.final:
         return "critical" if emergency else "info"
-    if run.state in _QUIET:
+    if run.state in _QUIET and not by_emergency:
         return None
     decision = run.decision or ""
     if emergency or "ROLLBACK INCOMPLETE" in decision or "EMERGENCY" in decision:

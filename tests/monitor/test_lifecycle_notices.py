@@ -251,6 +251,25 @@ def test_an_emergency_moves_traffic_back_and_pages_critical(world: World) -> Non
     world.app.close()
 
 
+def test_an_emergency_during_a_canary_rolls_the_run_back_and_pages_critical(world: World) -> None:
+    world = make(world, emergency={"enabled": True, "min_risk": 90})
+    champion = world.champion_serving()
+    world.window(20, HIGH)
+    world.version(GOOD, {RUN_ID_TAG: world.run().run_id})
+    run = world.advance(until=RunState.RUNNING)  # the challenger is champion and serves the canary share
+    assert world.serving.read(ENDPOINT).routes != {f"churn-{champion}": 100}
+    world.window(40, CRITICAL)  # critical, risk 100, while the canary is watched: the emergency brake
+    run = world.run(run.run_id)
+    assert run.state is RunState.CANCELLED and run.decision is not None and "emergency" in run.decision
+    assert world.serving.read(ENDPOINT).routes == {f"churn-{champion}": 100}
+    assert world.registry.get_alias("churn", "champion") == champion
+    assert [s.value for s in world.run().plan] != ["emergency"]  # the run's own rollback was the fallback
+    pages = world.delivered("pages")
+    assert [p[:2] for p in pages] == [("firing", "critical")]
+    assert "lifecycle run cancelled (done)" in pages[0][2]
+    world.app.close()
+
+
 def test_only_the_last_event_of_a_finished_run_speaks(world: World) -> None:
     world.champion_serving()
     world.window(20, HIGH)
@@ -298,3 +317,21 @@ def test_the_severity_of_each_state(state: RunState, plan: tuple[str, ...], deci
     else:
         assert [[a.labels["severity"] for a in s] for s in sets] == [[expected]]
     assert sets[0][0].annotations["summary"].endswith(": the message")
+
+
+@pytest.mark.parametrize(("state", "cancel", "expected"), [
+    (RunState.RUNNING, "emergency: risk 100 (critical) (by emergency)", "critical"),  # rolling back
+    (RunState.CANCELLED, "emergency: risk 100 (critical) (by emergency)", "critical"),
+    (RunState.FAILED, "emergency: risk 100 (critical) (by emergency)", "critical"),
+    (RunState.CANCELLED, "not now (by bob)", None),
+    (RunState.RUNNING, "not now (by bob)", "info"),
+])
+def test_a_run_an_emergency_cancelled_pages_like_the_emergency(state: RunState, cancel: str,
+                                                               expected: str | None) -> None:
+    from retrain import Step, Trigger
+
+    run = RunRecord("r1", "churn", "churn", state, Step.DONE if state.final else Step.ROLLBACK,
+                    Trigger("churn", "drift: x", "high"), "k", 0,
+                    {"plan": ["retrain", "validate", "promote", "rollout"], "cancel_requested": cancel},
+                    f"cancelled: {cancel}" if state.final else None, T0, T0, T0 if state.final else None)
+    assert severity(run) == expected
