@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -29,9 +29,10 @@ from monitor.risk import history_needed, judge
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import Source, SourceError
 from monitor.translate import alert_annotations, alert_labels, alert_scope, at_least
-from retrain import Lifecycle
+from retrain import Lifecycle, StartReason
 
 log = structlog.get_logger(__name__)
+SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks again after this
 
 
 class HealthReporter(Protocol):
@@ -53,6 +54,7 @@ class Handlers:
         self.health = health
         self.clock = clock
         self.weights = weights
+        self._schedule_next: dict[str, datetime] = {}  # model -> when its schedule is asked again
 
     def poll(self, message: PollDue) -> Iterator[Message]:
         """Read every stream of every source of the model; judge new and rewritten windows, oldest first.
@@ -150,9 +152,15 @@ class Handlers:
     def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:
         now = self.clock()
         for model in self.settings.models:
+            # Every answer is an audit row: a period's run is asked for once it started (or had), a
+            # blocked ask (in flight, cooldown, paused...) again after a pause, not on every tick.
+            if now < self._schedule_next.get(model.name, now):
+                continue
             trigger = schedule_trigger(model, self.assessments, now)
-            if trigger is not None:
+            if trigger is not None and trigger.window_end is not None:
                 decision = self.lifecycle.consider(trigger)
+                answered = decision.reason in (StartReason.STARTED, StartReason.DUPLICATE)
+                self._schedule_next[model.name] = trigger.window_end if answered else now + SCHEDULE_RETRY
                 if decision.started and decision.run_id is not None:
                     yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
         for event in self.lifecycle.advance():

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from config.models import ModelSettings
 from monitor.assessments import AssessmentStore
@@ -19,6 +20,7 @@ from monitor.http import Health
 from monitor.lifecycle_triggers import emergency_trigger, facts, manual_trigger, policy_trigger, schedule_trigger
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed
 from retrain import Lifecycle, LocalJobBackend, MlflowRegistry, RunBook, StartReason
+from retrain.schema import retrain_events
 from tests.monitor.judge_support import HOUR, T0
 from tests.monitor.lifecycle_support import (
     CRITICAL,
@@ -283,3 +285,27 @@ def test_advance_lifecycle_starts_the_scheduled_run_once_per_period(tmp_path: Pa
     clock.now += timedelta(hours=12)  # same day: the period asked already
     assert "requested" not in [e.kind for e in h.advance_lifecycle(AdvanceLifecycle())]
     assert len(h.lifecycle.runs("churn")) == 1
+
+
+def test_lifecycle_ticks_do_not_fill_the_audit_trail_with_the_same_schedule_answer(
+        tmp_path: Path, store: AssessmentStore, clock: Clock) -> None:
+    """The tick runs every 30 s: a period's answer is recorded once, a blocked ask retried every 10 minutes."""
+    model = model_settings({"trigger": {"schedule": "1d", "cooldown": "6h"}, "retrain": {"module": "json.tool"}})
+    h = handlers(tmp_path, store, model, clock)
+    list(h.advance_lifecycle(AdvanceLifecycle()))
+    (run,) = h.lifecycle.runs("churn")
+    for _ in range(20):  # ten minutes of ticks in the same period: the run fails, then its cooldown blocks
+        clock.now += timedelta(seconds=30)
+        list(h.advance_lifecycle(AdvanceLifecycle()))
+    decisions = [e.message for e in h.lifecycle.history(run.run_id) if e.kind == "decision"]
+    assert decisions == [f"started: run {run.run_id} created: schedule: every 1d"]
+    h.lifecycle.pause("maintenance", by="ops")
+    clock.now = run.trigger.window_end or clock.now  # the next period, while paused
+    for _ in range(40):  # twenty minutes of ticks: asked at once, then every 10 minutes
+        list(h.advance_lifecycle(AdvanceLifecycle()))
+        clock.now += timedelta(seconds=30)
+    events = retrain_events.c
+    with store._engine.connect() as conn:  # a decision that blocks no run has no run id
+        paused = conn.execute(sa.select(events.message).where(events.kind == "decision", events.run_id.is_(None))
+                              ).scalars().all()
+    assert len(paused) == 2 and all(m.startswith("paused: the lifecycle is paused by ops") for m in paused)
