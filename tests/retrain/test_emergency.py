@@ -148,3 +148,22 @@ def test_emergency_without_an_endpoint_fails_and_moves_no_alias(world: World) ->
     assert run.state is RunState.FAILED
     assert "EMERGENCY FALLBACK FAILED" in str(run.decision) and "does not exist" in str(run.decision)
     assert world.aliases() == {"champion": new, "previous_champion": old}
+
+
+def test_while_paused_an_emergency_still_rolls_back_a_canary_but_starts_nothing(world: World) -> None:
+    """The kill switch stops new runs, emergency ones too; cancelling and rolling back still work."""
+    old = world.champion()
+    lifecycle = world.lifecycle()
+    run_id = world.start(lifecycle)
+    world.stage(run_id)
+    world.canary_live(lifecycle, run_id)
+    lifecycle.pause("incident", by="oncall")
+
+    decision = lifecycle.emergency(critical(3))
+    assert decision.reason is StartReason.ROLLING_BACK, decision
+    assert world.served() == {entity(old).name: 100}
+    assert world.aliases() == {"champion": old}
+
+    again = lifecycle.emergency(critical(4))
+    assert again.reason is StartReason.PAUSED
+    assert [r.run_id for r in lifecycle.runs()] == [run_id]
