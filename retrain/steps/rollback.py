@@ -53,17 +53,21 @@ def _restore_endpoint(ctx: StepContext) -> str | Wait | End:
     backend = serving(ctx)
     state = backend.read(before.endpoint)
     what = f"endpoint {before.endpoint} serves {describe(before.entities, before.routes)} again"
-    if state.serves(before.entities, before.routes):
-        return what
-    if ctx.get("endpoint_overtaken"):
-        return (f"endpoint {before.endpoint} left as someone else set it (it serves "
-                f"{describe(state.entities, state.routes)})")
     asked = ctx.get("rollback_put") is not None
-    if state.updating:
-        if asked and ctx.overdue("rollback_put", timeout):
+    overtaken = ctx.get("endpoint_overtaken")
+    if state.updating and not overtaken:
+        # An update in flight (the run's own canary or full rollout, or this restore) decides what the
+        # endpoint serves when it ends; its config now is not a finished rollback. Wait for it, within
+        # update_timeout of asking (or, for an update the run asked earlier, of the rollback's start).
+        if ctx.overdue("rollback_put" if asked else "rollback_started_at", timeout):
             return End(RunState.FAILED, f"ROLLBACK INCOMPLETE: endpoint {before.endpoint} still updating after "
                                         f"{format_duration(timeout)}; check it by hand")
         return Wait(f"endpoint {before.endpoint} is updating; the rollback waits for it")
+    if state.serves(before.entities, before.routes):
+        return what
+    if overtaken:
+        return (f"endpoint {before.endpoint} left as someone else set it (it serves "
+                f"{describe(state.entities, state.routes)})")
     if asked and state.update_failed:
         return End(RunState.FAILED, f"ROLLBACK INCOMPLETE: restoring endpoint {before.endpoint} ended "
                                     f"{state.config_update}; it serves {describe(state.entities, state.routes)}")

@@ -341,3 +341,40 @@ def test_a_failed_monitor_refresh_fails_the_run_and_the_new_model_keeps_serving(
     assert "the new model keeps serving" in str(run.decision)
     assert served(emulator) == FULL and aliases(emulator) == {"champion": 2, "previous_champion": 1}
     assert "rollback" not in [event.kind for event in world.lifecycle.history(run_id)]
+
+
+BEFORE = {"churn-1": 100}
+
+
+@pytest.mark.parametrize("how", ["update_timeout", "cancel"])
+def test_a_rollback_waits_for_the_canary_update_in_flight_then_restores_the_snapshot(
+        case: Callable[..., Case], emulator: Emulator, how: str) -> None:
+    """While an update is IN_PROGRESS the endpoint's config is the old one: that is not a finished rollback."""
+    seed(emulator, update_seconds=3600 if how == "update_timeout" else 300)
+    world = case()
+    run_id = world.start()
+    world.drive(run_id, until=lambda r: "rollout_put" in r.external, step=60)
+    if how == "cancel":
+        world.lifecycle.cancel(run_id, "on-call stops the rollout", by="test")
+    else:  # past update_timeout the run rolls back while the canary still updates; it lands 5 minutes later
+        run = world.drive(run_id, until=lambda r: r.step is Step.ROLLBACK or r.state.final, step=60)
+        assert run.step is Step.ROLLBACK and world.remote.serving.read(ENDPOINT).updating, world.history(run_id)
+        emulator.serving.update_seconds = 300
+    run = world.drive(run_id, step=60)
+    assert run.state is (RunState.FAILED if how == "update_timeout" else RunState.CANCELLED), world.history(run_id)
+    assert "rolled back: endpoint churn serves main.ml.churn v1 100% again" in str(run.decision)
+    assert updates(emulator) == [CANARY, BEFORE]  # the canary landed first, then the snapshot went back
+    emulator.clock.advance(3600)
+    assert world.remote.serving.read(ENDPOINT).config_update == "NOT_UPDATING"
+    assert served(emulator) == BEFORE and aliases(emulator) == {"champion": 1}
+
+
+def test_a_rollback_behind_an_update_that_never_ends_is_incomplete(case: Callable[..., Case],
+                                                                  emulator: Emulator) -> None:
+    seed(emulator, update_seconds=10**6)
+    world = case()
+    run_id = world.start()
+    run = world.drive(run_id, step=60)
+    assert run.state is RunState.FAILED
+    assert str(run.decision).startswith("ROLLBACK INCOMPLETE: endpoint churn still updating after 10m"), run.decision
+    assert updates(emulator) == [CANARY] and world.remote.serving.read(ENDPOINT).updating
