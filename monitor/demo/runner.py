@@ -226,6 +226,9 @@ def _bad_challenger(app: App, tl: Timeline) -> None:
     tl.say(f"      lifecycle {decision.reason.value:<10} {decision.message}")
     if decision.run_id is not None:  # the daemon's next lifecycle tick takes it from here
         _wait(lambda: not _lifecycle_busy(app), timeout=300)
+        # The run's end is news for the group its start was sent in: due after the group_interval.
+        interval = app.settings.route.group_interval or timedelta(minutes=5)  # Alertmanager's default
+        app.clock.set(app.clock() + interval + timedelta(seconds=1))
     after = (app.lifecycle.registry.get_alias(life.registered_model, life.promote.champion_alias),
              serving.read(life.rollout.endpoint).routes)
     same = "unchanged" if after == before else f"CHANGED from {before} to {after}"
