@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from alerts.model import LabelSet
 
-_LIMIT = 100_000
+_LIMIT = 65_536  # as many as the route cache held label sets before
 _KNOWN: dict[str, LabelSet] = {}
 
 

@@ -139,6 +139,8 @@ class Alert:
 
     def with_times(self, starts_at: datetime, ends_at: datetime | None = None) -> Alert:
         """The same alert (labels, annotations, fingerprint) with another episode's times."""
+        if starts_at == self.starts_at and ends_at == self.ends_at:
+            return self  # immutable: the same times need no copy
         return Alert.restore(self.labels, self.annotations, _aware(starts_at, "starts_at"),
                              None if ends_at is None else _aware(ends_at, "ends_at"), self.fingerprint)
 
