@@ -16,7 +16,7 @@ from datetime import timedelta
 from config.durations import format_duration
 from retrain.promotion import revert
 from retrain.runs import RunState
-from retrain.serving import EndpointSnapshot
+from retrain.serving import EndpointMissing, EndpointSnapshot
 from retrain.steps.base import ROLLED_BACK_TAG, End, Outcome, StepContext, Wait
 from retrain.steps.endpoint import describe, serving
 
@@ -51,7 +51,11 @@ def _restore_endpoint(ctx: StepContext) -> str | Wait | End:
     spec = ctx.settings.rollout
     timeout = spec.update_timeout if spec is not None else timedelta(minutes=30)
     backend = serving(ctx)
-    state = backend.read(before.endpoint)
+    try:
+        state = backend.read(before.endpoint)
+    except EndpointMissing:
+        # Deleted since: it serves nobody, so there is nothing to put back; the aliases still go back.
+        return f"endpoint {before.endpoint} no longer exists (nothing to restore)"
     what = f"endpoint {before.endpoint} serves {describe(before.entities, before.routes)} again"
     asked = ctx.get("rollback_put") is not None
     overtaken = ctx.get("endpoint_overtaken")
