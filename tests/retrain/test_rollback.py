@@ -9,6 +9,7 @@ from lw_support import drive, make_version
 from lw_world import ENDPOINT, MODEL, World, entity, messages, settings
 
 from retrain.runs import RunState, Step
+from retrain.schema import retrain_local_endpoints
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +127,19 @@ def test_a_bad_window_after_the_full_rollout_changes_nothing(world: World) -> No
     run = drive(lifecycle, run_id)
     assert run.state is RunState.SUCCEEDED, run.decision
     assert world.served() == {entity(new).name: 100}
+
+
+def test_an_endpoint_deleted_during_the_canary_still_gets_the_aliases_back(world: World) -> None:
+    old = world.champion()
+    lifecycle = world.lifecycle()
+    run_id = world.start(lifecycle)
+    new = world.stage(run_id)
+    world.canary_live(lifecycle, run_id)
+    with world.engine.begin() as conn:  # someone deletes the endpoint
+        conn.execute(retrain_local_endpoints.delete().where(retrain_local_endpoints.c.name == ENDPOINT))
+    world.windows("high")
+    run = drive(lifecycle, run_id)
+    assert run.state is RunState.ROLLED_BACK, run.decision
+    assert f"endpoint {ENDPOINT} no longer exists" in str(run.decision)
+    assert world.aliases() == {"champion": old}
+    assert "lakewarden.rolled_back" in world.tags(new)
