@@ -1,6 +1,7 @@
 """What the decision path remembers gives the answers it would compute: routes per values of the
 labels the tree reads, group keys per route and group_by values, labels per fingerprint, inhibition
-sources per set of firing alerts; and groups are joined right without being read first."""
+sources per set of firing alerts, muters per flush; and groups are joined right without being read
+first."""
 
 from __future__ import annotations
 
@@ -178,3 +179,25 @@ def test_a_group_without_group_wait_is_flushed_by_the_sync_that_makes_it(
     assert flushed == [1]
     service.sync("s", [alert(clock, model="churn")])  # the group exists, nothing changed: no flush
     assert flushed == [1]
+
+
+def test_muters_are_read_once_per_flush_for_all_of_its_batches(
+        engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+    settings = make_settings({"receiver": "ops", "group_by": ["model"], "group_wait": "30s"},
+                             [file_receiver(tmp_path, "ops")], alerting={"flush_batch": 1})
+    n = notifier(engine, clock, settings)
+    for model in ("churn", "fraud", "sales"):
+        n.service.sync(model, [alert(clock, model=model)])
+    silence_reads: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM alerts_silences" in statement:
+            silence_reads.append(statement)
+
+    clock.advance(seconds=30)
+    report = n.dispatcher.flush()
+    assert report.groups == 3 and report.notified == 3  # three batches of one group
+    assert len(silence_reads) == 1
+    n.dispatcher.flush()  # nothing due: nothing read
+    assert len(silence_reads) == 1
