@@ -29,7 +29,7 @@ from monitor.risk import history_needed, judge
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import Source, SourceError
 from monitor.translate import alert_annotations, alert_labels, alert_scope, at_least
-from retrain import Lifecycle, StartReason
+from retrain import Lifecycle, StartReason, Step
 
 log = structlog.get_logger(__name__)
 SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks again after this
@@ -134,7 +134,7 @@ class Handlers:
         if not model.lifecycle.enabled:
             return
         emergency = emergency_trigger(model, assessment)
-        if emergency is not None:
+        if emergency is not None and not self._after_emergency(model):
             decision = self.lifecycle.emergency(emergency)
             log.warning("lifecycle_emergency_considered", model=model.name, decision=decision.reason.value,
                         message=decision.message)
@@ -148,6 +148,16 @@ class Handlers:
         log.info("lifecycle_considered", model=model.name, decision=str(decision.reason))
         if decision.started and decision.run_id is not None:
             yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
+
+    def _after_emergency(self, model: ModelSettings) -> bool:
+        """The model's latest run is an emergency that ended.
+
+        The previous champion serves since, and no alias names a model before it: another emergency
+        would fail and page again on every critical window. The trigger policy decides instead (its
+        cooldown holds the retrain a while); once another run started, emergencies are armed again.
+        """
+        runs = self.lifecycle.runs(model.name)
+        return bool(runs) and runs[0].plan == (Step.EMERGENCY,) and runs[0].state.final
 
     def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:
         now = self.clock()

@@ -251,6 +251,29 @@ def test_an_emergency_moves_traffic_back_and_pages_critical(world: World) -> Non
     world.app.close()
 
 
+def test_after_an_emergency_critical_windows_wait_for_the_cooldown_then_retrain(world: World) -> None:
+    """The previous champion serves now: a second emergency has nothing to fall back to and would page hourly."""
+    world = make(world, emergency={"enabled": True, "min_risk": 90})
+    previous = world.champion_serving()
+    bad = world.version({})
+    world.registry.set_alias("churn", "previous_champion", previous)
+    world.registry.set_alias("churn", "champion", bad)
+    world.serving.put(ENDPOINT, [ServedEntity(f"churn-{bad}", "churn", bad)], {f"churn-{bad}": 100})
+    world.window(20, CRITICAL)
+    (emergency,) = world.app.lifecycle.runs("churn")
+    assert emergency.state is RunState.ROLLED_BACK
+    world.clock.now += timedelta(hours=1)
+    world.window(21, CRITICAL)  # input drift persists whichever model serves
+    assert world.app.lifecycle.runs("churn") == [emergency]  # no second emergency, the retrain waits
+    assert [p[:2] for p in world.delivered("pages")] == [("firing", "critical")]
+    world.clock.now += timedelta(hours=6)  # past the cooldown
+    world.window(27, CRITICAL)
+    retrain = world.run()
+    assert retrain.run_id != emergency.run_id and retrain.plan[0].value == "retrain"
+    assert retrain.trigger.requested_by == "policy"
+    world.app.close()
+
+
 def test_an_emergency_during_a_canary_rolls_the_run_back_and_pages_critical(world: World) -> None:
     world = make(world, emergency={"enabled": True, "min_risk": 90})
     champion = world.champion_serving()
