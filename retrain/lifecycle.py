@@ -219,4 +219,6 @@ class Lifecycle(RunBook):
             cancel_jobs(ctx)
         except Exception:
             log.exception("lifecycle_cancel_error", run_id=run.run_id)
-        return self._apply(ctx, Revert(RunState.FAILED, message)) or []
+        # After a full rollout the new model serves and passed its checks: failing then ends the run only.
+        outcome = End(RunState.FAILED, message) if run.step in _NO_REVERT else Revert(RunState.FAILED, message)
+        return self._apply(ctx, outcome) or []

@@ -378,3 +378,23 @@ def test_a_rollback_behind_an_update_that_never_ends_is_incomplete(case: Callabl
     assert run.state is RunState.FAILED
     assert str(run.decision).startswith("ROLLBACK INCOMPLETE: endpoint churn still updating after 10m"), run.decision
     assert updates(emulator) == [CANARY] and world.remote.serving.read(ENDPOINT).updating
+
+
+def test_a_monitor_refresh_that_cannot_start_never_rolls_back_the_new_model(case: Callable[..., Case],
+                                                                           emulator: Emulator) -> None:
+    """A refresh someone else runs (409 on every try) exhausts the attempts after the full rollout: that
+    ends the run, it does not take the validated, fully rolled-out model off the endpoint."""
+    from emu_monitors import Refresh
+
+    seed(emulator)
+    emulator.monitors.refresh_running = 10**7
+    emulator.monitors.monitors[TABLE].refreshes.append(Refresh(1, emulator.clock.now()))  # theirs, long
+    world = case()
+    run_id = world.start()
+    world.drive(run_id, until=lambda r: r.step is Step.REFRESH_MONITOR or r.state.final)
+    run = world.drive(run_id, step=60)  # five tries within the step's 30m
+    assert run.state is RunState.FAILED, world.history(run_id)
+    assert "step refresh_monitor failed (5/5)" in str(run.decision) and "RESOURCE_CONFLICT" in str(run.decision)
+    assert served(emulator) == FULL and updates(emulator) == [CANARY, FULL]
+    assert aliases(emulator) == {"champion": 2, "previous_champion": 1} and world.moves("champion") == [2]
+    assert "rollback" not in [event.kind for event in world.lifecycle.history(run_id)]
