@@ -18,8 +18,10 @@ def refresh_monitor(ctx: StepContext) -> Outcome:
         return End(RunState.FAILED, "refresh_monitor: no monitor refresher is configured for this workspace")
     timeout = ctx.settings.refresh_monitor.timeout
     if ctx.overdue("refresh_monitor_started_at", timeout):
-        return End(RunState.FAILED, f"monitor refresh {ctx.get('refresh_id')} did not finish within "
-                                    f"{format_duration(timeout)}; the new model keeps serving")
+        started = ctx.get("refresh_id")
+        what = f"monitor refresh {started}" if started is not None else "the monitor refresh (it could not start)"
+        return End(RunState.FAILED, f"{what} did not finish within {format_duration(timeout)}; "
+                                    "the new model keeps serving")
     refresh_id = ctx.get("refresh_id")
     if refresh_id is None:
         refresh_id = monitors.start_refresh(ctx.run.model)
