@@ -15,7 +15,7 @@ from monitor import lifecycle_notices
 from monitor.assessments import AssessmentStore
 from monitor.bus import Message
 from monitor.engines.base import EngineError
-from monitor.lifecycle_triggers import emergency_trigger, policy_trigger, schedule_trigger
+from monitor.lifecycle_triggers import emergency_trigger, historical, policy_trigger, schedule_trigger
 from monitor.messages import (
     AdvanceLifecycle,
     AlertsEnqueued,
@@ -131,7 +131,7 @@ class Handlers:
         """Start a lifecycle run when the model's trigger policy asks (``monitor.lifecycle_triggers``)."""
         assessment = message.assessment
         model = self.settings.model(assessment.model)
-        if not model.lifecycle.enabled:
+        if not model.lifecycle.enabled or historical(self.assessments, assessment):
             return
         emergency = emergency_trigger(model, assessment)
         if emergency is not None and not self._after_emergency(model):

@@ -1,5 +1,6 @@
 """When an assessment asks for a lifecycle run, in ``retrain.Trigger`` words: the model's trigger policy.
 
+- Only the stream's newest window asks: a catch-up poll's or a rewrite's older windows are history.
 - Severity held: the stream's last ``held_for.of`` judged windows (this one included) have at least
   ``held_for.windows`` at ``min_severity`` or worse (raw window severities, not the alert's).
 - Signals: the window has a finding of a signal in ``on_signals`` at that signal's tier or worse
@@ -51,14 +52,25 @@ def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | N
     return latest["window_end"], labels
 
 
+def historical(store: AssessmentStore, assessment: Assessment) -> bool:
+    """A later window of the assessment's stream is stored: this one is history, it asks for no run.
+
+    A poll that catches up judges several windows before their events are handled, and a rewritten
+    window may be an old one: only the stream's present may retrain or pull the emergency brake.
+    """
+    newest = store.history(assessment.model, limit=1, stream=assessment.stream)
+    return bool(newest) and newest[0]["window_start"] > assessment.window_start
+
+
 def policy_trigger(model: ModelSettings, assessment: Assessment, store: AssessmentStore) -> Trigger | None:
     """The trigger this assessment makes under the model's policy, or None."""
     policy = model.lifecycle.trigger
+    if historical(store, assessment):
+        return None
     reason, requested_by = None, "policy"
     if assessment.severity != "ok" and _at_least(assessment.severity, policy.min_severity):
         held = policy.held_for
-        # This window and the ones before it, not the stream's newest: a poll that catches up judges
-        # several windows before their events are handled, and a rewritten window may be an old one.
+        # This window and the ones before it (a later one may be stored by a concurrent poll).
         earlier = store.prior(model.name, assessment.stream, assessment.window_start, held.of - 1)
         recent = [assessment.severity, *(w.severity for w in earlier)]
         count = sum(1 for severity in recent if severity != "ok" and _at_least(severity, policy.min_severity))

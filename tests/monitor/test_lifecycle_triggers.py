@@ -91,13 +91,19 @@ def test_only_the_assessments_own_stream_counts(store: AssessmentStore) -> None:
     assert policy_trigger(model, record(store, model, 2, HIGH), store) is not None
 
 
-def test_a_catch_up_poll_counts_the_windows_up_to_each_window_not_the_newest(store: AssessmentStore) -> None:
-    """The bus handles a poll's events after it judged every new window: the count is per window."""
+def test_a_catch_up_poll_asks_only_at_the_streams_newest_window(store: AssessmentStore) -> None:
+    """The bus handles a poll's events after it judged every new window: older ones are history."""
     model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 2, "of": 3}}})
-    first, _, third = (record(store, model, i, rows) for i, rows in enumerate((HIGH, QUIET, HIGH)))
-    assert policy_trigger(model, first, store) is None  # at window 0: 1 of 1
-    trigger = policy_trigger(model, third, store)
-    assert trigger is not None and trigger.window_start == T0 + 2 * HOUR
+    first, second, third = (record(store, model, i, rows) for i, rows in enumerate((HIGH, HIGH, QUIET)))
+    # h h . in one poll: it drifted and recovered before lakewarden looked; no retrain for the past
+    assert [policy_trigger(model, a, store) for a in (first, second, third)] == [None, None, None]
+    fourth = record(store, model, 3, HIGH)  # h h . h: the newest window holds 2 of the last 3
+    trigger = policy_trigger(model, fourth, store)
+    assert trigger is not None and trigger.window_start == T0 + 3 * HOUR
+    rewritten = record(store, model, 1, CRITICAL, version="v1-late-rows")  # an old window, judged again
+    assert policy_trigger(model, rewritten, store) is None
+    on_signal = model_settings({"trigger": {"min_severity": "critical", "on_signals": {"prediction_drift": "low"}}})
+    assert policy_trigger(on_signal, rewritten, store) is None
 
 
 def test_a_rewritten_window_asks_for_the_same_run_even_when_its_risk_moved(store: AssessmentStore,
@@ -271,6 +277,17 @@ def test_an_emergency_window_is_an_emergency_not_a_policy_run(tmp_path: Path, st
     # an empty registry has no previous champion: the emergency ends at once, loudly, endpoint untouched
     assert run.state.value == "failed" and run.decision is not None
     assert run.decision.startswith("EMERGENCY FALLBACK IMPOSSIBLE")
+
+
+def test_an_old_critical_window_of_a_catch_up_poll_pulls_no_emergency_brake(tmp_path: Path, store: AssessmentStore,
+                                                                             clock: Clock) -> None:
+    model = model_settings({**EMERGENCY, "trigger": {"held_for": {"windows": 1, "of": 1}}})
+    h = handlers(tmp_path, store, model, clock)
+    old = record(store, model, 0, CRITICAL)
+    newest = record(store, model, 1, QUIET)  # judged in the same poll, before the events are handled
+    for assessment in (old, newest):
+        assert list(h.consider_lifecycle(AssessmentMade(assessment, "ok"))) == []
+    assert h.lifecycle.runs() == []
 
 
 def test_advance_lifecycle_starts_the_scheduled_run_once_per_period(tmp_path: Path, store: AssessmentStore,
