@@ -24,6 +24,7 @@ from config.models import ModelSettings
 from config.signals import SEVERITIES
 from monitor.assessments import AssessmentStore
 from monitor.risk import Assessment
+from monitor.sources.monitor_status import KIND as MONITOR_STATUS
 from retrain import Trigger
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -42,14 +43,32 @@ def _at_least(severity: str, floor: str) -> bool:
 
 
 def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | None]:
-    """The end of the newest judged window and whether quality could be judged on it."""
-    latest = store.latest(model)
-    if latest is None:
+    """The end of the newest judged data window and whether quality could be judged on the newest one that tried.
+
+    The monitor-status stream is left out: its window is the current period whatever the data, so
+    it would make stale data look fresh. Labels are read on the newest window of a stream that
+    judges quality (an inference stream without labels says nothing about them); True when none does.
+    """
+    latest = []
+    for stream in store.streams(model):
+        if stream.startswith(f"{MONITOR_STATUS}:"):
+            continue
+        rows = store.history(model, limit=1, stream=stream)
+        latest += rows[:1]
+    if not latest:
         return None, None
-    skipped = latest.get("skipped") or []
-    labels = not any(lifecycle_signal(str(s.get("signal"))) == "quality" and s.get("kind") == "skipped"
-                     for s in skipped)
-    return latest["window_end"], labels
+    data_end = max(row["window_end"] for row in latest)
+    judged = [row for row in latest if any(_quality(entry) for entry in [*(row.get("skipped") or []),
+                                                                          *(row.get("findings") or [])])]
+    if not judged:
+        return data_end, True
+    newest = max(judged, key=lambda row: row["window_end"])
+    labels = not any(_quality(s) and s.get("kind") == "skipped" for s in newest.get("skipped") or [])
+    return data_end, labels
+
+
+def _quality(entry: dict[str, object]) -> bool:
+    return lifecycle_signal(str(entry.get("signal"))) == "quality"
 
 
 def historical(store: AssessmentStore, assessment: Assessment) -> bool:

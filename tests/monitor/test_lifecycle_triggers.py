@@ -156,6 +156,20 @@ def test_facts_are_the_newest_window_and_whether_it_had_labels(store: Assessment
     assert facts(store, "churn") == (T0 + 2 * HOUR, False)
 
 
+def test_facts_leave_out_the_monitor_status_stream_and_streams_without_labels(store: AssessmentStore,
+                                                                             clock: Clock) -> None:
+    model = model_settings({"trigger": {"max_data_age": "3h", "require_labels": True}})
+    record(store, model, 0, *quality(None))  # the metric tables' newest window: no labelled rows
+    record(store, model, 1, QUIET, source="inference")  # payload windows judge no quality
+    record(store, model, 7, QUIET, source="lakehouse_monitor")  # the monitor's status: this period
+    assert facts(store, "churn") == (T0 + 2 * HOUR, False)
+    clock.now = T0 + 8 * HOUR  # the data is 6h old, the status window is fresh
+    decision = book(store, model, clock).consider(manual_trigger(model, store, "retrain", "alice"))
+    assert decision.reason is StartReason.STALE_DATA and "6h ago" in decision.message
+    record(store, model, 2, *quality(0.9))
+    assert facts(store, "churn") == (T0 + 3 * HOUR, True)
+
+
 def test_require_labels_blocks_a_trigger_on_an_unlabelled_window(store: AssessmentStore, clock: Clock) -> None:
     model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 1, "of": 1},
                                         "require_labels": True}})
