@@ -24,7 +24,7 @@ from config.settings import Settings
 from monitor.app import open_state
 from monitor.lifecycle_ports import DatabricksMonitorRefresher
 from monitor.workspace import WorkspaceBackends, databricks_backends
-from retrain import Lifecycle, MlflowRegistry, WindowVerdict
+from retrain import Lifecycle, MlflowRegistry, RunRecord, Trigger, WindowVerdict
 from retrain.lifecycle import RUN_ID_TAG
 from tests.databricks.dbx_support import TOKEN
 
@@ -37,6 +37,9 @@ TABLE = "main.ml.churn_inference"
 ENDPOINT = "churn"
 RETRAIN_JOB, VALIDATE_JOB, BATCH_JOB = 42, 43, 44
 GOOD = {"holdout_roc_auc": 0.91, "champion_holdout_roc_auc": 0.84}
+CANARY = {"churn-1": 90, "churn-2": 10}   # the endpoint's routes during the canary of version 2
+FULL = {"churn-2": 100}
+BEFORE = {"churn-1": 100}
 # Names the daemon's environment may carry; the tests clear them, export_mlflow_credentials sets them.
 ENV_NAMES = ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
              "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_AUTH_TYPE", "DATABRICKS_DISCOVERY_URL",
@@ -161,6 +164,46 @@ def updates(emulator: Emulator) -> list[dict[str, int]]:
 
 def aliases(emulator: Emulator) -> dict[str, int]:
     return emulator.registry.aliases(MODEL)
+
+
+class Case:
+    """One model's lifecycle on the emulated workspace, with the emulator's clock as the lifecycle's."""
+
+    def __init__(self, emulator: Emulator, work: Path, **lifecycle: Any) -> None:
+        self.emu = emulator
+        self.clock = emu_now(emulator)
+        self.verdicts = CalmWindows(self.clock)
+        self.settings = Settings.model_validate(config(emulator.url, work, **lifecycle))
+        self.lifecycle, self.remote = lifecycle_for(self.settings, self.clock, self.verdicts)
+
+    def start(self) -> str:
+        now = self.clock()
+        decision = self.lifecycle.consider(Trigger("churn", "drift: psi on payment_method 0.41", "high",
+                                                   now - timedelta(hours=1), now))
+        assert decision.started and decision.run_id is not None, decision
+        return decision.run_id
+
+    def drive(self, run_id: str, until: Callable[[RunRecord], bool] | None = None,
+              step: float = 600.0) -> RunRecord:
+        """``advance``, then move the workspace's clock ``step`` seconds, until the run ends (or ``until``)."""
+        for _ in range(60):
+            self.lifecycle.advance()
+            run = self.lifecycle.get(run_id)
+            assert run is not None
+            if until(run) if until else run.state.final:
+                return run
+            self.emu.clock.advance(step)
+        raise AssertionError(f"run {run_id} stuck at {run.state.value} / {run.step.value}: {run.external}")
+
+    def history(self, run_id: str) -> str:
+        return "\n".join(f"{e.kind}: {e.message}" for e in self.lifecycle.history(run_id))
+
+    def moves(self, alias: str) -> list[int]:
+        """Versions ``alias`` was pointed at through the workspace APIs, in order."""
+        return [version for model, name, version in self.emu.registry.alias_moves if (model, name) == (MODEL, alias)]
+
+    def run_now(self) -> list[Any]:
+        return self.emu.router.requests("POST", "/api/2.2/jobs/run-now$")
 
 
 def no_spark() -> Any:

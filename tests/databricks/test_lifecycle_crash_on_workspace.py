@@ -27,7 +27,9 @@ from retrain import RunBook, RunState, Trigger
 from retrain.databricks import idempotency_token
 from tests.databricks.dbx_lifecycle import (
     BATCH_JOB,
+    CANARY,
     ENV_NAMES,
+    FULL,
     FULL_PLAN,
     MODEL,
     RETRAIN_JOB,
@@ -48,8 +50,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("dbx_lifecycle_driver.py")
-CANARY = {"churn-1": 90, "churn-2": 10}
-FULL = {"churn-2": 100}
 
 
 def put(routes: dict[str, int]) -> str:
