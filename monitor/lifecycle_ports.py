@@ -21,6 +21,7 @@ from monitor.discovery import MonitorDiscovery
 from monitor.discovery.model import RefreshState as MonitorRefreshState
 from monitor.engines.base import Engine
 from monitor.lifecycle_triggers import lifecycle_signal
+from monitor.sources.monitor_status import KIND as MONITOR_STATUS
 from retrain import RefreshState, WindowVerdict
 
 log = structlog.get_logger(__name__)
@@ -32,13 +33,20 @@ class AssessmentVerdicts:
         self._engine = engine
 
     def windows_since(self, model: str, since: datetime) -> list[WindowVerdict]:
-        """One verdict per stream and window, signals in the lifecycle's names (``rollout.watch``)."""
+        """One verdict per data stream and window, signals in the lifecycle's names (``rollout.watch``).
+
+        The monitor-status stream is left out: a canary must not pass on hourly status windows
+        while no window of data has been judged since it went live.
+        """
         with self._engine.connect() as conn:
-            rows = conn.execute(sa.select(T.c.window_start, T.c.window_end, T.c.severity, T.c.risk, T.c.findings)
+            rows = conn.execute(sa.select(T.c.stream, T.c.window_start, T.c.window_end, T.c.severity, T.c.risk,
+                                          T.c.findings)
                                 .where(T.c.model == model, T.c.window_end > since)
                                 .order_by(T.c.window_start, T.c.stream)).all()
         verdicts = []
         for row in rows:
+            if row.stream.startswith(f"{MONITOR_STATUS}:"):
+                continue  # the monitor's status, one window per period: it says nothing of the model's data
             signals: dict[str, str] = {}
             for finding in row.findings or []:
                 signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))

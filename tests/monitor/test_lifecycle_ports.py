@@ -71,6 +71,18 @@ def test_signals_are_the_worst_tier_per_signal_in_the_lifecycles_names(
     assert lakehouse.window_start == inference.window_start == T0
 
 
+def test_the_monitor_status_stream_is_no_window_of_data(
+        verdicts_and_store: tuple[AssessmentVerdicts, AssessmentStore]) -> None:
+    verdicts, store = verdicts_and_store
+    model = model_settings()
+    for index in (1, 2, 3):  # hourly status windows since the canary went live, no data judged yet
+        record(store, model, index, QUIET, source="lakehouse_monitor")
+    assert verdicts.windows_since("churn", T0 + HOUR) == []
+    record(store, model, 2, HIGH)
+    assert [(v.window_start, v.severity) for v in verdicts.windows_since("churn", T0 + HOUR)] == [
+        (T0 + 2 * HOUR, "high")]
+
+
 # -- LocalProfileRefresher -------------------------------------------------------------------------------------
 
 SCENARIO = DemoScenario(windows=2, rows_per_window=60, baseline_rows=120)
