@@ -2,7 +2,8 @@
 
 - Only the stream's newest window asks: a catch-up poll's or a rewrite's older windows are history.
 - Severity held: the stream's last ``held_for.of`` judged windows (this one included) have at least
-  ``held_for.windows`` at ``min_severity`` or worse (raw window severities, not the alert's).
+  ``held_for.windows`` at ``min_severity`` or worse (raw window severities, not the alert's); not
+  on the monitor-status stream (an unwatched model is not a wrong one).
 - Signals: the window has a finding of a signal in ``on_signals`` at that signal's tier or worse
   (in the lifecycle's signal names: ``quality`` for the judge's ``model_quality`` and so on, see
   ``lifecycle_signal``); such a trigger is ``requested_by="signal"``, so the severity floor that
@@ -87,7 +88,10 @@ def policy_trigger(model: ModelSettings, assessment: Assessment, store: Assessme
     if historical(store, assessment):
         return None
     reason, requested_by = None, "policy"
-    if assessment.severity != "ok" and _at_least(assessment.severity, policy.min_severity):
+    # The monitor's own status says the model is unwatched, not that it is wrong: a retrain cannot
+    # fix it (``on_signals: {monitor: ...}`` asks for that explicitly).
+    data = not assessment.stream.startswith(f"{MONITOR_STATUS}:")
+    if data and assessment.severity != "ok" and _at_least(assessment.severity, policy.min_severity):
         held = policy.held_for
         # This window and the ones before it (a later one may be stored by a concurrent poll).
         earlier = store.prior(model.name, assessment.stream, assessment.window_start, held.of - 1)

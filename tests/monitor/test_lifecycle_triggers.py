@@ -91,6 +91,16 @@ def test_only_the_assessments_own_stream_counts(store: AssessmentStore) -> None:
     assert policy_trigger(model, record(store, model, 2, HIGH), store) is not None
 
 
+def test_the_monitor_status_stream_retrains_only_when_on_signals_says_so(store: AssessmentStore) -> None:
+    model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 1, "of": 1}}})
+    status = record(store, model, 0, HIGH, source="lakehouse_monitor")
+    assert status.stream.startswith("lakehouse_monitor:") and status.severity == "high"
+    assert policy_trigger(model, status, store) is None
+    asked = model_settings({"trigger": {"min_severity": "high", "on_signals": {"prediction_drift": "high"}}})
+    trigger = policy_trigger(asked, status, store)
+    assert trigger is not None and trigger.requested_by == "signal"
+
+
 def test_a_catch_up_poll_asks_only_at_the_streams_newest_window(store: AssessmentStore) -> None:
     """The bus handles a poll's events after it judged every new window: older ones are history."""
     model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 2, "of": 3}}})
