@@ -18,7 +18,7 @@ import ctypes
 import multiprocessing
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from monitor.profile.direct import DirectPlan, Piece, local_threads, scan_pieces
@@ -29,8 +29,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _KEEP_BYTES = 1 << 28
 
 _lock = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-_size = 0
+_pools: dict[int, ProcessPoolExecutor] = {}  # by size: the default (one per core), or one a caller asked for
 
 
 def _init_worker() -> None:
@@ -47,24 +46,22 @@ def _scan_one(piece: Piece, plan: DirectPlan, layout: Layout) -> dict[GroupKey, 
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
-    global _pool, _size  # noqa: PLW0603 - one pool per process
     with _lock:
-        if _pool is None or _size != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False, cancel_futures=True)
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker)
-            _size = workers
-        return _pool
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker)
+            _pools[workers] = pool
+        return pool
 
 
 def shutdown() -> None:
     """Stop the workers (they are started again on the next scan)."""
-    global _pool  # noqa: PLW0603
     with _lock:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-            _pool = None
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 atexit.register(shutdown)
@@ -73,13 +70,18 @@ atexit.register(shutdown)
 def scan_parallel(found: Sequence[Piece], plan: DirectPlan, layout: Layout,
                   workers: int | None = None) -> Iterator[dict[GroupKey, GroupStats]]:
     """The statistics of each piece, in piece order, computed by the worker processes."""
-    pool = _executor(workers or local_threads())
-    futures = [pool.submit(_scan_one, piece, plan, layout) for piece in found]
+    size = workers or local_threads()
+    pool = _executor(size)
+    futures: list[Future[dict[GroupKey, GroupStats]]] = []
     try:
+        futures += [pool.submit(_scan_one, piece, plan, layout) for piece in found]
         for future in futures:
             yield future.result()
     except BrokenProcessPool:
-        shutdown()  # a worker died (killed, out of memory): the next scan starts new ones
+        with _lock:  # a worker died (killed, out of memory): the next scan starts new ones
+            if _pools.get(size) is pool:
+                del _pools[size]
+        pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
         for future in futures:
@@ -90,12 +92,12 @@ def scan_local(found: Sequence[Piece], plan: DirectPlan, layout: Layout,
                workers: int | None = None) -> dict[GroupKey, GroupStats]:
     """The statistics of ``found`` outside Spark: on the worker processes when there are several pieces
     and cores, else in this process; partial results merged in piece order either way."""
-    count = min(len(found), workers or local_threads())
+    size = workers or local_threads()
     partials: Iterator[dict[GroupKey, GroupStats]]
-    if count <= 1:
+    if min(len(found), size) <= 1:
         partials = (scan_pieces([piece], plan, layout) for piece in found)
     else:
-        partials = scan_parallel(found, plan, layout, count)
+        partials = scan_parallel(found, plan, layout, size)
     groups: dict[GroupKey, GroupStats] = {}
     for partial in partials:
         for key, stats in partial.items():

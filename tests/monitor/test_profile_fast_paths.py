@@ -3,7 +3,11 @@ the KS p-value on large samples, and the local worker pool against Spark's tasks
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
+import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +20,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.profile import ProfileSpec, hll, write_profile
+from monitor.profile import ProfileSpec, hll, pool, write_profile
 from monitor.profile.direct import DirectPlan, pieces, project, scan_pieces
 from monitor.profile.kernel import Layout, Slot, scan_table
 from monitor.profile.partials import NumericStats
@@ -154,3 +158,20 @@ def test_local_pool_spark_tasks_and_spark_sql_write_the_same_tables(spark_engine
                         assert left[key] == pytest.approx(right[key], rel=rel, abs=1e-12, nan_ok=True), key
                     else:
                         assert left[key] == right[key], (other, key)
+
+
+def test_a_worker_that_dies_is_an_error_and_the_next_scan_gets_new_ones(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    _write_parts(tmp_path, [_frame(rng, 2_000, datetime(2026, 3, 1, tzinfo=UTC))], row_group=500)
+    plan = DirectPlan((("__lw_n0", "u", "DOUBLE"),), None)
+    layout = Layout((Slot("__lw_n0", "u", True),))
+    found = pieces(tmp_path, plan.columns, None)
+    assert found is not None
+    expected = scan_local(found, plan, layout, workers=2)
+    for pid in list(pool._pools[2]._processes):  # the live workers, killed on purpose
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices and marks itself broken: submitting then fails at once
+    with pytest.raises(BrokenProcessPool):
+        scan_local(found, plan, layout, workers=2)
+    again = scan_local(found, plan, layout, workers=2)
+    assert again[(1, "*", None, None)].rows == expected[(1, "*", None, None)].rows == 2_000
