@@ -21,7 +21,6 @@ import numpy.typing as npt
 MANTISSA_BITS = 7
 _SHIFT = 52 - MANTISSA_BITS
 _LOW_BITS = np.int64(0x7FFFFFFFFFFFFFFF)
-_MAX_DENSE = 1 << 22  # beyond this key range of folded keys a batch is counted with np.unique
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -104,7 +103,8 @@ class Histogram:
 
 
 def _dense_span(size: int) -> int:
-    """Widest key range counted with one dense ``bincount`` (its cost grows with the range)."""
+    """Widest key range counted with one dense ``bincount`` (its cost grows with the range; beyond it
+    a batch's keys are sorted instead)."""
     return max(1 << 12, 4 * size)
 
 
@@ -117,7 +117,7 @@ def _folded(keys: Ints) -> Histogram:
     folded <<= 1
     folded -= sign
     lo, hi = int(folded.min()), int(folded.max())
-    if hi - lo >= _MAX_DENSE:  # tiny and huge magnitudes: count the sorted keys
+    if hi - lo >= _dense_span(keys.size):  # tiny and huge magnitudes: count the sorted keys
         found, counts = np.unique(keys, return_counts=True)
         return Histogram(found.astype(np.int64), counts.astype(np.int64))
     dense = np.bincount(folded - lo)
