@@ -267,13 +267,20 @@ def _start(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _cancel(args: argparse.Namespace) -> int:
+def _who_and_why(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``--by`` (or the user) and ``--reason``, or None after saying what is wrong."""
     by = _who(args)
     reason = " ".join(str(args.reason).split())
-    if by is None or not reason:
-        if not reason:
-            _error("--reason must say why")
+    if not reason:
+        _error("--reason must say why")
+    return None if by is None or not reason else (by, reason)
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    asked = _who_and_why(args)
+    if asked is None:
         return exitcodes.CONFIG_ERROR
+    by, reason = asked
     _, book = _open(args.config)
     try:
         run = book.cancel(_resolve(book, args.run).run_id, reason, by)
@@ -286,12 +293,10 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _switch(args: argparse.Namespace) -> int:
-    by = _who(args)
-    reason = " ".join(str(args.reason).split())
-    if by is None or not reason:
-        if not reason:
-            _error("--reason must say why")
+    asked = _who_and_why(args)
+    if asked is None:
         return exitcodes.CONFIG_ERROR
+    by, reason = asked
     _, book = _open(args.config)
     before = book.switch()
     if args.paused:

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from config.settings import Settings
 from monitor.app import open_state
 from monitor.lifecycle_ports import DatabricksMonitorRefresher
@@ -220,3 +222,25 @@ def running_emulator(root: Path) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+# Fixtures of the lifecycle test modules, which import them: they replace the conftest's emulator.
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[Emulator]:
+    """The lifecycle's workspace needs no SQL: no Spark session behind it."""
+    yield from running_emulator(tmp_path / "lakehouse")
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No workspace credentials from outside; what the daemon exports for MLflow is undone afterwards."""
+    for name in ENV_NAMES:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def case(emulator: Emulator, tmp_path: Path) -> Callable[..., Case]:
+    def make(**lifecycle: Any) -> Case:
+        return Case(emulator, tmp_path, **lifecycle)
+    return make

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from tests.databricks.dbx_lifecycle import (
     VALIDATE_JOB,
     aliases,
     config,
-    running_emulator,
+    emulator,
     seed,
     served,
     updates,
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from emu_server import Emulator
 
 pytestmark = pytest.mark.integration
+__all__ = ["emulator"]  # the fixture imported from dbx_lifecycle is used
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("dbx_lifecycle_driver.py")
@@ -54,11 +54,6 @@ DRIVER = Path(__file__).with_name("dbx_lifecycle_driver.py")
 
 def put(routes: dict[str, int]) -> str:
     return f"put:{json.dumps(routes, sort_keys=True)}"
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    yield from running_emulator(tmp_path / "lakehouse")
 
 
 class Daemon:

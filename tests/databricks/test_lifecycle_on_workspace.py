@@ -11,20 +11,18 @@ rollback, refresh and emergency cases are in ``test_lifecycle_rollout_on_workspa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 from emu_http import Fault
 
 from retrain import RunState, Step
 from retrain.databricks import idempotency_token
-from tests.databricks.dbx_lifecycle import (
+from tests.databricks.dbx_lifecycle import (  # the fixtures too: they replace the conftest's
     BATCH_JOB,
     CANARY,
     ENDPOINT,
-    ENV_NAMES,
     FULL,
     FULL_PLAN,
     MODEL,
@@ -33,7 +31,9 @@ from tests.databricks.dbx_lifecycle import (
     VALIDATE_JOB,
     Case,
     aliases,
-    running_emulator,
+    case,
+    emulator,
+    environment,
     seed,
     served,
     updates,
@@ -43,27 +43,7 @@ if TYPE_CHECKING:
     from emu_server import Emulator
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    """This module's workspace needs no SQL: no Spark session behind it."""
-    yield from running_emulator(tmp_path / "lakehouse")
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No workspace credentials from outside; what the daemon exports for MLflow is undone afterwards."""
-    for name in ENV_NAMES:
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def case(emulator: Emulator, tmp_path: Path) -> Callable[..., Case]:
-    def make(**lifecycle: Any) -> Case:
-        return Case(emulator, tmp_path, **lifecycle)
-    return make
+__all__ = ["case", "emulator", "environment"]  # the fixtures imported from dbx_lifecycle are used
 
 
 def test_a_full_run_retrains_validates_promotes_rolls_out_refreshes_and_scores(case: Callable[..., Case],

@@ -7,25 +7,25 @@ for how the lifecycle is built (``dbx_lifecycle.Case``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from retrain import RunState, Step, Trigger
-from tests.databricks.dbx_lifecycle import (
+from tests.databricks.dbx_lifecycle import (  # the fixtures too: they replace the conftest's
     BEFORE,
     CANARY,
     ENDPOINT,
-    ENV_NAMES,
     FULL,
     MODEL,
     TABLE,
     Case,
     aliases,
-    running_emulator,
+    case,
+    emulator,
+    environment,
     seed,
     served,
     updates,
@@ -35,27 +35,7 @@ if TYPE_CHECKING:
     from emu_server import Emulator
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    """This module's workspace needs no SQL: no Spark session behind it."""
-    yield from running_emulator(tmp_path / "lakehouse")
-
-
-@pytest.fixture(autouse=True)
-def environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No workspace credentials from outside; what the daemon exports for MLflow is undone afterwards."""
-    for name in ENV_NAMES:
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def case(emulator: Emulator, tmp_path: Path) -> Callable[..., Case]:
-    def make(**lifecycle: Any) -> Case:
-        return Case(emulator, tmp_path, **lifecycle)
-    return make
+__all__ = ["case", "emulator", "environment"]  # the fixtures imported from dbx_lifecycle are used
 
 
 def test_an_endpoint_already_updating_at_rollout_start_is_waited_for(case: Callable[..., Case],
