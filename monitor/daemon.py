@@ -12,6 +12,7 @@ is released as well (it may be sent twice, never lost). Exit code 0.
 
 from __future__ import annotations
 
+import gc
 import queue
 import signal
 import threading
@@ -71,6 +72,10 @@ class Daemon:
         if self._serve_http:
             http.start()
         ticker = Ticker(settings, self.submit)
+        # What start-up built (modules, settings, compiled routes and statements) lives as long as the
+        # process: out of the collector's generations, a full collection stops walking it (gc.freeze).
+        gc.collect()
+        gc.freeze()
         delivery = threading.Thread(target=self._deliver_loop, name="delivery", daemon=True)
         delivery.start()
         ticker.start()
