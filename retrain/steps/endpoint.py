@@ -50,8 +50,7 @@ def apply(ctx: StepContext, endpoint: str, entities: Sequence[ServedEntity], rou
         return message
     # Not asked yet, or asked and never applied (a crash before the call): ask, recording it first.
     if not asked:
-        target = EndpointSnapshot(endpoint, None, tuple(entities), dict(routes))
-        ctx.save(**{key: ctx.now.isoformat(), "endpoint_target": target.to_json()})
+        ctx.save(**{key: ctx.now.isoformat()})
     backend.put(endpoint, entities, routes)
     return True if backend.read(endpoint).serves(entities, routes) else Wait(f"endpoint {endpoint} is updating")
 
