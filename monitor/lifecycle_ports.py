@@ -16,6 +16,7 @@ import sqlalchemy as sa
 import structlog
 
 from config.settings import Settings
+from config.tiers import ALERT_SEVERITIES
 from monitor import schema
 from monitor.discovery import MonitorDiscovery
 from monitor.discovery.model import RefreshState as MonitorRefreshState
@@ -50,15 +51,12 @@ class AssessmentVerdicts:
             signals: dict[str, str] = {}
             for finding in row.findings or []:
                 signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))
-                signals[signal] = max(signals.get(signal, tier), tier, key=_TIERS.index)
+                signals[signal] = max(signals.get(signal, tier), tier, key=ALERT_SEVERITIES.index)
             verdict = WindowVerdict(_utc(row.window_start), _utc(row.window_end), row.severity, float(row.risk),
                                     signals)
             if verdict.mostly_after(since):
                 verdicts.append(verdict)
         return verdicts
-
-
-_TIERS = ["low", "medium", "high", "critical"]
 
 
 def _utc(value: datetime) -> datetime:

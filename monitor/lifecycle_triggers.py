@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 
 from config.durations import format_duration
 from config.models import ModelSettings
-from config.signals import SEVERITIES
 from monitor.assessments import AssessmentStore
 from monitor.risk import Assessment
 from monitor.sources.monitor_status import KIND as MONITOR_STATUS
+from monitor.translate import at_least
 from retrain import Trigger
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -37,10 +37,6 @@ _LIFECYCLE_NAMES = {"model_quality": "quality", "custom_metric": "custom", "lake
 def lifecycle_signal(signal: str) -> str:
     """A finding's signal as the lifecycle settings name it (``model_quality`` -> ``quality``)."""
     return _LIFECYCLE_NAMES.get(signal, signal)
-
-
-def _at_least(severity: str, floor: str) -> bool:
-    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)
 
 
 def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | None]:
@@ -91,12 +87,12 @@ def policy_trigger(model: ModelSettings, assessment: Assessment, store: Assessme
     # The monitor's own status says the model is unwatched, not that it is wrong: a retrain cannot
     # fix it (``on_signals: {monitor: ...}`` asks for that explicitly).
     data = not assessment.stream.startswith(f"{MONITOR_STATUS}:")
-    if data and assessment.severity != "ok" and _at_least(assessment.severity, policy.min_severity):
+    if data and at_least(assessment.severity, policy.min_severity):
         held = policy.held_for
         # This window and the ones before it (a later one may be stored by a concurrent poll).
         earlier = store.prior(model.name, assessment.stream, assessment.window_start, held.of - 1)
         recent = [assessment.severity, *(w.severity for w in earlier)]
-        count = sum(1 for severity in recent if severity != "ok" and _at_least(severity, policy.min_severity))
+        count = sum(1 for severity in recent if at_least(severity, policy.min_severity))
         if count >= held.windows:
             top = assessment.findings[0].describe() if assessment.findings else "no findings"
             # The stable part (before the first ':') names the rule only: the idempotency key is made
@@ -107,7 +103,7 @@ def policy_trigger(model: ModelSettings, assessment: Assessment, store: Assessme
         for finding in assessment.findings:
             signal = lifecycle_signal(finding.signal)
             floor = policy.on_signals.get(signal)
-            if floor is not None and _at_least(finding.tier, floor):
+            if floor is not None and at_least(finding.tier, floor):
                 reason, requested_by = f"signal {signal}: {finding.describe()}", "signal"
                 break
     if reason is None:
