@@ -129,6 +129,15 @@ receivers:
         (latest, *_) = self.app.lifecycle.runs("churn")
         return latest
 
+    def bad_champion_serving(self) -> str:
+        """A new champion serves all traffic, the one before it kept as previous_champion (returned)."""
+        previous = self.champion_serving()
+        bad = self.version({})
+        self.registry.set_alias("churn", "previous_champion", previous)
+        self.registry.set_alias("churn", "champion", bad)
+        self.serving.put(ENDPOINT, [ServedEntity(f"churn-{bad}", "churn", bad)], {f"churn-{bad}": 100})
+        return previous
+
     def delivered(self, name: str = "alerts") -> list[tuple[str, str, str]]:
         """(status, severity, summary) of every LifecycleRun alert in every notification so far."""
         self.clock.now += timedelta(minutes=1)
@@ -236,11 +245,7 @@ def test_a_canary_that_gets_worse_rolls_back_and_pages_high(world: World) -> Non
 
 def test_an_emergency_moves_traffic_back_and_pages_critical(world: World) -> None:
     world = make(world, emergency={"enabled": True, "min_risk": 90})
-    previous = world.champion_serving()
-    bad = world.version({})
-    world.registry.set_alias("churn", "previous_champion", previous)
-    world.registry.set_alias("churn", "champion", bad)
-    world.serving.put(ENDPOINT, [ServedEntity(f"churn-{bad}", "churn", bad)], {f"churn-{bad}": 100})
+    previous = world.bad_champion_serving()
     world.window(20, CRITICAL)  # critical, risk 100: an emergency, not a retrain
     run = world.run()
     assert [s.value for s in run.plan] == ["emergency"] and run.state is RunState.ROLLED_BACK
@@ -254,11 +259,7 @@ def test_an_emergency_moves_traffic_back_and_pages_critical(world: World) -> Non
 def test_after_an_emergency_critical_windows_wait_for_the_cooldown_then_retrain(world: World) -> None:
     """The previous champion serves now: a second emergency has nothing to fall back to and would page hourly."""
     world = make(world, emergency={"enabled": True, "min_risk": 90})
-    previous = world.champion_serving()
-    bad = world.version({})
-    world.registry.set_alias("churn", "previous_champion", previous)
-    world.registry.set_alias("churn", "champion", bad)
-    world.serving.put(ENDPOINT, [ServedEntity(f"churn-{bad}", "churn", bad)], {f"churn-{bad}": 100})
+    world.bad_champion_serving()
     world.window(20, CRITICAL)
     (emergency,) = world.app.lifecycle.runs("churn")
     assert emergency.state is RunState.ROLLED_BACK
