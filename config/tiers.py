@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
 
 from pydantic import Field, model_validator
 
 from config.base import Strict
+from config.basics.severity import ALERT_SEVERITIES, SEVERITIES, AlertSeverity, Severity, severity_rank
 from config.durations import Duration
 
-Severity = Literal["ok", "low", "medium", "high", "critical"]
-SEVERITIES: tuple[Severity, ...] = ("ok", "low", "medium", "high", "critical")
-AlertSeverity = Literal["low", "medium", "high", "critical"]
-ALERT_SEVERITIES: tuple[AlertSeverity, ...] = ("low", "medium", "high", "critical")
-
-
-_RANK: dict[str, int] = {name: index for index, name in enumerate(SEVERITIES)}
-
-
-def severity_rank(severity: str) -> int:
-    """0 for ``ok`` up to 4 for ``critical``."""
-    return _RANK[severity]
+__all__ = ["ALERT_SEVERITIES", "SEVERITIES", "AlertSeverity", "DurationTiers", "Floors", "MofN", "Severity", "Tiers",
+           "severity_rank"]
 
 
 class _Levels(Strict):
