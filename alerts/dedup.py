@@ -1,4 +1,4 @@
-"""Dedup against the notification log: the decision table of contracts/alert-semantics.md.
+"""Dedup against the notification log (docs/external/alertmanager-semantics.md, "Dedup decision").
 
 In this order: (1) no log entry: notify if anything fires (``first``), else nothing; (2) a firing
 alert the last notification did not have: ``new_alerts`` (``first`` when the last one had nothing

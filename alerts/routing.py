@@ -1,4 +1,4 @@
-"""Route-tree matching with Alertmanager's semantics (contracts/alert-semantics.md, "Routing tree").
+"""Route-tree matching with Alertmanager's semantics (docs/external/alertmanager-semantics.md, "Routing tree").
 
 Depth-first, children in order. A node that does not match yields nothing; in a matching node the
 first matching child stops the scan of later siblings unless it has ``continue: true``; if no child

@@ -10,8 +10,9 @@ from config.base import Strict
 from config.durations import Duration
 from config.tiers import Tiers
 
-# Effect sizes from the drift metrics table (contracts/lakehouse-monitoring.md). p-values are not
-# statistics to put tiers on: they gate findings through ``test`` instead (statistics.md).
+# Effect sizes from the drift metrics table (docs/external/lakehouse-monitoring.md, "Drift metrics table").
+# p-values are not statistics to put tiers on: they gate findings through ``test`` instead
+# (docs/external/statistics.md, "Controls against alert fatigue").
 DriftStatistic = Literal[
     "js_distance",
     "population_stability_index",

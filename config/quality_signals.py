@@ -9,7 +9,8 @@ from pydantic import Field, model_validator
 from config.base import Strict
 from config.tiers import Floors, Tiers
 
-# Direction of the model-quality columns of the profile metrics table (contracts/lakehouse-monitoring.md).
+# Direction of the model-quality columns of the profile metrics table
+# (docs/external/lakehouse-monitoring.md, "Profile metrics table").
 # Struct columns are addressed as ``name.field`` (``f1_score.macro``).
 GREATER_IS_BETTER: dict[str, bool] = {
     "accuracy_score": True,

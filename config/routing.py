@@ -1,6 +1,6 @@
 """Alert routing settings in Alertmanager's vocabulary: the route tree, inhibit rules, time intervals.
 
-An Alertmanager ``route:`` block pasted here means the same thing (see contracts/alert-semantics.md).
+An Alertmanager ``route:`` block pasted here means the same thing (see docs/external/alertmanager-semantics.md).
 Legacy ``match``/``match_re`` maps are accepted and turned into ``matchers``. Time intervals are in
 ``config.time_intervals`` (their names are re-exported here).
 """

@@ -1,4 +1,4 @@
-"""Slack Block Kit messages within Slack's limits (contracts/notifications.md, "Slack").
+"""Slack Block Kit messages within Slack's limits (docs/external/notification-channels.md, "Slack").
 
 At most 50 blocks, a header of at most 150 characters, section text of at most 3000, at most 10
 fields of at most 2000 each; the whole stays under 12,000 characters of blocks (Slack rejects

@@ -1,4 +1,4 @@
-"""Column layout of the Lakehouse Monitoring metric tables (contracts/lakehouse-monitoring.md).
+"""Column layout of the Lakehouse Monitoring metric tables (docs/external/lakehouse-monitoring.md).
 
 Everything not pinned down by the contract is decided here and only here:
 - the model-id column (string, the user's column name) comes after the contract's columns;

@@ -1,6 +1,6 @@
 """Drift statistics as pure functions over small numpy arrays of counts or quantiles.
 
-Conventions (see contracts/statistics.md):
+Conventions (see docs/external/statistics.md):
 - ``ref`` is the reference (baseline or previous window), ``cur`` the current window, both counts over
   the same bins or categories.
 - PSI: empty bins get a proportion of ``PSI_EPSILON`` (1e-4, no renormalisation) so that the log

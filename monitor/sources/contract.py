@@ -1,4 +1,4 @@
-"""The Lakehouse Monitoring metric tables as lakewarden reads them (contracts/lakehouse-monitoring.md).
+"""The Lakehouse Monitoring metric tables as lakewarden reads them (docs/external/lakehouse-monitoring.md).
 
 Everything about the tables' columns that the sources rely on is here, so that it can be corrected
 in one place against ``DESCRIBE TABLE`` on a real workspace. Structs are flattened in SQL:

@@ -1,4 +1,4 @@
-"""Loopback servers that implement the channel contracts strictly (contracts/notifications.md).
+"""Loopback servers that implement the channel contracts strictly (docs/external/notification-channels.md).
 
 Each is a real HTTP(S) server on 127.0.0.1 that rejects what the real service would reject
 (wrong content type, malformed or oversized payloads, bad credentials) and keeps state the tests

@@ -1,4 +1,4 @@
-"""Route-tree matching, table-driven against the rules of contracts/alert-semantics.md."""
+"""Route-tree matching, table-driven against the rules of docs/external/alertmanager-semantics.md."""
 
 from __future__ import annotations
 

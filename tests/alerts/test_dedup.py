@@ -1,4 +1,4 @@
-"""The dedup decision table of contracts/alert-semantics.md, as data, then through the pipeline."""
+"""The dedup decision table of docs/external/alertmanager-semantics.md, as data, then through the pipeline."""
 
 from __future__ import annotations
 

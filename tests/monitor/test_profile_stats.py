@@ -25,7 +25,7 @@ def _pairs(draw_counts: list[int], other: list[int]) -> tuple[np.ndarray, np.nda
     return np.array(draw_counts[:n], dtype=float), np.array(other[:n], dtype=float)
 
 
-# -- contract check values (contracts/statistics.md) ------------------------------------------------
+# -- reference values (docs/external/statistics.md, "Reference values") ------------------------------
 
 
 def test_js_distance_contract_values() -> None:
