@@ -71,9 +71,9 @@ def _secrets(settings: object) -> list[str]:
 
 def run(path: str) -> int:
     from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
-    from monitor.daemon import Daemon, Signals  # noqa: PLC0415
+    from monitor.daemon import Daemon, StopSignals  # noqa: PLC0415
 
-    signals = Signals().install()  # before the slow start, so an early SIGTERM still stops cleanly
+    signals = StopSignals().install()  # before the slow start, so an early SIGTERM still stops cleanly
     settings = _settings(path)
     structlog.get_logger(__name__).info("daemon_starting", config=path)
     return Daemon(build_app(settings), signals=signals).run()
