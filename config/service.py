@@ -15,7 +15,7 @@ from config.secrets import resolve_secret_files
 _MIN_WEBHOOK_SECRET = 16  # characters; a guessable secret on an open port is no secret
 
 
-class LocalSparkEngine(Strict):
+class LocalSparkSettings(Strict):
     """Local PySpark over a folder of Parquet tables: ``main.ml.t`` lives at ``<lakehouse_root>/main/ml/t``."""
 
     kind: Literal["local_spark"] = "local_spark"
@@ -23,7 +23,7 @@ class LocalSparkEngine(Strict):
     spark_conf: dict[str, str] = Field(default_factory=dict)
 
 
-class SqlWarehouseEngine(Strict):
+class SqlWarehouseSettings(Strict):
     """A Databricks SQL warehouse through the Statement Execution API (the workspace block gives host and auth).
 
     ``wait_timeout`` is how long one request waits on the server before lakewarden polls (0s, or 5s to
@@ -52,7 +52,7 @@ class SqlWarehouseEngine(Strict):
         return value
 
 
-class SparkConnectEngine(Strict):
+class SparkConnectSettings(Strict):
     """A remote SparkSession: Databricks Connect or a Spark Connect server (``sc://host:15002``).
 
     Tables are three-part names in the server's catalog (Unity Catalog on Databricks). A plain Spark
@@ -86,7 +86,8 @@ class SparkConnectEngine(Strict):
         return value
 
 
-EngineSettings = Annotated[LocalSparkEngine | SqlWarehouseEngine | SparkConnectEngine, Field(discriminator="kind")]
+EngineSettings = Annotated[LocalSparkSettings | SqlWarehouseSettings | SparkConnectSettings,
+                           Field(discriminator="kind")]
 
 
 class WorkspaceSettings(Strict):

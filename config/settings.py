@@ -9,7 +9,7 @@ from config.base import Strict
 from config.models import ModelSettings
 from config.receivers import Receiver
 from config.routing import InhibitRule, Route, TimeInterval
-from config.service import EngineSettings, LocalSparkEngine, ServiceSettings, StateSettings, WorkspaceSettings
+from config.service import EngineSettings, LocalSparkSettings, ServiceSettings, StateSettings, WorkspaceSettings
 
 
 class Settings(Strict):
@@ -18,7 +18,7 @@ class Settings(Strict):
     # Raw input never goes into str(ValidationError): a webhook URL or token could be in it.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True)
 
-    engine: EngineSettings = Field(default_factory=LocalSparkEngine)
+    engine: EngineSettings = Field(default_factory=LocalSparkSettings)
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import alerts
 import retrain
 from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, build_pipeline
-from config.service import LocalSparkEngine as LocalSparkSettings
+from config.service import LocalSparkSettings
 from config.settings import Settings
 from monitor import schema
 from monitor.assessments import AssessmentStore

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,63 @@ class Recorded:
     assessment: Assessment  # with its stream state and the model's alert severity filled in
     previous_alert_severity: Severity
     rewrite: bool  # the window had been judged before, with another version
+
+
+@dataclass(frozen=True)
+class StoredAssessment:
+    """One stored window assessment, as read back: datetimes aware (UTC), JSON columns as stored.
+
+    ``findings`` and ``skipped`` hold the stored JSON objects (``monitor.risk.explain`` turns them
+    back into ``Finding`` and ``NotRaised``); ``inputs`` is the judged window and feature weights
+    (empty for a window stored by schema version 1), ``measures`` the series values later windows need.
+    """
+
+    id: int
+    model: str
+    stream: str
+    granularity: str
+    window_start: datetime
+    window_end: datetime
+    version: str | None  # None: judged by schema version 1, version unknown
+    revision: int
+    risk: float
+    severity: Severity
+    findings: tuple[dict[str, Any], ...]
+    skipped: tuple[dict[str, Any], ...]  # everything not raised, with the reason
+    inputs: Mapping[str, Any]
+    measures: Mapping[str, Any]
+    row_count: int | None
+    state_firing: bool
+    state_severity: Severity
+    state_reason: str
+    alert_severity: Severity
+    created_at: datetime
+    updated_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored row as JSON values, in the table's column order (``lakewarden explain --json``)."""
+        return {"id": self.id, "model": self.model, "stream": self.stream, "granularity": self.granularity,
+                "window_start": str(self.window_start), "window_end": str(self.window_end),
+                "version": self.version, "revision": self.revision, "risk": self.risk, "severity": self.severity,
+                "findings": list(self.findings), "skipped": list(self.skipped), "inputs": dict(self.inputs),
+                "measures": dict(self.measures), "row_count": self.row_count, "state_firing": self.state_firing,
+                "state_severity": self.state_severity, "state_reason": self.state_reason,
+                "alert_severity": self.alert_severity, "created_at": str(self.created_at),
+                "updated_at": str(self.updated_at)}
+
+
+@dataclass(frozen=True)
+class StoredRevision:
+    """An assessment's earlier revision, kept when a rewritten window replaced it."""
+
+    id: int
+    assessment_id: int
+    revision: int
+    version: str | None
+    risk: float
+    severity: Severity
+    findings: tuple[dict[str, Any], ...]
+    replaced_at: datetime
 
 
 class AssessmentStore:
@@ -90,37 +147,38 @@ class AssessmentStore:
         with self._engine.connect() as conn:
             return _model_alert(conn, model)
 
-    def latest(self, model: str) -> dict[str, Any] | None:
+    def latest(self, model: str) -> StoredAssessment | None:
         rows = self.history(model, limit=1)
         return rows[0] if rows else None
 
-    def history(self, model: str, limit: int = 50, stream: str | None = None) -> list[dict[str, Any]]:
+    def history(self, model: str, limit: int = 50, stream: str | None = None) -> list[StoredAssessment]:
         query = sa.select(T).where(T.c.model == model)
         if stream is not None:
             query = query.where(T.c.stream == stream)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(T.c.window_end.desc(), T.c.id.desc()).limit(limit)).mappings()
-            return [_row(r) for r in rows]
+            rows = conn.execute(query.order_by(T.c.window_end.desc(), T.c.id.desc()).limit(limit))
+            return [_stored(r) for r in rows]
 
-    def window(self, model: str, start: datetime, stream: str | None = None) -> list[dict[str, Any]]:
+    def window(self, model: str, start: datetime, stream: str | None = None) -> list[StoredAssessment]:
         """The assessments of the window starting at ``start`` (one per stream, or the given stream)."""
         query = sa.select(T).where(T.c.model == model, T.c.window_start == start)
         if stream is not None:
             query = query.where(T.c.stream == stream)
         with self._engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query.order_by(T.c.stream)).mappings()]
+            return [_stored(r) for r in conn.execute(query.order_by(T.c.stream))]
 
     def streams(self, model: str) -> list[str]:
         with self._engine.connect() as conn:
             return list(conn.execute(sa.select(T.c.stream).where(T.c.model == model).distinct()
                                      .order_by(T.c.stream)).scalars())
 
-    def revisions(self, assessment_id: int) -> list[dict[str, Any]]:
+    def revisions(self, assessment_id: int) -> list[StoredRevision]:
         table = schema.assessment_revisions
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(table).where(table.c.assessment_id == assessment_id)
-                                .order_by(table.c.revision)).mappings()
-            return [dict(r) for r in rows]
+                                .order_by(table.c.revision))
+            return [StoredRevision(r.id, r.assessment_id, r.revision, r.version, r.risk, r.severity,
+                                   tuple(r.findings or ()), _utc(r.replaced_at)) for r in rows]
 
     def audit(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
         with self._engine.begin() as conn:
@@ -181,12 +239,15 @@ def _finding_key(data: dict[str, Any]) -> str:
                      data.get("drift_type") or ""))
 
 
-def _row(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("window_start", "window_end", "created_at", "updated_at"):
-        if out.get(key) is not None:
-            out[key] = _utc(out[key])
-    return out
+def _stored(r: sa.Row[Any]) -> StoredAssessment:
+    """The one place a ``monitor_assessments`` row becomes a :class:`StoredAssessment`."""
+    return StoredAssessment(
+        id=r.id, model=r.model, stream=r.stream, granularity=r.granularity, window_start=_utc(r.window_start),
+        window_end=_utc(r.window_end), version=r.version, revision=r.revision, risk=r.risk, severity=r.severity,
+        findings=tuple(r.findings or ()), skipped=tuple(r.skipped or ()), inputs=r.inputs or {},
+        measures=r.measures or {}, row_count=r.row_count, state_firing=bool(r.state_firing),
+        state_severity=r.state_severity, state_reason=r.state_reason, alert_severity=r.alert_severity,
+        created_at=_utc(r.created_at), updated_at=_utc(r.updated_at))
 
 
 def _utc(value: datetime) -> datetime:

@@ -30,7 +30,7 @@ from monitor.webhooks import WebhookIngress
 log = structlog.get_logger(__name__)
 
 
-class Signals:
+class StopSignals:
     """SIGTERM and SIGINT handlers that only set a flag (and count, for the log).
 
     Installed before the app is built, so a signal during start-up (Spark takes seconds to start)
@@ -41,7 +41,7 @@ class Signals:
         self.event = threading.Event()
         self.count = 0
 
-    def install(self) -> Signals:
+    def install(self) -> StopSignals:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         return self
@@ -53,9 +53,9 @@ class Signals:
 
 
 class Daemon:
-    def __init__(self, app: App, serve_http: bool = True, signals: Signals | None = None) -> None:
+    def __init__(self, app: App, serve_http: bool = True, signals: StopSignals | None = None) -> None:
         self.app = app
-        self.signals = signals or Signals()
+        self.signals = signals or StopSignals()
         self.stop = self.signals.event
         self.inbox: queue.Queue[Command] = queue.Queue()
         self._serve_http = serve_http

@@ -19,7 +19,7 @@ from config.settings import Settings
 from config.tiers import ALERT_SEVERITIES
 from monitor import schema
 from monitor.discovery import MonitorDiscovery
-from monitor.discovery.model import RefreshState as MonitorRefreshState
+from monitor.discovery.model import MonitorRefreshState
 from monitor.engines.base import Engine
 from monitor.lifecycle_triggers import lifecycle_signal
 from monitor.sources.monitor_status import KIND as MONITOR_STATUS

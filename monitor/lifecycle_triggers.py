@@ -54,13 +54,12 @@ def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | N
         latest += rows[:1]
     if not latest:
         return None, None
-    data_end = max(row["window_end"] for row in latest)
-    judged = [row for row in latest if any(_quality(entry) for entry in [*(row.get("skipped") or []),
-                                                                          *(row.get("findings") or [])])]
+    data_end = max(row.window_end for row in latest)
+    judged = [row for row in latest if any(_quality(entry) for entry in [*row.skipped, *row.findings])]
     if not judged:
         return data_end, True
-    newest = max(judged, key=lambda row: row["window_end"])
-    labels = not any(_quality(s) and s.get("kind") == "skipped" for s in newest.get("skipped") or [])
+    newest = max(judged, key=lambda row: row.window_end)
+    labels = not any(_quality(s) and s.get("kind") == "skipped" for s in newest.skipped)
     return data_end, labels
 
 
@@ -75,7 +74,7 @@ def historical(store: AssessmentStore, assessment: Assessment) -> bool:
     window may be an old one: only the stream's present may retrain or pull the emergency brake.
     """
     newest = store.history(assessment.model, limit=1, stream=assessment.stream)
-    return bool(newest) and newest[0]["window_start"] > assessment.window_start
+    return bool(newest) and newest[0].window_start > assessment.window_start
 
 
 def policy_trigger(model: ModelSettings, assessment: Assessment, store: AssessmentStore) -> Trigger | None:

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.secrets import reveal
-from config.service import SparkConnectEngine as SparkConnectSettings
-from config.service import SqlWarehouseEngine as SqlWarehouseSettings
-from config.service import WorkspaceSettings
+from config.service import SparkConnectSettings, SqlWarehouseSettings, WorkspaceSettings
 from config.settings import Settings
 from monitor.discovery import MonitorDiscovery
 from monitor.engines.base import Engine, EngineError

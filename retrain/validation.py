@@ -17,7 +17,7 @@ from config.lifecycle import MetricGate, ValidateStep
 from retrain.registry import VersionInfo
 
 
-class Outcome(enum.Enum):
+class ValidationOutcome(enum.Enum):
     PASSED = "passed"
     REJECTED = "rejected"  # the challenger is not good enough
     INVALID = "invalid"  # the metrics needed to judge are missing: the run fails
@@ -25,7 +25,7 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Verdict:
-    outcome: Outcome
+    outcome: ValidationOutcome
     message: str
 
 
@@ -38,14 +38,15 @@ def _compare(metrics: Mapping[str, float], gate: MetricGate, version: str, champ
     name = f"holdout_{gate.metric}"
     challenger_value = _metric(metrics, name)
     if challenger_value is None:
-        return Verdict(Outcome.INVALID, f"version {version} has no finite {name} metric on its MLflow run")
+        return Verdict(ValidationOutcome.INVALID, f"version {version} has no finite {name} metric on its MLflow run")
     if champion is None:
-        return Verdict(Outcome.PASSED, f"no champion yet; {name} of version {version} is {challenger_value:.4f}")
+        return Verdict(ValidationOutcome.PASSED,
+                       f"no champion yet; {name} of version {version} is {challenger_value:.4f}")
     champion_name = f"champion_{name}"
     champion_value = _metric(metrics, champion_name)
     if champion_value is None:
         return Verdict(
-            Outcome.INVALID,
+            ValidationOutcome.INVALID,
             f"version {version} has no finite {champion_name} metric although version {champion} "
             "is champion: the job must score the champion on the same holdout",
         )
@@ -58,8 +59,8 @@ def _compare(metrics: Mapping[str, float], gate: MetricGate, version: str, champ
         f"(champion version {champion}), improvement {gain:+.4f}, required {required:+.4f}"
     )
     if gain >= required - 1e-12:
-        return Verdict(Outcome.PASSED, f"challenger is better or within tolerance: {comparison}")
-    return Verdict(Outcome.REJECTED, f"challenger is not better enough: {comparison}")
+        return Verdict(ValidationOutcome.PASSED, f"challenger is better or within tolerance: {comparison}")
+    return Verdict(ValidationOutcome.REJECTED, f"challenger is not better enough: {comparison}")
 
 
 def _floors(metrics: Mapping[str, float], settings: ValidateStep, version: str) -> Verdict | None:
@@ -67,20 +68,23 @@ def _floors(metrics: Mapping[str, float], settings: ValidateStep, version: str) 
         name = f"holdout_{metric}"
         value = _metric(metrics, name)
         if value is None:
-            return Verdict(Outcome.INVALID, f"version {version} has no finite {name} metric for its floor")
+            return Verdict(ValidationOutcome.INVALID, f"version {version} has no finite {name} metric for its floor")
         if floor.min is not None and value < floor.min:
-            return Verdict(Outcome.REJECTED, f"{name} {value:.4f} of version {version} is below its floor {floor.min}")
+            return Verdict(ValidationOutcome.REJECTED,
+                           f"{name} {value:.4f} of version {version} is below its floor {floor.min}")
         if floor.max is not None and value > floor.max:
-            return Verdict(Outcome.REJECTED, f"{name} {value:.4f} of version {version} is above its limit {floor.max}")
+            return Verdict(ValidationOutcome.REJECTED,
+                           f"{name} {value:.4f} of version {version} is above its limit {floor.max}")
     return None
 
 
 def _metadata(info: VersionInfo, settings: ValidateStep, version: str) -> Verdict | None:
     if settings.require_description and not info.description.strip():
-        return Verdict(Outcome.REJECTED, f"version {version} has no description (validate.require_description)")
+        return Verdict(ValidationOutcome.REJECTED,
+                       f"version {version} has no description (validate.require_description)")
     missing = [tag for tag in settings.required_tags if not info.tags.get(tag)]
     if missing:
-        return Verdict(Outcome.REJECTED, f"version {version} lacks required tag(s) {', '.join(missing)}")
+        return Verdict(ValidationOutcome.REJECTED, f"version {version} lacks required tag(s) {', '.join(missing)}")
     return None
 
 
@@ -88,15 +92,15 @@ def judge(metrics: Mapping[str, float], settings: ValidateStep, version: str, ch
           info: VersionInfo | None = None) -> Verdict:
     """Judge ``version`` from the metrics on its run; ``champion`` is the champion's version, if any."""
     primary = _compare(metrics, settings, version, champion)
-    if primary.outcome is not Outcome.PASSED:
+    if primary.outcome is not ValidationOutcome.PASSED:
         return primary
     passed = [primary.message]
     for gate in settings.business_metrics:
         verdict = _compare(metrics, gate, version, champion)
-        if verdict.outcome is not Outcome.PASSED:
+        if verdict.outcome is not ValidationOutcome.PASSED:
             return verdict
         passed.append(verdict.message)
     blocked = _floors(metrics, settings, version) or _metadata(info or VersionInfo(), settings, version)
     if blocked is not None:
         return blocked
-    return Verdict(Outcome.PASSED, "; ".join(passed))
+    return Verdict(ValidationOutcome.PASSED, "; ".join(passed))

@@ -9,7 +9,7 @@ from typing import Any
 from config import Settings, load_settings
 from config.durations import format_duration
 from config.routing import Route
-from config.service import LocalSparkEngine, SparkConnectEngine, SqlWarehouseEngine
+from config.service import LocalSparkSettings, SparkConnectSettings, SqlWarehouseSettings
 
 
 def register(sub: Any) -> None:
@@ -28,11 +28,11 @@ def _validate(args: argparse.Namespace) -> int:
 def summary(settings: Settings, file: str) -> str:
     lines = [f"{file}: valid", ""]
     engine = settings.engine
-    if isinstance(engine, LocalSparkEngine):
+    if isinstance(engine, LocalSparkSettings):
         where = f"local Spark over {engine.lakehouse_root}"
-    elif isinstance(engine, SqlWarehouseEngine):
+    elif isinstance(engine, SqlWarehouseSettings):
         where = f"SQL warehouse {engine.warehouse_id}"
-    elif isinstance(engine, SparkConnectEngine):
+    elif isinstance(engine, SparkConnectSettings):
         where = f"Spark Connect {engine.remote}"
     ws = settings.workspace
     lines += [

@@ -64,7 +64,7 @@ def _explain(args: argparse.Namespace) -> int:
             print(f"no assessment of {model.name}{where} in {settings.state.url} yet")
             return exitcodes.ERROR
         if args.json:
-            print(json.dumps(rows, default=str, indent=2))
+            print(json.dumps([row.as_json() for row in rows], indent=2))
             return exitcodes.OK
         alert = store.model_alert(model.name)
         texts = []
@@ -73,9 +73,8 @@ def _explain(args: argparse.Namespace) -> int:
             if args.replay:
                 from monitor.observations_codec import window_from_json  # noqa: PLC0415
 
-                inputs = row.get("inputs") or {}
-                window = window_from_json(inputs["window"]) if "window" in inputs else None
-                history = (store.prior(model.name, row["stream"], row["window_start"],
+                window = window_from_json(row.inputs["window"]) if "window" in row.inputs else None
+                history = (store.prior(model.name, row.stream, row.window_start,
                                        history_needed(model, window)) if window is not None else [])
                 replayed = replay(model, row, history)
                 if replayed is None:

@@ -72,7 +72,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _refresh(args: argparse.Namespace) -> int:
     from config.durations import parse_duration  # noqa: PLC0415
-    from monitor.discovery import RefreshState  # noqa: PLC0415
+    from monitor.discovery import MonitorRefreshState  # noqa: PLC0415
 
     found = _discovery(args.config)
     if found is None:
@@ -92,4 +92,4 @@ def _refresh(args: argparse.Namespace) -> int:
     print(f"{model.name}: refresh {info.refresh_id} ended {info.state.value}{detail}"
           if info.state.final else f"{model.name}: refresh {info.refresh_id} still {info.state.value} "
                                    f"after {args.timeout}")
-    return exitcodes.OK if info.state is RefreshState.SUCCESS else exitcodes.ERROR
+    return exitcodes.OK if info.state is MonitorRefreshState.SUCCESS else exitcodes.ERROR

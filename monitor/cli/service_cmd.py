@@ -71,9 +71,9 @@ def _secrets(settings: object) -> list[str]:
 
 def run(path: str) -> int:
     from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
-    from monitor.daemon import Daemon, Signals  # noqa: PLC0415
+    from monitor.daemon import Daemon, StopSignals  # noqa: PLC0415
 
-    signals = Signals().install()  # before the slow start, so an early SIGTERM still stops cleanly
+    signals = StopSignals().install()  # before the slow start, so an early SIGTERM still stops cleanly
     settings = _settings(path)
     structlog.get_logger(__name__).info("daemon_starting", config=path)
     return Daemon(build_app(settings), signals=signals).run()
@@ -99,10 +99,10 @@ def check(path: str) -> int:
             # The worst of each stream's newest window (the lakehouse, inference and monitor-status streams).
             newest = [r for s in app.assessments.streams(model.name)
                       for r in app.assessments.history(model.name, limit=1, stream=s)]
-            latest = max(newest, key=lambda r: (exitcodes.SEVERITY[r["severity"]], r["risk"]), default=None)
-            severity = latest["severity"] if latest else "ok"
+            latest = max(newest, key=lambda r: (exitcodes.SEVERITY[r.severity], r.risk), default=None)
+            severity = latest.severity if latest else "ok"
             status = f"FAILED: {failed[model.name]}" if model.name in failed else severity
-            risk = f"risk {latest['risk']:.0f}" if latest else "no assessment yet"
+            risk = f"risk {latest.risk:.0f}" if latest else "no assessment yet"
             print(f"{model.name:<24} {status:<10} {risk}")
             if exitcodes.SEVERITY[severity] > exitcodes.SEVERITY[worst]:
                 worst = severity

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from config import Settings, load_settings
-from config.service import LocalSparkEngine as LocalSparkSettings
+from config.service import LocalSparkSettings
 from monitor.app import App, build_app, mlflow_env
 from monitor.clock import SimulatedClock
 from monitor.daemon import Daemon

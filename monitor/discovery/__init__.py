@@ -6,8 +6,8 @@ or failed monitor becomes a ``MonitorProblem`` (``problems()``). ``refresh``, ``
 ``wait_for_refresh`` start and track a refresh.
 """
 
-from monitor.discovery.model import MonitorInfo, MonitorProblem, MonitorState, RefreshInfo, RefreshState
+from monitor.discovery.model import MonitorInfo, MonitorProblem, MonitorRefreshState, MonitorState, RefreshInfo
 from monitor.discovery.service import DiscoveryError, MonitorDiscovery
 
-__all__ = ["DiscoveryError", "MonitorDiscovery", "MonitorInfo", "MonitorProblem", "MonitorState", "RefreshInfo",
-           "RefreshState"]
+__all__ = ["DiscoveryError", "MonitorDiscovery", "MonitorInfo", "MonitorProblem", "MonitorRefreshState",
+           "MonitorState", "RefreshInfo"]

@@ -23,7 +23,7 @@ class MonitorState(enum.Enum):
     UNKNOWN = "unknown"
 
 
-class RefreshState(enum.Enum):
+class MonitorRefreshState(enum.Enum):
     PENDING = "pending"
     RUNNING = "running"
     SUCCESS = "success"
@@ -33,7 +33,7 @@ class RefreshState(enum.Enum):
 
     @property
     def final(self) -> bool:
-        return self in (RefreshState.SUCCESS, RefreshState.FAILED, RefreshState.CANCELED)
+        return self in (MonitorRefreshState.SUCCESS, MonitorRefreshState.FAILED, MonitorRefreshState.CANCELED)
 
 
 def monitor_state(raw: str | None) -> MonitorState:
@@ -47,12 +47,12 @@ def monitor_state(raw: str | None) -> MonitorState:
         return MonitorState.UNKNOWN
 
 
-def refresh_state(raw: str | None) -> RefreshState:
+def refresh_state(raw: str | None) -> MonitorRefreshState:
     text = (raw or "").upper().removeprefix("MONITOR_REFRESH_STATE_")
     try:
-        return RefreshState[text]
+        return MonitorRefreshState[text]
     except KeyError:
-        return RefreshState.UNKNOWN
+        return MonitorRefreshState.UNKNOWN
 
 
 def from_ms(value: int | None) -> datetime | None:
@@ -87,7 +87,7 @@ class MonitorInfo:
 class RefreshInfo:
     table: str
     refresh_id: str              # large integers (15 digits seen): kept as text
-    state: RefreshState
+    state: MonitorRefreshState
     started: datetime | None = None
     ended: datetime | None = None
     message: str = ""

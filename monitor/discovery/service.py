@@ -33,9 +33,9 @@ from monitor.discovery.apis import ApiUnavailable, DataQualityMonitors, LegacyMo
 from monitor.discovery.model import (
     MonitorInfo,
     MonitorProblem,
+    MonitorRefreshState,
     MonitorState,
     RefreshInfo,
-    RefreshState,
     monitor_status,
 )
 from monitor.observations import MonitorStatus
@@ -132,7 +132,7 @@ class MonitorDiscovery:
         except DiscoveryError as exc:
             return None, MonitorProblem(model.name, table, MonitorState.UNKNOWN, str(exc))
         refresh = info.last_refresh
-        if info.state is MonitorState.ACTIVE and refresh is not None and refresh.state is RefreshState.FAILED:
+        if info.state is MonitorState.ACTIVE and refresh is not None and refresh.state is MonitorRefreshState.FAILED:
             return info, MonitorProblem(model.name, table, info.state, refresh.message or "no message from the "
                                         "workspace", refresh)
         if info.state is MonitorState.ACTIVE:
@@ -210,7 +210,7 @@ class MonitorDiscovery:
             info = self.refresh_status(table, refresh_id)
         log.info("monitor_refresh_tracked", table=table, refresh_id=refresh_id, state=info.state.value,
                  message=info.message)
-        if info.state is RefreshState.SUCCESS:
+        if info.state is MonitorRefreshState.SUCCESS:
             with self._lock:
                 self._cache.pop(table, None)
         return info

@@ -27,7 +27,7 @@ OTHER = "\x00other"
 
 
 @dataclass(frozen=True)
-class ColumnDrift:
+class ColumnComparison:
     """Every statistic lakewarden computes for a column; the tables hold the Lakehouse subset."""
 
     js_distance: float | None = None
@@ -41,15 +41,15 @@ class ColumnDrift:
     l_infinity: float | None = None
 
 
-def numeric_drift(ref: NumericStats, cur: NumericStats) -> ColumnDrift:
+def numeric_drift(ref: NumericStats, cur: NumericStats) -> ColumnComparison:
     if ref.hist.total <= 0 or cur.hist.total <= 0:
-        return ColumnDrift()
+        return ColumnComparison()
     cuts = decile_cuts(ref.hist)
     p, q = binned(ref.hist, cuts), binned(cur.hist, cuts)
     distance = stats.wasserstein_from_histograms(ref.hist, cur.hist)
-    return ColumnDrift(js_distance=stats.js_distance(p, q), hellinger=stats.hellinger_distance(p, q),
-                       ks=stats.ks_from_histograms(ref.hist, cur.hist), wasserstein=distance,
-                       wasserstein_normed=stats.normed(distance, ref.moments.stddev), psi=stats.psi(p, q))
+    return ColumnComparison(js_distance=stats.js_distance(p, q), hellinger=stats.hellinger_distance(p, q),
+                            ks=stats.ks_from_histograms(ref.hist, cur.hist), wasserstein=distance,
+                            wasserstein_normed=stats.normed(distance, ref.moments.stddev), psi=stats.psi(p, q))
 
 
 def category_counts(ref: CategoricalStats, cur: CategoricalStats) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -61,16 +61,16 @@ def category_counts(ref: CategoricalStats, cur: CategoricalStats) -> tuple[list[
     return keys, p, q
 
 
-def categorical_drift(ref: CategoricalStats, cur: CategoricalStats) -> ColumnDrift:
+def categorical_drift(ref: CategoricalStats, cur: CategoricalStats) -> ColumnComparison:
     if ref.non_null <= 0 or cur.non_null <= 0:
-        return ColumnDrift()
+        return ColumnComparison()
     _, p, q = category_counts(ref, cur)
-    return ColumnDrift(js_distance=stats.js_distance(p, q), hellinger=stats.hellinger_distance(p, q),
-                       chi_square=stats.chi_square(p, q), tv_distance=stats.tv_distance(p, q),
-                       l_infinity=stats.l_infinity_distance(p, q))
+    return ColumnComparison(js_distance=stats.js_distance(p, q), hellinger=stats.hellinger_distance(p, q),
+                            chi_square=stats.chi_square(p, q), tv_distance=stats.tv_distance(p, q),
+                            l_infinity=stats.l_infinity_distance(p, q))
 
 
-def column_drift(ref: NumericStats | CategoricalStats, cur: NumericStats | CategoricalStats) -> ColumnDrift:
+def column_drift(ref: NumericStats | CategoricalStats, cur: NumericStats | CategoricalStats) -> ColumnComparison:
     if isinstance(ref, NumericStats) and isinstance(cur, NumericStats):
         return numeric_drift(ref, cur)
     if isinstance(ref, CategoricalStats) and isinstance(cur, CategoricalStats):

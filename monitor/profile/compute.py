@@ -13,7 +13,7 @@ from typing import Any
 
 from monitor.engines.identifiers import quote_ident
 from monitor.profile.custom import custom_values
-from monitor.profile.drift_rows import Reference, drift_rows, of_window, reindexed
+from monitor.profile.drift_rows import DriftReference, drift_rows, of_window, reindexed
 from monitor.profile.partials import GroupKey, GroupStats
 from monitor.profile.profile_rows import Row, profile_rows
 from monitor.profile.reference import compute_reference
@@ -84,12 +84,12 @@ def compute(engine: SparkEngine, spec: ProfileSpec, infos: Sequence[ColumnInfo],
         profile += profile_rows(spec, infos, current, window=window, log_type="INPUT", monitor_version=version,
                                 custom=custom)
         if ref is not None:
-            base = Reference("BASELINE", reindexed(ref.stats.groups, w), None, fall_back_to_all=True)
+            base = DriftReference("BASELINE", reindexed(ref.stats.groups, w), None, fall_back_to_all=True)
             drift += drift_rows(spec, infos, current, window=window, ref=base, monitor_version=version)
         p = index.get(previous[window])
         if p is not None:
-            before = Reference("CONSECUTIVE", reindexed(of_window(groups, p), w), previous[window],
-                               fall_back_to_all=False)
+            before = DriftReference("CONSECUTIVE", reindexed(of_window(groups, p), w), previous[window],
+                                    fall_back_to_all=False)
             drift += drift_rows(spec, infos, current, window=window, ref=before, monitor_version=version)
     baseline: list[Row] = []
     if ref is not None and baseline_rows:

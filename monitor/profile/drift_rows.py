@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from monitor.profile.compare import ColumnDrift, column_drift
+from monitor.profile.compare import ColumnComparison, column_drift
 from monitor.profile.partials import GroupKey, GroupStats, NumericStats
 from monitor.profile.profile_rows import (
     Row,
@@ -28,7 +28,7 @@ from monitor.profile.windows import Window
 
 
 @dataclass(frozen=True)
-class Reference:
+class DriftReference:
     """What the groups of a window are compared with."""
 
     drift_type: str  # "BASELINE" or "CONSECUTIVE"
@@ -56,8 +56,8 @@ def _zeros(group: GroupStats, name: str) -> int | None:
     return stats.zeros if isinstance(stats, NumericStats) else None
 
 
-def drift_fields(drift: ColumnDrift) -> Row:
-    """The Lakehouse drift columns of a :class:`ColumnDrift` (Hellinger and normed Wasserstein stay out)."""
+def drift_fields(drift: ColumnComparison) -> Row:
+    """The Lakehouse drift columns of a :class:`ColumnComparison` (Hellinger and normed Wasserstein stay out)."""
     return {"js_distance": drift.js_distance,
             "ks_test": None if drift.ks is None else {"statistic": drift.ks.statistic, "pvalue": drift.ks.pvalue},
             "wasserstein_distance": drift.wasserstein, "population_stability_index": drift.psi,
@@ -83,7 +83,7 @@ def column_row(info: ColumnInfo, cur: GroupStats, ref: GroupStats) -> Row:
     return row
 
 
-def _reference_group(ref: Reference, key: GroupKey) -> GroupStats | None:
+def _reference_group(ref: DriftReference, key: GroupKey) -> GroupStats | None:
     found = ref.groups.get(key)
     if found is None and ref.fall_back_to_all:
         w, _, slice_key, slice_value = key
@@ -92,7 +92,7 @@ def _reference_group(ref: Reference, key: GroupKey) -> GroupStats | None:
 
 
 def drift_rows(spec: ProfileSpec, infos: Sequence[ColumnInfo], groups: Mapping[GroupKey, GroupStats], *,
-               window: Window, ref: Reference, monitor_version: int) -> list[Row]:
+               window: Window, ref: DriftReference, monitor_version: int) -> list[Row]:
     """Drift rows of ``groups`` (one window) against ``ref``: per group, columns and ``:table``."""
     rows: list[Row] = []
     for key in sorted(groups, key=group_order):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.models import ModelSettings
 from monitor.observations import Scope
@@ -15,6 +15,9 @@ from monitor.observations_codec import window_from_json
 from monitor.risk.assessment import Assessment, Finding, NotRaised, PriorWindow
 from monitor.risk.judge import judge
 from monitor.risk.score import contribution, counted
+
+if TYPE_CHECKING:
+    from monitor.assessments import StoredAssessment
 
 KIND_WORDS = {"skipped": "skipped", "not_significant": "not significant", "below": "below its lowest tier",
               "duplicate": "counted in another scope"}
@@ -40,25 +43,25 @@ def not_raised_from_json(data: dict[str, Any]) -> NotRaised:
                      _scope(data.get("scope")), data.get("drift_type"))
 
 
-def replay(model: ModelSettings, row: dict[str, Any], history: Sequence[PriorWindow]) -> Assessment | None:
+def replay(model: ModelSettings, row: StoredAssessment, history: Sequence[PriorWindow]) -> Assessment | None:
     """The stored window judged again with ``model``'s current settings; None when the row has no inputs."""
-    inputs = row.get("inputs") or {}
+    inputs = row.inputs
     if "window" not in inputs:
         return None  # stored by schema version 1: its inputs cannot be replayed
     return judge(model, window_from_json(inputs["window"]), history, inputs.get("feature_weights") or {})
 
 
-def render(row: dict[str, Any], model_alert: str, *, show_below: bool = False,
+def render(row: StoredAssessment, model_alert: str, *, show_below: bool = False,
            replayed: Assessment | None = None) -> str:
-    findings = [finding_from_json(f) for f in row.get("findings") or []]
-    not_raised = [not_raised_from_json(n) for n in row.get("skipped") or [] if "reason" in n]
+    findings = [finding_from_json(f) for f in row.findings]
+    not_raised = [not_raised_from_json(n) for n in row.skipped if "reason" in n]
     first = counted(findings)
-    start, end = row["window_start"], row["window_end"]
-    rows = f"{row['row_count']:,} rows" if row.get("row_count") is not None else "row count unknown"
+    start, end = row.window_start, row.window_end
+    rows = f"{row.row_count:,} rows" if row.row_count is not None else "row count unknown"
     lines = [
-        f"{row['model']}  {row['stream']}  window {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC "
-        f"({rows}; revision {row.get('revision', 1)})",
-        f"  risk {row['risk']:.1f} ({row['severity']}); stream {_state(row)}",
+        f"{row.model}  {row.stream}  window {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC "
+        f"({rows}; revision {row.revision})",
+        f"  risk {row.risk:.1f} ({row.severity}); stream {_state(row)}",
         f"  model alert now: {model_alert if model_alert != 'ok' else 'not firing'}",
     ]
     lines.append("\n  raised, by contribution (points of risk before combining):" if findings else "\n  nothing raised")
@@ -74,7 +77,7 @@ def render(row: dict[str, Any], model_alert: str, *, show_below: bool = False,
     hidden = Counter(n.kind for n in not_raised if n not in shown)
     if hidden:
         lines.append(f"    ({hidden['below']} metrics below their lowest tier; --all lists them)")
-    notes = (row.get("inputs") or {}).get("window", {}).get("notes") or []
+    notes = row.inputs.get("window", {}).get("notes") or []
     if notes:
         lines.append("\n  notes:")
         lines += [f"    {note}" for note in notes]
@@ -83,18 +86,18 @@ def render(row: dict[str, Any], model_alert: str, *, show_below: bool = False,
     return "\n".join(lines)
 
 
-def _state(row: dict[str, Any]) -> str:
-    if row.get("state_firing"):
-        return f"firing at {row['state_severity']} ({row.get('state_reason', '')})"
-    return row.get("state_reason") or "not firing"
+def _state(row: StoredAssessment) -> str:
+    if row.state_firing:
+        return f"firing at {row.state_severity} ({row.state_reason})"
+    return row.state_reason or "not firing"
 
 
-def _replay_lines(row: dict[str, Any], stored: list[Finding], replayed: Assessment) -> list[str]:
+def _replay_lines(row: StoredAssessment, stored: list[Finding], replayed: Assessment) -> list[str]:
     before = {f.describe() for f in stored}
     after = {f.describe() for f in replayed.findings}
     head = (f"  replayed with the current config: risk {replayed.risk:.1f} ({replayed.severity}); "
-            f"stored: risk {row['risk']:.1f} ({row['severity']})")
-    if before == after and replayed.severity == row["severity"]:
+            f"stored: risk {row.risk:.1f} ({row.severity})")
+    if before == after and replayed.severity == row.severity:
         return [head, "    same findings"]
     return [head, *(f"    now raised: {d}" for d in sorted(after - before)),
             *(f"    no longer raised: {d}" for d in sorted(before - after))]

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from config.models import ModelSettings
-from config.sources import InferenceSource as InferenceSettings
+from config.sources import InferenceSource
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import Operations, WindowMetrics
 from monitor.profile.windows import Granularity, parse_granularity
@@ -35,7 +35,7 @@ from monitor.sources.unpack import sync_processed
 Key = tuple[datetime, datetime]
 
 
-class InferenceSource:
+class InferenceTableSource:
     kind = "inference"
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
@@ -95,13 +95,13 @@ class InferenceSource:
                                          notes=(f"payload table {cfg.table} ({schema.kind} schema)",)))
         return out
 
-    def schema(self, cfg: InferenceSettings) -> PayloadSchema:
+    def schema(self, cfg: InferenceSource) -> PayloadSchema:
         if not self._engine.table_exists(cfg.table):
             raise EngineError(f"inference table {cfg.table} does not exist: check sources.inference.table and that "
                               "inference tables are enabled on the serving endpoint")
         return detect(cfg.table, self._engine.columns(cfg.table), cfg.payload_schema)
 
-    def _measure(self, cfg: InferenceSettings, schema: PayloadSchema, gran: Granularity, since: datetime,
+    def _measure(self, cfg: InferenceSource, schema: PayloadSchema, gran: Granularity, since: datetime,
                  until: datetime) -> dict[Key, Operations]:
         start_sql, gparams = gran.start_sql(schema.ts_sql)
         ref = self._engine.table_ref(cfg.table)
@@ -131,7 +131,7 @@ class InferenceSource:
         return rows
 
 
-def _cfg(model: ModelSettings) -> InferenceSettings:
+def _cfg(model: ModelSettings) -> InferenceSource:
     if model.sources.inference is None:
         raise SourceError(f"model {model.name} has no inference source")
     return model.sources.inference

@@ -12,8 +12,7 @@ from retrain.promotion import describe_version
 from retrain.runs import RunState
 from retrain.steps.base import VALIDATION_REASON_TAG, VALIDATION_TAG, End, Next, Outcome, StepContext, Wait
 from retrain.steps.jobs import base_parameters, cancel_jobs, run_job
-from retrain.validation import Outcome as Verdict
-from retrain.validation import judge
+from retrain.validation import ValidationOutcome, judge
 
 _TAG_TEXT = 5000  # MLflow tag values are capped; the audit trail keeps the whole message
 
@@ -42,10 +41,10 @@ def validate(ctx: StepContext) -> Outcome:
             return End(RunState.FAILED, f"validation job: {result.message}")
     verdict = judge(registry.version_metrics(ctx.model, version), settings, version, champion,
                     registry.version_info(ctx.model, version))
-    if verdict.outcome is Verdict.INVALID:
+    if verdict.outcome is ValidationOutcome.INVALID:
         return End(RunState.FAILED, verdict.message)
     registry.set_version_tag(ctx.model, version, VALIDATION_TAG, verdict.outcome.value)
     registry.set_version_tag(ctx.model, version, VALIDATION_REASON_TAG, verdict.message[:_TAG_TEXT])
-    if verdict.outcome is Verdict.REJECTED:
+    if verdict.outcome is ValidationOutcome.REJECTED:
         return End(RunState.REJECTED, verdict.message)
     return Next(verdict.message)

@@ -9,7 +9,7 @@ import pytest
 from emu_http import Fault
 
 from config.models import ModelSettings
-from monitor.discovery import DiscoveryError, MonitorDiscovery, MonitorState, RefreshState
+from monitor.discovery import DiscoveryError, MonitorDiscovery, MonitorRefreshState, MonitorState
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.sources import LakehouseMetricsSource
 from tests.databricks.dbx_tables import START, put, write_metric_tables
@@ -124,12 +124,12 @@ def test_a_refresh_is_tracked_to_success(workspace, emulator, tables: str, api: 
     emulator.monitors.add(tables, "main.dbx_disc_out", pending_seconds=0)
     found = discovery(workspace, emulator, api)
     started = found.refresh(tables)
-    assert started.state is RefreshState.PENDING and len(started.refresh_id) == 15
+    assert started.state is MonitorRefreshState.PENDING and len(started.refresh_id) == 15
     emulator.clock.advance(1.5)
-    assert found.refresh_status(tables, started.refresh_id).state is RefreshState.RUNNING
+    assert found.refresh_status(tables, started.refresh_id).state is MonitorRefreshState.RUNNING
     done = found.wait_for_refresh(tables, started.refresh_id, timeout=timedelta(minutes=5),
                                   poll=timedelta(seconds=1))
-    assert done.state is RefreshState.SUCCESS and done.ended is not None
+    assert done.state is MonitorRefreshState.SUCCESS and done.ended is not None
 
 
 @pytest.mark.parametrize("api", ["legacy", "data_quality"])
@@ -139,7 +139,7 @@ def test_a_failed_refresh_ends_failed_with_its_message(workspace, emulator, tabl
     found = discovery(workspace, emulator, api)
     started = found.refresh(tables)
     done = found.wait_for_refresh(tables, started.refresh_id, timeout=timedelta(minutes=5))
-    assert done.state is RefreshState.FAILED and "missing column ts" in done.message
+    assert done.state is MonitorRefreshState.FAILED and "missing column ts" in done.message
 
 
 def test_a_second_refresh_in_flight_is_refused_and_one_can_be_cancelled(workspace, emulator, tables: str) -> None:  # type: ignore[no-untyped-def]
@@ -149,7 +149,7 @@ def test_a_second_refresh_in_flight_is_refused_and_one_can_be_cancelled(workspac
     with pytest.raises(DiscoveryError, match=r"RESOURCE_CONFLICT: A refresh of the monitor .* is already running"):
         found.refresh(tables)
     found.cancel_refresh(tables, started.refresh_id)
-    assert found.refresh_status(tables, started.refresh_id).state is RefreshState.CANCELED
+    assert found.refresh_status(tables, started.refresh_id).state is MonitorRefreshState.CANCELED
 
 
 def test_waiting_gives_up_at_the_timeout_with_the_last_state(workspace, emulator, tables: str) -> None:  # type: ignore[no-untyped-def]
@@ -158,4 +158,4 @@ def test_waiting_gives_up_at_the_timeout_with_the_last_state(workspace, emulator
     found = discovery(workspace, emulator, "legacy")
     started = found.refresh(tables)
     info = found.wait_for_refresh(tables, started.refresh_id, timeout=timedelta(seconds=30))
-    assert info.state is RefreshState.RUNNING
+    assert info.state is MonitorRefreshState.RUNNING

@@ -61,7 +61,7 @@ def test_a_failing_source_does_not_stop_other_models(engine: LocalSparkEngine, t
             app.bus.handle(PollDue(model))
     assert [e["model"] for e in logs if e["event"] == "source_failed"] == ["broken"]
     latest = app.assessments.latest("good")
-    assert latest is not None and latest["severity"] in ("high", "critical")
+    assert latest is not None and latest.severity in ("high", "critical")
     assert len(app.assessments.history("good")) == SCENARIO.windows
     ready, details = app.health.readiness()
     assert ready

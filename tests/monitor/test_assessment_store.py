@@ -61,9 +61,9 @@ def test_a_rewritten_window_is_judged_again_in_place_not_counted_twice(store: As
     rewritten = record(store, 0, HIGH, version="v0-refreshed")
     assert rewritten is not None and rewritten.severity == "high"
     rows = store.history("churn")
-    assert len(rows) == 2 and {r["revision"] for r in rows} == {1, 2}
-    old = next(r for r in rows if r["revision"] == 2)
-    assert [r["severity"] for r in store.revisions(old["id"])] == ["ok"]
+    assert len(rows) == 2 and {r.revision for r in rows} == {1, 2}
+    old = next(r for r in rows if r.revision == 2)
+    assert [r.severity for r in store.revisions(old.id)] == ["ok"]
     again = record(store, 1, HIGH, version="v1-refreshed")  # now two high windows of two
     assert again is not None and again.alert_severity == "high"
 
@@ -100,7 +100,7 @@ def test_a_stored_assessment_replays_to_the_same_decision(store: AssessmentStore
     assert row is not None
     again = replay(model(), row, [])
     assert again is not None
-    assert [f.describe() for f in again.findings] == [_describe(f) for f in row["findings"]]
+    assert [f.describe() for f in again.findings] == [_describe(f) for f in row.findings]
     text = render(row, store.model_alert("churn"), replayed=again)
     assert "same findings" in text
     stricter = replay(model(prediction_drift={"thresholds": {"critical": 0.2}}), row, [])
@@ -125,9 +125,9 @@ def test_migration_from_version_1_keeps_assessments_and_adopts_versions(tmp_path
     state = open_store(url, {"monitor": schema.MIGRATIONS})
     store = AssessmentStore(state.engine, lambda: T0)
     [row] = store.history("churn")
-    assert (row["stream"], row["version"], row["severity"], row["state_firing"]) == (
+    assert (row.stream, row.version, row.severity, row.state_firing) == (
         "lakehouse:1 hour", None, "high", True)
     assert record(store, 0, QUIET) is None  # judged by version 1 already: its version is adopted, not re-judged
-    assert store.versions("churn", "lakehouse:1 hour", T0)[(T0, row["window_end"])] == "v0"
+    assert store.versions("churn", "lakehouse:1 hour", T0)[(T0, row.window_end)] == "v0"
     assert "cannot be replayed" not in render(row, "high")
     assert replay(model(), row, []) is None

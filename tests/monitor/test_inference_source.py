@@ -9,7 +9,7 @@ import pytest
 from config.models import ModelSettings
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.risk import judge
-from monitor.sources import InferenceSource, SourceError, Stream
+from monitor.sources import InferenceTableSource, SourceError, Stream
 from tests.monitor.metric_tables import put
 from tests.monitor.payloads import Call, ai_gateway, at, legacy
 
@@ -40,7 +40,7 @@ def gateway(spark_engine: LocalSparkEngine) -> str:
 
 
 def test_serving_metrics_per_window_from_an_ai_gateway_table(spark_engine: LocalSparkEngine, gateway: str) -> None:
-    windows = InferenceSource(spark_engine, lambda: NOW).read(model(gateway), HOURLY)
+    windows = InferenceTableSource(spark_engine, lambda: NOW).read(model(gateway), HOURLY)
     assert [w.window_start for w in windows] == [at(h) for h in range(5)]
     ops = [w.operations for w in windows]
     assert [o.requests for o in ops if o] == [100, 100, 100, 0, 50]
@@ -59,7 +59,7 @@ def test_serving_metrics_per_window_from_an_ai_gateway_table(spark_engine: Local
 
 def test_known_windows_are_rechecked_and_late_rows_re_judge_them(spark_engine: LocalSparkEngine) -> None:
     put(spark_engine, "main.inference_late.payload", ai_gateway(calls()))
-    source = InferenceSource(spark_engine, lambda: NOW)
+    source = InferenceTableSource(spark_engine, lambda: NOW)
     known = {(w.window_start, w.window_end): w.version for w in source.read(model("inference_late"), HOURLY)}
     assert source.read(model("inference_late"), HOURLY, known) == []
     put(spark_engine, "main.inference_late.payload", ai_gateway([*calls(), Call("straggler", at(4.9), status=500)]))
@@ -69,7 +69,7 @@ def test_known_windows_are_rechecked_and_late_rows_re_judge_them(spark_engine: L
 
 def test_legacy_schema_and_served_entity_filter(spark_engine: LocalSparkEngine) -> None:
     put(spark_engine, "main.inference_legacy.payload", legacy(calls()))
-    source = InferenceSource(spark_engine, lambda: NOW + timedelta(hours=1))
+    source = InferenceTableSource(spark_engine, lambda: NOW + timedelta(hours=1))
     windows = source.read(model("inference_legacy", served_entity="churn-2", granularity="1 day"),
                           Stream("inference", "1 day"))
     assert windows == []  # the day is not over
@@ -83,4 +83,4 @@ def test_a_table_that_is_not_a_payload_table_is_named(spark_engine: LocalSparkEn
     put(spark_engine, "main.inference_bad.payload", legacy(calls()).drop(["timestamp_ms"]))
     with pytest.raises(SourceError, match=r"is not an inference \(payload\) table: expected the columns of "
                                           r"ai_gateway: request_time"):
-        InferenceSource(spark_engine, lambda: NOW).read(model("inference_bad"), HOURLY)
+        InferenceTableSource(spark_engine, lambda: NOW).read(model("inference_bad"), HOURLY)

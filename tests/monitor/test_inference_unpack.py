@@ -11,7 +11,7 @@ import pytest
 
 from config.models import ModelSettings
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.sources import InferenceSource
+from monitor.sources import InferenceTableSource
 from tests.monitor.metric_tables import put
 from tests.monitor.payloads import Call, ai_gateway, at, legacy
 
@@ -56,7 +56,7 @@ def processed(engine: LocalSparkEngine, schema: str) -> dict[tuple[str, int], tu
 def test_every_request_shape_becomes_rows_once(spark_engine: LocalSparkEngine, schema: str,
                                                write: Callable[[list[Call]], pa.Table]) -> None:
     put(spark_engine, f"main.{schema}.payload", write(calls()))
-    source = InferenceSource(spark_engine, lambda: at(3))
+    source = InferenceTableSource(spark_engine, lambda: at(3))
     source.prepare(model(schema))
     assert processed(spark_engine, schema) == EXPECTED
     source.prepare(model(schema))  # idempotent: nothing is written twice
@@ -70,6 +70,6 @@ def test_predictions_given_as_objects_take_the_configured_field(spark_engine: Lo
     put(spark_engine, "main.unpack_objects.payload", ai_gateway([
         Call("obj", at(1), request={"dataframe_records": [{"age": 1, "plan": "p"}, {"age": 2, "plan": "q"}]},
              response={"predictions": [{"score": 0.4, "label": "no"}, {"score": 0.6, "label": "yes"}]})]))
-    InferenceSource(spark_engine, lambda: at(3)).prepare(model("unpack_objects", prediction_field="label",
+    InferenceTableSource(spark_engine, lambda: at(3)).prepare(model("unpack_objects", prediction_field="label",
                                                                prediction_type="string"))
     assert processed(spark_engine, "unpack_objects") == {("obj", 0): (1, "p", "no"), ("obj", 1): (2, "q", "yes")}
