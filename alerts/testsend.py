@@ -1,29 +1,24 @@
 """``lakewarden alerts test RECEIVER``: a clearly marked test notification through the real path.
 
 The test payload (``kind: test``, ``alertname="LakewardenTest"``, severity info) is enqueued in the
-outbox for every channel of the receiver, then sent at once by a delivery worker: the channels,
-their templates and their failure classification are the ones the daemon uses. A failure is not
-retried (the row is kept as dead, with the reason, for ``alerts outbox``) and raises no meta-alert.
+outbox for every channel of the receiver, then sent at once by the delivery worker of ``delivery``
+(built by the composition root, ``monitor.app.build_notifier``): the channels, their templates and
+their failure classification, the outbox's retry policy and its dead-letter hook are the daemon's.
+A failure is not retried: the row goes dead with the reason (for ``alerts outbox``) through the
+dead-letter hook, which only logs a test notification (no meta-alert to the fallback receiver).
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-import sqlalchemy as sa
 
 from alerts.channels.base import Delivered, Permanent
-from alerts.channels.refs import MessageRefs
-from alerts.channels.registry import build_channels
-from alerts.delivery import DeliveryWorker
 from alerts.fanout import enqueue_to_receiver, idempotency_key
 from alerts.model import Alert
-from alerts.outbox import Outbox
 from alerts.payload import build_payload
+from alerts.pipeline import Notifier
+from alerts.store import AlertStore
 from alerts.transactions import begin_write
 from config.receivers import Receiver
 
@@ -38,9 +33,10 @@ class TestOutcome:
     detail: str
 
 
-def send_test(engine: sa.Engine, receiver: Receiver,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[TestOutcome]:
-    now = clock()
+def send_test(store: AlertStore, delivery: Notifier, receiver: Receiver) -> list[TestOutcome]:
+    """Enqueue the test notification on ``store`` and send it now through ``delivery`` (its outbox,
+    channels and worker); one outcome per channel of ``receiver``."""
+    now = store.clock()
     token = uuid.uuid4().hex
     alert = Alert(
         labels={"alertname": TEST_ALERTNAME, "severity": "info", "receiver": receiver.name},
@@ -49,14 +45,11 @@ def send_test(engine: sa.Engine, receiver: Receiver,
         starts_at=now)
     payload = build_payload(receiver.name, [alert], f"lakewarden/test:{token}", now=now, kind="test",
                             reason="test", group_id=token[:20])
-    with begin_write(engine) as conn:
+    with begin_write(store.engine) as conn:
         ids = enqueue_to_receiver(conn, now=now, receiver=receiver, payload=payload, key=idempotency_key("test", token))
-    outbox = Outbox(engine, clock)
-    rows = {row.id: row for row in outbox.rows() if row.id in set(ids)}
-    worker = DeliveryWorker(outbox, build_channels([receiver], clock, MessageRefs(engine, clock)), clock,
-                            worker_id=f"alerts-test-{os.getpid()}")
+    rows = {row.id: row for row in delivery.outbox.rows() if row.id in set(ids)}
     out = []
-    for row_id, result in sorted(worker.send_now(ids).items()):
+    for row_id, result in sorted(delivery.worker.send_now(ids).items()):
         row = rows[row_id]
         if isinstance(result, Delivered):
             out.append(TestOutcome(row.channel_kind, row.channel_index, "delivered", result.detail))

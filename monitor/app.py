@@ -1,4 +1,9 @@
-"""The composition root: every component of the daemon is built here and nowhere else."""
+"""The composition root: every component of the daemon is built here and nowhere else.
+
+The CLI commands build what they need with the same builders ``build_app`` uses (``open_state``,
+``build_alert_store``, ``build_notifier``, ``build_runbook``, ...), so a command and the daemon
+open the same schema versions and send through the same retry policy and dead-letter hook.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from dataclasses import dataclass
 import alerts
 import retrain
 from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, build_pipeline
+from config.lifecycle import LifecycleSettings
 from config.service import LocalSparkSettings
 from config.settings import Settings
 from monitor import schema
@@ -20,8 +26,8 @@ from monitor.http import Health
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue
 from monitor.risk.importances import FeatureWeightsProvider
-from monitor.sources import build_sources
-from monitor.state import StateStore, open_store
+from monitor.sources import StatusReader, TableResolver, build_sources
+from monitor.state import Migration, StateStore, open_store
 from retrain import (
     JobBackend,
     Lifecycle,
@@ -30,6 +36,7 @@ from retrain import (
     MlflowRegistry,
     ModelRegistry,
     MonitorRefresher,
+    RunBook,
     ServingBackend,
 )
 
@@ -66,12 +73,78 @@ def build_engine(settings: Settings) -> Engine:
     return remote_engine(settings)
 
 
-def package_migrations() -> dict[str, tuple[object, ...]]:
+def package_migrations() -> dict[str, tuple[Migration, ...]]:
     return {"monitor": schema.MIGRATIONS, "alerts": alerts.schema.MIGRATIONS, "retrain": retrain.schema.MIGRATIONS}
 
 
-def open_state(settings: Settings) -> StateStore:
-    return open_store(settings.state.url, package_migrations(), settings.state.busy_timeout)  # type: ignore[arg-type]
+def open_state(settings: Settings | None, url: str | None = None) -> StateStore:
+    """The state database with every package's migrations applied: the config's ``state.url``, or
+    ``url`` when given (``lakewarden profile --state``, which can also run without a config)."""
+    if url is None:
+        if settings is None:
+            raise ValueError("open_state needs the settings or a state database url")
+        url = settings.state.url
+    if settings is None:
+        return open_store(url, package_migrations())
+    return open_store(url, package_migrations(), settings.state.busy_timeout)
+
+
+def build_assessments(store: StateStore, clock: Clock) -> AssessmentStore:
+    return AssessmentStore(store.engine, clock)
+
+
+def build_alert_store(store: StateStore, clock: Clock) -> AlertStore:
+    return AlertStore(store.engine, clock)
+
+
+def build_notifier(settings: Settings, alert_store: AlertStore, worker_id: str) -> Notifier:
+    """The notification path (``alerts.build_pipeline``): every configured receiver's channels, the
+    outbox with the configured retry policy and the dead-letter hook to the fallback receiver."""
+    channels = build_channels(settings.receivers, alert_store.clock, alert_store.message_refs())
+    return build_pipeline(settings, alert_store, channels, worker_id=worker_id)
+
+
+def lifecycle_models(settings: Settings) -> dict[str, LifecycleSettings]:
+    return {m.name: m.lifecycle for m in settings.models}
+
+
+def build_runbook(settings: Settings, store: StateStore, clock: Clock) -> RunBook:
+    """Lifecycle runs as records (list, start through the guardrails, cancel, the kill switch)."""
+    return RunBook(store.engine, lifecycle_models(settings), clock)
+
+
+@dataclass(frozen=True)
+class WorkspacePorts:
+    """What the lifecycle acts on, and (workspace kind databricks) the monitor-discovery hooks of the sources."""
+
+    mlflow: MlflowRegistry
+    jobs: JobBackend
+    registry: ModelRegistry
+    serving: ServingBackend
+    monitors: MonitorRefresher
+    resolve_tables: TableResolver | None = None
+    monitor_status: StatusReader | None = None
+
+
+def build_workspace(settings: Settings, store: StateStore, engine: Engine, clock: Clock) -> WorkspacePorts:
+    ws = settings.workspace
+    mlflow = MlflowRegistry(ws.mlflow_tracking_uri, ws.registry_uri)
+    if ws.kind == "databricks":
+        from monitor.workspace import databricks_backends  # noqa: PLC0415 - databricks-sdk only when configured
+
+        remote = databricks_backends(settings, clock, mlflow)
+        # A missing or failed monitor is a finding (monitor_status).
+        return WorkspacePorts(mlflow, remote.jobs, remote.registry, remote.serving,
+                         DatabricksMonitorRefresher(settings, remote.discovery), remote.resolve_tables,
+                         remote.monitor_status)
+    return WorkspacePorts(mlflow, LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings)), mlflow,
+                     LocalServingBackend(store.engine, clock),
+                     LocalProfileRefresher(settings, engine, store.engine, clock))
+
+
+def build_lifecycle(settings: Settings, store: StateStore, workspace: WorkspacePorts, clock: Clock) -> Lifecycle:
+    return Lifecycle(store.engine, lifecycle_models(settings), workspace.jobs, workspace.registry, clock,
+                     serving=workspace.serving, monitors=workspace.monitors, verdicts=AssessmentVerdicts(store.engine))
 
 
 def mlflow_env(settings: Settings) -> dict[str, str]:
@@ -84,39 +157,19 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     engine = engine or build_engine(settings)
     store = open_state(settings)
-    assessments = AssessmentStore(store.engine, clock)
-    alert_store = AlertStore(store.engine, clock)
-    channels = build_channels(settings.receivers, clock, alert_store.message_refs())
-    delivery = build_pipeline(settings, alert_store, channels, worker_id=f"daemon-{os.getpid()}")
-    alert_service, outbox = delivery.service, delivery.outbox
-    ws = settings.workspace
-    mlflow = MlflowRegistry(ws.mlflow_tracking_uri, ws.registry_uri)
-    backend: JobBackend
-    registry: ModelRegistry = mlflow
-    resolve_tables = None
-    monitor_status = None
-    serving: ServingBackend
-    monitors: MonitorRefresher
-    if ws.kind == "databricks":
-        from monitor.workspace import databricks_backends  # noqa: PLC0415 - databricks-sdk only when configured
-
-        remote = databricks_backends(settings, clock, mlflow)
-        backend, registry, resolve_tables = remote.jobs, remote.registry, remote.resolve_tables
-        monitor_status = remote.monitor_status  # a missing or failed monitor is a finding
-        serving, monitors = remote.serving, DatabricksMonitorRefresher(settings, remote.discovery)
-    else:
-        backend = LocalJobBackend(workdir=ws.jobs_dir, env=mlflow_env(settings))
-        serving = LocalServingBackend(store.engine, clock)
-        monitors = LocalProfileRefresher(settings, engine, store.engine, clock)
-    lifecycle = Lifecycle(store.engine, {m.name: m.lifecycle for m in settings.models}, backend, registry, clock,
-                          serving=serving, monitors=monitors, verdicts=AssessmentVerdicts(store.engine))
+    assessments = build_assessments(store, clock)
+    delivery = build_notifier(settings, build_alert_store(store, clock), worker_id=f"daemon-{os.getpid()}")
+    workspace = build_workspace(settings, store, engine, clock)
+    lifecycle = build_lifecycle(settings, store, workspace, clock)
     health = Health()
-    handlers = Handlers(settings, build_sources(engine, clock, resolve_tables, monitor_status), assessments,
-                        alert_service, lifecycle, health, clock, FeatureWeightsProvider(mlflow, clock))
+    handlers = Handlers(settings, build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status),
+                        assessments, delivery.service, lifecycle, health, clock,
+                        FeatureWeightsProvider(workspace.mlflow, clock))
     bus = MessageBus(
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
         # The lifecycle first: deciding a retrain is quick, alert grouping may flush groups at once.
         events={AssessmentMade: [handlers.consider_lifecycle, handlers.raise_alerts],
                 LifecycleProgressed: [handlers.notify_lifecycle]},
     )
-    return App(settings, clock, engine, store, assessments, alert_service, outbox, delivery, lifecycle, health, bus)
+    return App(settings, clock, engine, store, assessments, delivery.service, delivery.outbox, delivery, lifecycle,
+               health, bus)

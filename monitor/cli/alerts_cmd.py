@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.cli import exitcodes
 
 if TYPE_CHECKING:
-    import sqlalchemy as sa
-
+    from alerts import AlertStore
     from config import Settings
 
 
@@ -48,15 +47,15 @@ def register(sub: Any) -> None:
     ack.set_defaults(handler=_ack)
 
 
-def open_alert_state(path: str) -> tuple[Settings, sa.Engine]:
-    """The config and the state database, with the alerts tables brought up to date."""
-    import alerts  # noqa: PLC0415 - keep --help fast
-    from config import load_settings  # noqa: PLC0415
-    from monitor.state import open_store  # noqa: PLC0415
+def open_alert_state(path: str) -> tuple[Settings, AlertStore]:
+    """The config and the alerts' view of its state database, built as the daemon builds them
+    (``monitor.app``: every package's tables brought up to date)."""
+    from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from monitor.app import build_alert_store, open_state  # noqa: PLC0415
+    from monitor.clock import utc_now  # noqa: PLC0415
 
     settings = load_settings(path)
-    store = open_store(settings.state.url, {"alerts": alerts.MIGRATIONS}, settings.state.busy_timeout)
-    return settings, store.engine
+    return settings, build_alert_store(open_state(settings), utc_now)
 
 
 def _routes(args: argparse.Namespace) -> int:
@@ -89,15 +88,17 @@ def _routes(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     from alerts.testsend import send_test  # noqa: PLC0415
+    from monitor.app import build_notifier  # noqa: PLC0415
 
-    settings, engine = open_alert_state(args.config)
+    settings, store = open_alert_state(args.config)
     try:
         receiver = settings.receiver(args.receiver)
     except KeyError:
         known = ", ".join(r.name for r in settings.receivers)
         print(f"lakewarden: error: no receiver named {args.receiver!r} (receivers: {known})")
         return exitcodes.CONFIG_ERROR
-    results = send_test(engine, receiver)
+    delivery = build_notifier(settings, store, worker_id=f"alerts-test-{os.getpid()}")
+    results = send_test(store, delivery, receiver)
     if not results:
         print(f"receiver {receiver.name} has no channels: nothing to send")
         return exitcodes.OK
@@ -109,17 +110,14 @@ def _test(args: argparse.Namespace) -> int:
 def _outbox(args: argparse.Namespace) -> int:
     from alerts.outboxview import describe_outbox  # noqa: PLC0415
 
-    _, engine = open_alert_state(args.config)
-    print(describe_outbox(engine, include_done=args.all, limit=args.limit))
+    _, store = open_alert_state(args.config)
+    print(describe_outbox(store.engine, include_done=args.all, limit=args.limit))
     return exitcodes.OK
 
 
 def _escalations(args: argparse.Namespace) -> int:
-    from alerts import EscalationStore  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
-
-    _, engine = open_alert_state(args.config)
-    rows = EscalationStore(engine, utc_now).list(include_closed=args.all)
+    _, store = open_alert_state(args.config)
+    rows = store.escalations().list(include_closed=args.all)
     if not rows:
         print("no open escalations" if not args.all else "no escalations")
     for e in rows:
@@ -132,12 +130,9 @@ def _escalations(args: argparse.Namespace) -> int:
 
 
 def _ack(args: argparse.Namespace) -> int:
-    from alerts import EscalationStore  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
-
-    _, engine = open_alert_state(args.config)
+    _, store = open_alert_state(args.config)
     try:
-        e = EscalationStore(engine, utc_now).acknowledge(args.group, args.by, args.comment)
+        e = store.escalations().acknowledge(args.group, args.by, args.comment)
     except (KeyError, ValueError) as exc:
         print(f"lakewarden: error: {exc.args[0]}")
         return exitcodes.ERROR

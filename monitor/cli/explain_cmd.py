@@ -35,8 +35,7 @@ def _when(text: str) -> datetime | None:
 
 def _explain(args: argparse.Namespace) -> int:
     from config import load_settings  # noqa: PLC0415 - keep --help fast
-    from monitor.app import open_state  # noqa: PLC0415
-    from monitor.assessments import AssessmentStore  # noqa: PLC0415
+    from monitor.app import build_assessments, open_state  # noqa: PLC0415
     from monitor.clock import utc_now  # noqa: PLC0415
     from monitor.risk import history_needed  # noqa: PLC0415
     from monitor.risk.explain import render, replay  # noqa: PLC0415
@@ -53,7 +52,7 @@ def _explain(args: argparse.Namespace) -> int:
         return exitcodes.CONFIG_ERROR
     state = open_state(settings)
     try:
-        store = AssessmentStore(state.engine, utc_now)
+        store = build_assessments(state, utc_now)
         if start is not None:
             rows = store.window(model.name, start, args.stream)
         else:

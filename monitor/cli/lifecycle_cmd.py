@@ -22,6 +22,7 @@ from monitor.cli import exitcodes
 
 if TYPE_CHECKING:
     from config import Settings
+    from monitor.state import StateStore
     from retrain import RunBook, RunRecord
     from retrain.runs import LifecycleEvent
 
@@ -76,19 +77,16 @@ def _by(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--by", default=None, help="who asks (default: $USER, else the login name)")
 
 
-def _open(path: str) -> tuple[Settings, RunBook]:
-    """The config, and a RunBook on its state database (monitor and retrain tables brought up to date)."""
-    import retrain  # noqa: PLC0415 - keep --help fast
-    from config import load_settings  # noqa: PLC0415
-    from monitor import schema  # noqa: PLC0415
+def _open(path: str) -> tuple[Settings, StateStore, RunBook]:
+    """The config, its state database (every package's tables brought up to date) and a RunBook on
+    it, built as the daemon builds them (``monitor.app``)."""
+    from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from monitor.app import build_runbook, open_state  # noqa: PLC0415
     from monitor.clock import utc_now  # noqa: PLC0415
-    from monitor.state import open_store  # noqa: PLC0415
 
     settings = load_settings(path)
-    store = open_store(settings.state.url, {"monitor": schema.MIGRATIONS, "retrain": retrain.MIGRATIONS},
-                       settings.state.busy_timeout)
-    book = retrain.RunBook(store.engine, {m.name: m.lifecycle for m in settings.models}, utc_now)
-    return settings, book
+    store = open_state(settings)
+    return settings, store, build_runbook(settings, store, utc_now)
 
 
 def _who(args: argparse.Namespace) -> str | None:
@@ -154,7 +152,7 @@ def _event_json(event: LifecycleEvent) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    settings, book = _open(args.config)
+    settings, _, book = _open(args.config)
     if args.model is not None:
         try:
             settings.model(args.model)
@@ -191,7 +189,7 @@ def _external_lines(external: Mapping[str, Any]) -> list[str]:
 
 
 def _show(args: argparse.Namespace) -> int:
-    _, book = _open(args.config)
+    _, _, book = _open(args.config)
     try:
         run = _resolve(book, args.run)
     except KeyError as exc:
@@ -229,7 +227,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from monitor.assessments import AssessmentStore  # noqa: PLC0415 - keep --help fast
+    from monitor.app import build_assessments  # noqa: PLC0415 - keep --help fast
     from monitor.lifecycle_triggers import manual_trigger  # noqa: PLC0415
 
     by = _who(args)
@@ -246,13 +244,13 @@ def _start(args: argparse.Namespace) -> int:
             _error(f"--param {item!r} is not KEY=VALUE")
             return exitcodes.CONFIG_ERROR
         pairs.append((key.strip(), value))
-    settings, book = _open(args.config)
+    settings, store, book = _open(args.config)
     try:
         model = settings.model(args.model)
     except KeyError as exc:
         _error(exc.args[0])
         return exitcodes.CONFIG_ERROR
-    trigger = manual_trigger(model, AssessmentStore(book.engine, book.clock), reason, by)
+    trigger = manual_trigger(model, build_assessments(store, book.clock), reason, by)
     try:
         trigger = dataclasses.replace(trigger, parameters=tuple(pairs))
     except ValueError as exc:  # a reserved or malformed parameter name
@@ -281,7 +279,7 @@ def _cancel(args: argparse.Namespace) -> int:
     if asked is None:
         return exitcodes.CONFIG_ERROR
     by, reason = asked
-    _, book = _open(args.config)
+    _, _, book = _open(args.config)
     try:
         run = book.cancel(_resolve(book, args.run).run_id, reason, by)
     except (KeyError, ValueError) as exc:
@@ -297,7 +295,7 @@ def _switch(args: argparse.Namespace) -> int:
     if asked is None:
         return exitcodes.CONFIG_ERROR
     by, reason = asked
-    _, book = _open(args.config)
+    _, _, book = _open(args.config)
     before = book.switch()
     if args.paused:
         book.pause(reason, by)

@@ -113,19 +113,19 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _engine_and_state(args: argparse.Namespace) -> tuple[Any, Any]:
-    from monitor.state import open_store  # noqa: PLC0415
-
+    """The engine and the state database (``--state`` over the config's ``state.url``), the latter
+    opened as the daemon opens it (``monitor.app.open_state``: every package's migrations)."""
     if args.config is None:
-        from monitor.app import package_migrations  # noqa: PLC0415
+        from monitor.app import open_state  # noqa: PLC0415
         from monitor.engines.local_spark import LocalSparkEngine  # noqa: PLC0415
 
-        state = None if args.state is None else open_store(args.state, package_migrations())  # type: ignore[arg-type]
+        state = None if args.state is None else open_state(None, args.state)
         return LocalSparkEngine(args.lakehouse_root), state
     from config import load_settings  # noqa: PLC0415
-    from monitor.app import build_engine, open_state, package_migrations  # noqa: PLC0415
+    from monitor.app import build_engine, open_state  # noqa: PLC0415
 
     settings = load_settings(args.config)
-    state = open_state(settings) if args.state is None else open_store(args.state, package_migrations())  # type: ignore[arg-type]
+    state = open_state(settings, args.state)
     return build_engine(settings), state
 
 
