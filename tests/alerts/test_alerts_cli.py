@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from alerts import MIGRATIONS, Alert, AlertStore, build_channels, build_pipeline
+from alerts.schema import alerts_outbox
 from config import load_settings
 from monitor.cli import main
+from monitor.logs import configure_logging
 from monitor.state import open_store
 from tests.alerts.alert_fakes import WebhookServer
 
@@ -99,6 +103,33 @@ def test_alerts_test_sends_a_marked_notification_and_prints_the_answers(
     assert "hook webhook#0: permanent failure: HTTP 401" in out and "SECRET-PATH" not in out
     code, out = run(capsys, "alerts", "outbox", "--config", config)
     assert "dead 1, done 1" in out and "last error: HTTP 401" in out and "test firing" in out
+
+
+@pytest.mark.integration
+def test_alerts_test_dead_letters_a_permanent_failure_through_the_daemons_dead_letter_hook(
+    capsys: pytest.CaptureFixture[str], config: str, hook: WebhookServer, tmp_path: Path
+) -> None:
+    """The outbox of ``alerts test`` is the daemon's: its dead-letter hook (``alerts.deadletter``) sees
+    the dead row, knows the fallback receiver, and only logs it (a test raises no meta-alert)."""
+    text = Path(config).read_text(encoding="utf-8").replace("alerting:\n", "alerting:\n  fallback_receiver: log\n")
+    Path(config).write_text(text, encoding="utf-8")
+    hook.fail_next(401, b"invalid_token")
+    try:
+        code = main(["alerts", "test", "hook", "--config", config])
+        out, err = capsys.readouterr()
+    finally:
+        configure_logging(stream=sys.__stderr__)  # main pointed logging at capsys's stderr
+    assert code == 1 and "hook webhook#0: permanent failure: HTTP 401" in out
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    (hooked,) = [e for e in events if e["event"].startswith("dead_letter")]
+    engine = sa.create_engine(load_settings(config).state.url)
+    with engine.connect() as conn:
+        (dead,) = conn.execute(sa.select(alerts_outbox).where(alerts_outbox.c.status == "dead")).mappings().all()
+    engine.dispose()
+    assert hooked["event"] == "dead_letter_not_forwarded"
+    assert (hooked["fallback"], hooked["receiver"], hooked["outbox_id"]) == ("log", "hook", dead["id"])
+    assert hooked["reason"] == dead["last_error"] and dead["last_error"].startswith("HTTP 401")
+    assert not (tmp_path / "log.jsonl").exists()  # no meta-alert to the fallback receiver
 
 
 def test_alerts_test_of_an_unknown_receiver_names_the_known_ones(capsys: pytest.CaptureFixture[str],
