@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from alerts import MIGRATIONS, Alert, AlertStore, build_channels, build_pipeline
+from alerts import Alert
 from alerts.schema import alerts_outbox
 from config import load_settings
+from monitor.app import build_alert_store, build_notifier, open_state
 from monitor.cli import main
 from monitor.logs import configure_logging
-from monitor.state import open_store
 from tests.alerts.alert_fakes import WebhookServer
 
 CONFIG = """
@@ -139,11 +139,10 @@ def test_alerts_test_of_an_unknown_receiver_names_the_known_ones(capsys: pytest.
 
 
 def daemon_pipeline(config: str, now: list[datetime]) -> Any:
-    """The daemon's side: its own engine on the same database, tables migrated as at its start."""
+    """The daemon's side: its own engine on the same database, built as the daemon builds it."""
     settings = load_settings(config)
-    engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
-    store = AlertStore(engine, lambda: now[0])
-    return build_pipeline(settings, store, build_channels(settings.receivers, store.clock))
+    store = build_alert_store(open_state(settings), lambda: now[0])
+    return build_notifier(settings, store, worker_id="daemon")
 
 
 def test_a_silence_added_by_the_cli_mutes_at_the_daemons_next_flush_and_expire_lifts_it(

@@ -8,14 +8,29 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+import alerts
+import retrain
+from monitor import schema
 from monitor.cli import main
 from monitor.demo.data import DemoScenario
 from monitor.engines.local_spark import LocalSparkEngine
+from monitor.state.store import StateStore, create_engine
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "examples" / "local.yaml"
 SCENARIO = DemoScenario(windows=3, rows_per_window=300, baseline_rows=600)
+
+
+def opened_as_by_the_daemon(url: str) -> bool:
+    """``--state URL`` is opened with every package's migrations, as the daemon opens its state."""
+    store = StateStore(create_engine(url))
+    try:
+        found = {p: store.version(p) for p in ("monitor", "alerts", "retrain")}
+    finally:
+        store.close()
+    return found == {"monitor": len(schema.MIGRATIONS), "alerts": len(alerts.MIGRATIONS),
+                     "retrain": len(retrain.MIGRATIONS)}
 
 
 @pytest.mark.usefixtures("spark_engine")  # the command's engine joins the run's one Spark session
@@ -52,8 +67,10 @@ def test_profile_by_flags_and_a_clear_error_for_a_bad_column(tmp_path: Path,
         args = ["profile", "--lakehouse-root", str(tmp_path), "--table", "main.flags.t", "--granularity", "1 hour",
                 "--features", "age,contract", "--prediction-column", "prediction", "--label-column", "label",
                 "--custom-metric", "positive_rate=avg(CAST(prediction AS DOUBLE))", "--slice", "contract"]
-        assert main(args) == 0
+        state = f"sqlite:///{tmp_path}/flags-state.db"
+        assert main([*args, "--state", state]) == 0
         assert "main.flags.t [1 hour]: 1 windows written" in capsys.readouterr().out
+        assert opened_as_by_the_daemon(state)
         columns = engine.columns("main.flags.t_profile_metrics")
         assert list(columns)[-1] == "positive_rate" and "accuracy_score" in columns
         assert main([*args[:7], "--features", "no_such_column"]) == 1
