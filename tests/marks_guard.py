@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import multiprocessing.process
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -102,6 +103,9 @@ def _address(sock: socket.socket) -> str:
 def install() -> None:
     """Wrap the ways a test starts a process or a server (idempotent; the wrappers cost nothing outside a
     guarded test)."""
+    # Python asks `uname -p` once per process, for whoever first wants platform.platform() (mlflow does
+    # when it is imported): an environment probe, not the test's doing, so ask it here, before any test.
+    platform.processor()
     _guard(subprocess.Popen, "__init__", lambda _self, args, *_a, **_k: f"started a subprocess ({_command(args)})")
     _guard(multiprocessing.process.BaseProcess, "start", lambda self: f"started a process ({self.name})")
     _guard(os, "fork", lambda: "forked a process (os.fork)")
