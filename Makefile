@@ -71,4 +71,4 @@ $(BENCH_STAMP): bench/requirements.txt
 	@touch $@
 
 clean:
-	rm -rf .lakewarden .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .lakewarden .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
