@@ -10,7 +10,7 @@ export SPARK_LOCAL_IP ?= 127.0.0.1
 export MLFLOW_DISABLE_TELEMETRY := true
 export PYSPARK_PYTHON := $(abspath $(PY))
 
-.PHONY: demo test lint java python venv clean bench
+.PHONY: demo test test-fast lint java python venv clean bench
 
 demo: java venv
 	$(VENV)/bin/lakewarden demo
@@ -18,9 +18,14 @@ demo: java venv
 test: java venv lint
 	$(PY) -m pytest
 
+# The tests that start no Spark, server or subprocess (the rest are marked `integration`): about two minutes.
+test-fast: venv
+	$(PY) -m pytest -m "not integration"
+
 lint: venv
 	$(VENV)/bin/ruff check config monitor alerts retrain tests $(wildcard bench)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 venv: python $(STAMP)
 
@@ -66,4 +71,4 @@ $(BENCH_STAMP): bench/requirements.txt
 	@touch $@
 
 clean:
-	rm -rf .lakewarden .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .lakewarden .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -15,6 +15,10 @@ import pytest
 if TYPE_CHECKING:
     from monitor.engines.local_spark import LocalSparkEngine
 
+# pytester: tests/test_marks_guard.py; marks_guard: a test that starts Spark, a subprocess or a server
+# fails unless it is marked integration.
+pytest_plugins = ["pytester", "tests.marks_guard"]
+
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 os.environ["PYSPARK_PYTHON"] = sys.executable
 os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable

@@ -12,7 +12,7 @@ from alerts.channels.paging import PagerDutyChannel
 from alerts.channels.refs import MessageRefs
 from alerts.channels.slack import SlackChannel
 from alerts.channels.smtp import EmailChannel
-from alerts.channels.teams import TeamsConnectorChannel, TeamsWorkflowChannel
+from alerts.channels.teams import MissingExtra, TeamsConnectorChannel, TeamsWorkflowChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.fanout import ChannelConfig, channel_configs
 from config.forwarding import AlertmanagerConfig
@@ -40,7 +40,10 @@ def build_channel(receiver: str, index: int, config: ChannelConfig, clock: Calla
     if isinstance(config, MsTeamsV2Config):
         return TeamsWorkflowChannel(config, clock)
     if isinstance(config, MsTeamsConfig):
-        return TeamsConnectorChannel(config, clock)
+        try:
+            return TeamsConnectorChannel(config, clock)
+        except MissingExtra as exc:
+            raise MissingExtra(f"receiver {receiver!r}, msteams_configs[{index}]: {exc}") from exc.__cause__
     if isinstance(config, PagerDutyConfig):
         return PagerDutyChannel(config, clock)
     if isinstance(config, AlertmanagerConfig):

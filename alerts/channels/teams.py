@@ -4,17 +4,18 @@ Workflows: ``{"type": "message", "attachments": [{"contentType":
 "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": <AdaptiveCard 1.2>}]}``;
 HTTP 202 means queued (not proof of posting). Cards are kept under 28 KB by cutting the text and
 then the fact list. The legacy connector sends a MessageCard with pymsteams, whose success is
-HTTP 200 with body ``1``.
+HTTP 200 with body ``1``. pymsteams is optional (the ``teams-connector`` extra: Microsoft is retiring
+Office 365 connectors); building a connector channel without it raises :class:`MissingExtra`.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
-
-import pymsteams
 
 from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import Answer, Poster, parse_retry_after
@@ -22,6 +23,7 @@ from alerts.templating import TemplateFailed, context, render_title_and_text
 from config.teams import MsTeamsConfig, MsTeamsV2Config
 
 MAX_CARD_BYTES = 28_000
+CONNECTOR_EXTRA = "teams-connector"
 _COLOURS = {"firing": "attention", "resolved": "good", "acknowledged": "accent"}
 
 
@@ -79,10 +81,26 @@ class TeamsWorkflowChannel:
         return self._poster.classify(answer)
 
 
+class MissingExtra(RuntimeError):
+    """A configured channel needs an optional package that is not installed."""
+
+
+def load_pymsteams() -> ModuleType:
+    """The pymsteams module, or :class:`MissingExtra` saying how to install it."""
+    try:
+        return importlib.import_module("pymsteams")  # optional: only the legacy connector needs it
+    except ImportError as exc:
+        raise MissingExtra(
+            "msteams_configs (a legacy Office 365 connector) needs the pymsteams package, which is not "
+            f"installed: pip install 'lakewarden[{CONNECTOR_EXTRA}]' (or move to msteamsv2_configs, "
+            "Teams Workflows, which needs nothing extra)") from exc
+
+
 class TeamsConnectorChannel:
-    """A legacy Office 365 connector (MessageCard) through pymsteams."""
+    """A legacy Office 365 connector (MessageCard) through pymsteams (the ``teams-connector`` extra)."""
 
     def __init__(self, config: MsTeamsConfig, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._pymsteams = load_pymsteams()
         self._config = config
         self._clock = clock
         self._poster = Poster(config.webhook_url.get_secret_value(), config.timeout.total_seconds(), clock)
@@ -97,6 +115,7 @@ class TeamsConnectorChannel:
             title, text = render_title_and_text(self._config, ctx)
         except TemplateFailed as exc:
             return Permanent(str(exc))
+        pymsteams = self._pymsteams
         card = pymsteams.connectorcard(self._config.webhook_url.get_secret_value(),
                                        http_timeout=self._config.timeout.total_seconds())
         card.title(title[:250])
@@ -122,4 +141,5 @@ class TeamsConnectorChannel:
         return Delivered(f"HTTP {card.last_http_response.status_code} from {self.origin}")
 
 
-__all__ = ["TeamsConnectorChannel", "TeamsWorkflowChannel", "adaptive_card", "parse_retry_after"]
+__all__ = ["MissingExtra", "TeamsConnectorChannel", "TeamsWorkflowChannel", "adaptive_card", "load_pymsteams",
+           "parse_retry_after"]

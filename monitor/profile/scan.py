@@ -210,9 +210,3 @@ def scan(engine: SparkEngine, spec: ProfileSpec, infos: Sequence[ColumnInfo], ro
         merge_into(result, key, codec.decode(row["stats"]))
     return result
 
-
-def layout_for(spec: ProfileSpec, infos: Sequence[ColumnInfo], slices: Slices = ()) -> Layout:
-    """The kernel layout ``scan`` uses (for running the kernel on the driver in tests)."""
-    return _select(spec, infos, Rows("main.x.y", "1"), slices)[2]
-
-

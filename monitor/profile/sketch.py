@@ -159,7 +159,3 @@ def binned(hist: Histogram, cuts: Ints) -> Floats:
     counts = np.bincount(index, weights=hist.counts.astype(np.float64), minlength=cuts.size + 1)
     return counts.astype(np.float64)
 
-
-def cut_values(cuts: Ints) -> Floats:
-    """The value at which each bin ends (the upper bound of its last bucket)."""
-    return key_lower_bounds(cuts + 1)

@@ -20,6 +20,8 @@ from monitor.cli import main
 from monitor.logs import configure_logging
 from tests.alerts.alert_fakes import WebhookServer
 
+pytestmark = pytest.mark.integration  # every test's config points at a loopback webhook server it starts
+
 CONFIG = """
 models: [{{name: churn, sources: {{lakehouse: {{table: main.ml.churn}}}}}}]
 state: {{url: "sqlite:///{tmp}/state.db"}}
@@ -88,7 +90,6 @@ def test_routes_rejects_an_argument_that_is_not_a_label(capsys: pytest.CaptureFi
     assert run(capsys, "alerts", "routes", "--config", config, "severity")[0] == 2
 
 
-@pytest.mark.integration
 def test_alerts_test_sends_a_marked_notification_and_prints_the_answers(
     capsys: pytest.CaptureFixture[str], config: str, hook: WebhookServer, tmp_path: Path
 ) -> None:
@@ -175,7 +176,6 @@ def test_silence_add_refuses_matchers_that_match_everything(capsys: pytest.Captu
     assert code == 2 and "match every alert" in out
 
 
-@pytest.mark.integration
 def test_escalations_are_listed_and_acknowledged_from_the_cli(capsys: pytest.CaptureFixture[str], config: str) -> None:
     now = [datetime.now(UTC)]
     daemon = daemon_pipeline(config, now)

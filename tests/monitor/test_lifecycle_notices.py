@@ -163,6 +163,7 @@ def make(world: World, **changes: Any) -> World:
     return World(folder, merged(LIFECYCLE, changes))
 
 
+@pytest.mark.integration
 def test_the_local_app_wires_the_local_ports(world: World) -> None:
     deps = world.app.lifecycle.deps
     assert isinstance(deps.serving, LocalServingBackend)
@@ -170,6 +171,7 @@ def test_the_local_app_wires_the_local_ports(world: World) -> None:
     assert isinstance(deps.verdicts, AssessmentVerdicts)
 
 
+@pytest.mark.integration
 def test_a_run_that_succeeds_says_it_started_then_resolves_with_the_outcome(world: World) -> None:
     champion = world.champion_serving()
     world.window(20, HIGH)  # the trigger: high in 1 of 1 windows
@@ -192,6 +194,7 @@ def test_a_run_that_succeeds_says_it_started_then_resolves_with_the_outcome(worl
     assert world.delivered("pages") == []
 
 
+@pytest.mark.integration
 def test_a_rejected_challenger_resolves_quietly_with_the_reason(world: World) -> None:
     world.champion_serving()
     world.window(20, HIGH)
@@ -204,6 +207,7 @@ def test_a_rejected_challenger_resolves_quietly_with_the_reason(world: World) ->
     assert world.delivered("pages") == []
 
 
+@pytest.mark.integration
 def test_a_failed_job_pages_high_until_the_next_run(world: World) -> None:
     world.champion_serving()
     trigger = manual_trigger(world.model, world.app.assessments, "try again", "alice")
@@ -227,6 +231,7 @@ def test_a_failed_job_pages_high_until_the_next_run(world: World) -> None:
     assert ("firing", "info") in [s[:2] for s in world.delivered()[-2:]]  # one notification: info fires, high ends
 
 
+@pytest.mark.integration
 def test_a_canary_that_gets_worse_rolls_back_and_pages_high(world: World) -> None:
     champion = world.champion_serving()
     world.window(20, HIGH)
@@ -243,6 +248,7 @@ def test_a_canary_that_gets_worse_rolls_back_and_pages_high(world: World) -> Non
     assert pages[-1][:2] == ("firing", "high") and "lifecycle run rolled_back (done)" in pages[-1][2]
 
 
+@pytest.mark.integration
 def test_an_emergency_moves_traffic_back_and_pages_critical(world: World) -> None:
     world = make(world, emergency={"enabled": True, "min_risk": 90})
     previous = world.bad_champion_serving()
@@ -256,6 +262,7 @@ def test_an_emergency_moves_traffic_back_and_pages_critical(world: World) -> Non
     world.app.close()
 
 
+@pytest.mark.integration
 def test_after_an_emergency_critical_windows_wait_for_the_cooldown_then_retrain(world: World) -> None:
     """The previous champion serves now: a second emergency has nothing to fall back to and would page hourly."""
     world = make(world, emergency={"enabled": True, "min_risk": 90})
@@ -275,6 +282,7 @@ def test_after_an_emergency_critical_windows_wait_for_the_cooldown_then_retrain(
     world.app.close()
 
 
+@pytest.mark.integration
 def test_an_emergency_during_a_canary_rolls_the_run_back_and_pages_critical(world: World) -> None:
     world = make(world, emergency={"enabled": True, "min_risk": 90})
     champion = world.champion_serving()
@@ -294,6 +302,7 @@ def test_an_emergency_during_a_canary_rolls_the_run_back_and_pages_critical(worl
     world.app.close()
 
 
+@pytest.mark.integration
 def test_only_the_last_event_of_a_finished_run_speaks(world: World) -> None:
     world.champion_serving()
     world.window(20, HIGH)

@@ -112,6 +112,7 @@ def lake(spark_engine: LocalSparkEngine) -> LocalSparkEngine:
     return spark_engine
 
 
+@pytest.mark.integration
 def test_a_local_refresh_profiles_the_models_table_and_a_restart_runs_it_again(lake: LocalSparkEngine,
                                                                                  tmp_path: Path) -> None:
     settings = local_settings(tmp_path, lake.root, "main.lc_refresh.scored")
@@ -131,6 +132,7 @@ def test_a_local_refresh_profiles_the_models_table_and_a_restart_runs_it_again(l
         RefreshState.SUCCEEDED, "profiled 0 window(s) of main.lc_refresh.scored")
 
 
+@pytest.mark.integration
 def test_a_local_refresh_that_cannot_run_fails_with_the_reason(lake: LocalSparkEngine, tmp_path: Path) -> None:
     engine = state(tmp_path).engine
     missing = LocalProfileRefresher(local_settings(tmp_path, lake.root, "main.lc_refresh.nothing_here"), lake,
@@ -185,6 +187,7 @@ receivers: [{{name: log, file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]}}]
     return DatabricksMonitorRefresher(settings, discovery)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("api", ["legacy", "data_quality"])
 def test_a_workspace_refresh_runs_then_succeeds_on_the_emulators_clock(emulator: Emulator, tmp_path: Path,
                                                                        api: str) -> None:
@@ -199,6 +202,7 @@ def test_a_workspace_refresh_runs_then_succeeds_on_the_emulators_clock(emulator:
     assert state_now is RefreshState.SUCCEEDED and message
 
 
+@pytest.mark.integration
 def test_a_failed_workspace_refresh_fails_with_the_workspaces_message(emulator: Emulator, tmp_path: Path) -> None:
     emulator.monitors.refresh_outcomes.append(("FAILED", "Table main.lc_dbx.inference is missing column ts"))
     refresher = dbx_refresher(emulator, tmp_path)
@@ -208,6 +212,7 @@ def test_a_failed_workspace_refresh_fails_with_the_workspaces_message(emulator: 
         RefreshState.FAILED, "refresh ended failed: Table main.lc_dbx.inference is missing column ts")
 
 
+@pytest.mark.integration
 def test_a_cancelled_workspace_refresh_is_a_failure_and_a_model_without_a_monitor_is_refused(
         emulator: Emulator, tmp_path: Path) -> None:
     refresher = dbx_refresher(emulator, tmp_path, "legacy")
@@ -218,6 +223,7 @@ def test_a_cancelled_workspace_refresh_is_a_failure_and_a_model_without_a_monito
         refresher.start_refresh("served")
 
 
+@pytest.mark.integration
 def test_the_databricks_app_wires_the_workspace_ports(emulator: Emulator, tmp_path: Path,
                                                       spark_engine: LocalSparkEngine) -> None:
     from monitor.app import build_app

@@ -314,6 +314,7 @@ def test_an_old_critical_window_of_a_catch_up_poll_pulls_no_emergency_brake(tmp_
     assert h.lifecycle.runs() == []
 
 
+@pytest.mark.integration
 def test_advance_lifecycle_starts_the_scheduled_run_once_per_period(tmp_path: Path, store: AssessmentStore,
                                                                     clock: Clock) -> None:
     # json.tool stands in for the training job: a real subprocess that exits at once (it rejects the flags)
@@ -328,6 +329,7 @@ def test_advance_lifecycle_starts_the_scheduled_run_once_per_period(tmp_path: Pa
     assert len(h.lifecycle.runs("churn")) == 1
 
 
+@pytest.mark.integration
 def test_lifecycle_ticks_do_not_fill_the_audit_trail_with_the_same_schedule_answer(
         tmp_path: Path, store: AssessmentStore, clock: Clock) -> None:
     """The tick runs every 30 s: a period's answer is recorded once, a blocked ask retried every 10 minutes."""

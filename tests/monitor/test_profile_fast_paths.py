@@ -97,6 +97,7 @@ def _frame(rng: np.random.Generator, n: int, start: datetime) -> pa.Table:
         "k": pa.array(rng.integers(0, 6, n), pa.int32()), "c": rng.choice(["a", "b", "c"], n)})
 
 
+@pytest.mark.integration
 def test_the_worker_pool_merges_pieces_like_one_process(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     start = datetime(2026, 3, 1, tzinfo=UTC)
@@ -160,6 +161,7 @@ def test_local_pool_spark_tasks_and_spark_sql_write_the_same_tables(spark_engine
                         assert left[key] == right[key], (other, key)
 
 
+@pytest.mark.integration
 def test_a_worker_that_dies_is_an_error_and_the_next_scan_gets_new_ones(tmp_path: Path) -> None:
     rng = np.random.default_rng(9)
     _write_parts(tmp_path, [_frame(rng, 2_000, datetime(2026, 3, 1, tzinfo=UTC))], row_group=500)
