@@ -44,6 +44,7 @@ from alerts import MIGRATIONS, Alert, AlertStore, SilenceStore, build_channels, 
 from alerts.outbox import enqueue
 from alerts.transactions import begin_write
 from config import parse_settings
+from config.basics.severity import ALERT_SEVERITIES
 from config.matchers import Matcher
 from monitor.state import open_store
 
@@ -129,9 +130,8 @@ def decision_path(root: Path, sink: Sink, alerts: int, groups: int, freeze: bool
                                     comment="one silenced model")
     notifier = build_pipeline(settings, store, build_channels(settings.receivers, clock), "bench")
     per_group = alerts // groups
-    severities = ("low", "medium", "high", "critical")
     batches = [[Alert({"alertname": "ModelAtRisk", "model": f"m{g}", "team": f"team-{g % 10}",
-                       "signal": f"s{i}", "severity": severities[(g + i) % 4]},
+                       "signal": f"s{i}", "severity": ALERT_SEVERITIES[(g + i) % 4]},
                       {"summary": f"signal s{i} of m{g}", "risk": str(40 + i)}, T0) for i in range(per_group)]
                for g in range(groups)]
     if freeze:

@@ -19,7 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from config.signals import RiskSettings, Severity, severity_rank
+from config.basics.severity import Severity, worst
+from config.signals import RiskSettings
 from monitor import schema
 from monitor.risk import Assessment, PriorWindow, StreamState, advance
 
@@ -167,11 +168,7 @@ def _model_alert(conn: sa.Connection, model: str) -> Severity:
     rows = conn.execute(sa.select(T.c.state_firing, T.c.state_severity).join(
         newest, sa.and_(T.c.stream == newest.c.stream, T.c.window_start == newest.c.start))
         .where(T.c.model == model)).all()
-    worst: Severity = "ok"
-    for row in rows:
-        if row.state_firing and severity_rank(row.state_severity) > severity_rank(worst):
-            worst = row.state_severity
-    return worst
+    return worst(row.state_severity for row in rows if row.state_firing)
 
 
 def _finding_key(data: dict[str, Any]) -> str:

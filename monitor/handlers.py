@@ -9,6 +9,7 @@ from typing import Protocol
 import structlog
 
 from alerts import Alert, AlertService
+from config.basics.severity import at_least
 from config.models import ModelSettings
 from config.settings import Settings
 from monitor import lifecycle_notices
@@ -28,7 +29,7 @@ from monitor.observations import WindowMetrics
 from monitor.risk import history_needed, judge
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import Source, SourceError
-from monitor.translate import alert_annotations, alert_labels, alert_scope, at_least
+from monitor.translate import alert_annotations, alert_labels, alert_scope
 from retrain import Lifecycle, StartReason, Step
 
 log = structlog.get_logger(__name__)

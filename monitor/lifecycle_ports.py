@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 import structlog
 
+from config.basics.severity import severity_rank
 from config.settings import Settings
-from config.tiers import ALERT_SEVERITIES
 from monitor import schema
 from monitor.discovery import MonitorDiscovery
 from monitor.discovery.model import RefreshState as MonitorRefreshState
@@ -51,7 +51,7 @@ class AssessmentVerdicts:
             signals: dict[str, str] = {}
             for finding in row.findings or []:
                 signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))
-                signals[signal] = max(signals.get(signal, tier), tier, key=ALERT_SEVERITIES.index)
+                signals[signal] = max(signals.get(signal, tier), tier, key=severity_rank)
             verdict = WindowVerdict(_utc(row.window_start), _utc(row.window_end), row.severity, float(row.risk),
                                     signals)
             if verdict.mostly_after(since):

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from config.basics.severity import severity_rank
 from config.durations import format_duration
 from config.lifecycle import LifecycleSettings
 from retrain.runs import LifecycleEvent, add_event, insert_run, new_run_id
 from retrain.schema import retrain_runs
 from retrain.switch import read_switch
-from retrain.trigger import Trigger, severity_rank
+from retrain.trigger import Trigger
 
 
 class StartReason(enum.Enum):
