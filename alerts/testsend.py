@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -24,7 +22,8 @@ from alerts.fanout import enqueue_to_receiver, idempotency_key
 from alerts.model import Alert
 from alerts.outbox import Outbox
 from alerts.payload import build_payload
-from alerts.transactions import begin_write
+from config.basics.clock import Clock, utc_now
+from config.basics.sql import begin_write
 from config.receivers import Receiver
 
 TEST_ALERTNAME = "LakewardenTest"
@@ -39,7 +38,7 @@ class TestOutcome:
 
 
 def send_test(engine: sa.Engine, receiver: Receiver,
-              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[TestOutcome]:
+              clock: Clock = utc_now) -> list[TestOutcome]:
     now = clock()
     token = uuid.uuid4().hex
     alert = Alert(

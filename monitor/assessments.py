@@ -12,13 +12,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from config.basics.clock import Clock
 from config.basics.severity import Severity, worst
 from config.signals import RiskSettings
 from monitor import schema
@@ -35,7 +35,7 @@ class Recorded:
 
 
 class AssessmentStore:
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 

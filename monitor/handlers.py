@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
 
 from alerts import Alert, AlertService
+from config.basics.clock import Clock
 from config.basics.severity import at_least
 from config.models import ModelSettings
 from config.settings import Settings
@@ -46,7 +47,7 @@ class HealthReporter(Protocol):
 class Handlers:
     def __init__(self, settings: Settings, sources: Sequence[Source], assessments: AssessmentStore,
                  alerts: AlertService, lifecycle: Lifecycle, health: HealthReporter,
-                 clock: Callable[[], datetime], weights: FeatureWeightsProvider | None = None) -> None:
+                 clock: Clock, weights: FeatureWeightsProvider | None = None) -> None:
         self.settings = settings
         self.sources = tuple(sources)
         self.assessments = assessments

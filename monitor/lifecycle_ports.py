@@ -9,12 +9,12 @@ discovery), and on the embedded default ``lakewarden profile`` over the model's 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
 from config.basics.severity import severity_rank
 from config.settings import Settings
 from monitor import schema
@@ -92,7 +92,7 @@ class DatabricksMonitorRefresher:
 class LocalProfileRefresher:
     """``lakewarden profile`` for the model's lakehouse source: the embedded default's monitor refresh."""
 
-    def __init__(self, settings: Settings, engine: Engine, state: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, settings: Settings, engine: Engine, state: sa.Engine, clock: Clock) -> None:
         self._settings = settings
         self._engine = engine
         self._state = state

@@ -11,13 +11,13 @@ changed production (aliases, an endpoint), it first goes through ``rollback``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
 from retrain.backends.base import JobBackend
@@ -49,7 +49,7 @@ class Lifecycle(RunBook):
         models: Mapping[str, LifecycleSettings],
         backend: JobBackend,
         registry: ModelRegistry,
-        clock: Callable[[], datetime],
+        clock: Clock,
         *,
         serving: ServingBackend | None = None,
         monitors: MonitorRefresher | None = None,

@@ -7,12 +7,12 @@ at its next lifecycle tick. Moving runs forward needs the backends: that is ``re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
 from retrain.guardrails import StartDecision, decide
@@ -25,7 +25,7 @@ log = structlog.get_logger(__name__)
 
 class RunBook:
     def __init__(self, engine: sa.Engine, models: Mapping[str, LifecycleSettings],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Clock) -> None:
         self.engine = engine
         self.models = models
         self.clock = clock

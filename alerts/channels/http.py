@@ -13,7 +13,7 @@ import http.client
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from alerts.channels.base import Permanent, Result, Retryable
+from config.basics.clock import Clock, utc_now
 
 USER_AGENT = "lakewarden/1"
 _EXCERPT = 200
@@ -57,7 +58,7 @@ def origin_of(url: str) -> str:
 class Poster:
     """POSTs to one URL (which may be secret) with a timeout and an optional verifying SSL context."""
 
-    def __init__(self, url: str, timeout: float, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    def __init__(self, url: str, timeout: float, clock: Clock = utc_now,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self._url = url
         self._timeout = timeout

@@ -10,8 +10,7 @@ HTTP 200 with body ``1``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import pymsteams
@@ -19,6 +18,7 @@ import pymsteams
 from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import Answer, Poster, parse_retry_after
 from alerts.templating import TemplateFailed, context, render_title_and_text
+from config.basics.clock import Clock, utc_now
 from config.teams import MsTeamsConfig, MsTeamsV2Config
 
 MAX_CARD_BYTES = 28_000
@@ -56,7 +56,7 @@ def adaptive_card(title: str, text: str, ctx: Mapping[str, Any], max_bytes: int 
 
 
 class TeamsWorkflowChannel:
-    def __init__(self, config: MsTeamsV2Config, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: MsTeamsV2Config, clock: Clock = utc_now) -> None:
         self._config = config
         self._poster = Poster(config.webhook_url.get_secret_value(), config.timeout.total_seconds(), clock)
         self.origin = self._poster.origin
@@ -82,7 +82,7 @@ class TeamsWorkflowChannel:
 class TeamsConnectorChannel:
     """A legacy Office 365 connector (MessageCard) through pymsteams."""
 
-    def __init__(self, config: MsTeamsConfig, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: MsTeamsConfig, clock: Clock = utc_now) -> None:
         self._config = config
         self._clock = clock
         self._poster = Poster(config.webhook_url.get_secret_value(), config.timeout.total_seconds(), clock)

@@ -116,7 +116,7 @@ def _outbox(args: argparse.Namespace) -> int:
 
 def _escalations(args: argparse.Namespace) -> int:
     from alerts import EscalationStore  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
+    from config.basics.clock import utc_now  # noqa: PLC0415
 
     _, engine = open_alert_state(args.config)
     rows = EscalationStore(engine, utc_now).list(include_closed=args.all)
@@ -133,7 +133,7 @@ def _escalations(args: argparse.Namespace) -> int:
 
 def _ack(args: argparse.Namespace) -> int:
     from alerts import EscalationStore  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
+    from config.basics.clock import utc_now  # noqa: PLC0415
 
     _, engine = open_alert_state(args.config)
     try:

@@ -35,9 +35,9 @@ def _when(text: str) -> datetime | None:
 
 def _explain(args: argparse.Namespace) -> int:
     from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from config.basics.clock import utc_now  # noqa: PLC0415
     from monitor.app import open_state  # noqa: PLC0415
     from monitor.assessments import AssessmentStore  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
     from monitor.risk import history_needed  # noqa: PLC0415
     from monitor.risk.explain import render, replay  # noqa: PLC0415
 

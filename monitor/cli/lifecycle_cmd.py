@@ -80,8 +80,8 @@ def _open(path: str) -> tuple[Settings, RunBook]:
     """The config, and a RunBook on its state database (monitor and retrain tables brought up to date)."""
     import retrain  # noqa: PLC0415 - keep --help fast
     from config import load_settings  # noqa: PLC0415
+    from config.basics.clock import utc_now  # noqa: PLC0415
     from monitor import schema  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
     from monitor.state import open_store  # noqa: PLC0415
 
     settings = load_settings(path)

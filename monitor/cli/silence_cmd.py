@@ -50,8 +50,8 @@ def _time(text: str, what: str) -> datetime:
 
 def _store(path: str) -> Any:
     from alerts import SilenceStore  # noqa: PLC0415 - keep --help fast
+    from config.basics.clock import utc_now  # noqa: PLC0415
     from monitor.cli.alerts_cmd import open_alert_state  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
 
     settings, engine = open_alert_state(path)
     return SilenceStore(engine, utc_now, settings.alerting.silence_retention)

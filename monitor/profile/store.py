@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from config.basics.clock import Clock, utc_now
 from monitor import schema
 from monitor.profile import codec
 from monitor.profile.partials import GroupKey, GroupStats
 from monitor.profile.windows import Window
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ class ProfileStore:
 
     def __init__(self, engine: sa.Engine, clock: Clock | None = None) -> None:
         self._engine = engine
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utc_now
 
     # -- reference statistics ---------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ window's end to the window's end.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from config.basics.clock import Clock
 from config.models import ModelSettings
 from config.sources import InferenceSource as InferenceSettings
 from monitor.engines.base import Engine, EngineError
@@ -38,7 +39,7 @@ Key = tuple[datetime, datetime]
 class InferenceSource:
     kind = "inference"
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 

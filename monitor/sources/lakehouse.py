@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from config.basics.clock import Clock
 from config.models import LakehouseSource, ModelSettings
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import WindowMetrics
@@ -39,7 +40,7 @@ TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile
 class LakehouseMetricsSource:
     kind = "lakehouse"
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime],
+    def __init__(self, engine: Engine, clock: Clock,
                  resolve_tables: TableResolver | None = None) -> None:
         self._engine = engine
         self._clock = clock

@@ -8,12 +8,12 @@ champion). Nothing is served: the records say what a real endpoint would serve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
 from retrain.schema import retrain_local_endpoints as T
 from retrain.serving import EndpointMissing, EndpointSnapshot, EndpointState, ServedEntity, check_routes
 
@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 class LocalServingBackend:
     kind = "local"
 
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 

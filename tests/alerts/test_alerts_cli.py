@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from alerts import MIGRATIONS, Alert, AlertStore, build_channels, build_pipeline
 from config import load_settings
+from config.basics.clock import SimulatedClock, utc_now
 from monitor.cli import main
 from monitor.state import open_store
 from tests.alerts.alert_fakes import WebhookServer
@@ -107,11 +107,11 @@ def test_alerts_test_of_an_unknown_receiver_names_the_known_ones(capsys: pytest.
     assert code == 2 and "(receivers: log, hook)" in out
 
 
-def daemon_pipeline(config: str, now: list[datetime]) -> Any:
+def daemon_pipeline(config: str, clock: SimulatedClock) -> Any:
     """The daemon's side: its own engine on the same database, tables migrated as at its start."""
     settings = load_settings(config)
     engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
-    store = AlertStore(engine, lambda: now[0])
+    store = AlertStore(engine, clock)
     return build_pipeline(settings, store, build_channels(settings.receivers, store.clock))
 
 
@@ -123,9 +123,9 @@ def test_a_silence_added_by_the_cli_mutes_at_the_daemons_next_flush_and_expire_l
                     "--comment", "deploying v2")
     assert code == 0
     silence_id = out.strip()
-    now = [datetime.now(UTC)]
-    daemon = daemon_pipeline(config, now)
-    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "low"}, {}, now[0])])
+    clock = SimulatedClock(utc_now())
+    daemon = daemon_pipeline(config, clock)
+    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "low"}, {}, clock())])
     daemon.run_once()
     assert daemon.dispatcher.counts == {"silenced": 1}
     code, out = run(capsys, "silence", "list", "--config", config)
@@ -133,7 +133,7 @@ def test_a_silence_added_by_the_cli_mutes_at_the_daemons_next_flush_and_expire_l
     assert run(capsys, "silence", "expire", "--config", config, silence_id[:8])[0] == 0
     assert run(capsys, "silence", "list", "--config", config)[1].strip() == "no silences"
     assert silence_id in run(capsys, "silence", "list", "--config", config, "--expired")[1]
-    now[0] += timedelta(minutes=1)
+    clock.advance(minutes=1)
     daemon.run_once()
     assert [json.loads(x)["reason"] for x in (tmp_path / "log.jsonl").read_text().splitlines()] == ["first"]
 
@@ -147,10 +147,10 @@ def test_silence_add_refuses_matchers_that_match_everything(capsys: pytest.Captu
 
 @pytest.mark.integration
 def test_escalations_are_listed_and_acknowledged_from_the_cli(capsys: pytest.CaptureFixture[str], config: str) -> None:
-    now = [datetime.now(UTC)]
-    daemon = daemon_pipeline(config, now)
-    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "critical"}, {}, now[0])])
-    now[0] += timedelta(seconds=10)
+    clock = SimulatedClock(utc_now())
+    daemon = daemon_pipeline(config, clock)
+    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "critical"}, {}, clock())])
+    clock.advance(seconds=10)
     daemon.run_once()
     code, out = run(capsys, "alerts", "escalations", "--config", config)
     assert code == 0 and "lead" in out and "next step 1 (round 1)" in out
