@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import structlog
 
 from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
 from retrain.guardrails import StartDecision, decide
@@ -40,7 +41,7 @@ class RunBook:
     def cancel(self, run_id: str, reason: str, by: str) -> RunRecord:
         """Ask a run to stop; the next advance cancels its jobs and rolls back what it changed."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             run = store.load_run(conn, run_id)
             if run is None:
                 raise KeyError(f"no lifecycle run {run_id}")

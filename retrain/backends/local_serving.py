@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import structlog
 
 from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from retrain.schema import retrain_local_endpoints as T
 from retrain.serving import EndpointMissing, EndpointSnapshot, EndpointState, ServedEntity, check_routes
 
@@ -47,7 +48,7 @@ class LocalServingBackend:
 
     def put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
         check_routes(entities, routes)
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:
             row = conn.execute(sa.select(T.c.config_version).where(T.c.name == name)).first()
             if row is None:
                 raise EndpointMissing(f"local serving endpoint {name} does not exist")
