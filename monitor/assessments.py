@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,7 +44,7 @@ class AssessmentStore:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(T.c.window_start, T.c.window_end, T.c.version).where(
                 T.c.model == model, T.c.stream == stream, T.c.window_end > since))
-            return {(_utc(r.window_start), _utc(r.window_end)): r.version for r in rows}
+            return {(r.window_start, r.window_end): r.version for r in rows}
 
     def prior(self, model: str, stream: str, before: datetime, limit: int) -> list[PriorWindow]:
         """Up to ``limit`` windows of the stream that started before ``before``, oldest first."""
@@ -53,7 +53,7 @@ class AssessmentStore:
                                           T.c.measures, T.c.row_count)
                                 .where(T.c.model == model, T.c.stream == stream, T.c.window_start < before)
                                 .order_by(T.c.window_start.desc()).limit(limit)).all()
-        return [PriorWindow(_utc(r.window_start), _utc(r.window_end), r.severity,
+        return [PriorWindow(r.window_start, r.window_end, r.severity,
                             frozenset(_finding_key(f) for f in r.findings or []),
                             {k: float(v) for k, v in (r.measures or {}).items()}, r.row_count)
                 for r in reversed(rows)]
@@ -101,7 +101,7 @@ class AssessmentStore:
             query = query.where(T.c.stream == stream)
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(T.c.window_end.desc(), T.c.id.desc()).limit(limit)).mappings()
-            return [_row(r) for r in rows]
+            return [dict(r) for r in rows]
 
     def window(self, model: str, start: datetime, stream: str | None = None) -> list[dict[str, Any]]:
         """The assessments of the window starting at ``start`` (one per stream, or the given stream)."""
@@ -109,7 +109,7 @@ class AssessmentStore:
         if stream is not None:
             query = query.where(T.c.stream == stream)
         with self._engine.connect() as conn:
-            return [_row(r) for r in conn.execute(query.order_by(T.c.stream)).mappings()]
+            return [dict(r) for r in conn.execute(query.order_by(T.c.stream)).mappings()]
 
     def streams(self, model: str) -> list[str]:
         with self._engine.connect() as conn:
@@ -153,7 +153,7 @@ def _rerun_states(conn: sa.Connection, a: Assessment, risk: RiskSettings) -> Str
     for row in after:
         severities.append(row.severity)
         state = advance(state, severities, risk)
-        if _utc(row.window_start) == a.window_start:
+        if row.window_start == a.window_start:
             mine = state
         if (bool(row.state_firing), row.state_severity, row.state_reason) != (state.firing, state.severity,
                                                                                 state.reason):
@@ -176,18 +176,6 @@ def _finding_key(data: dict[str, Any]) -> str:
     scope_key = f"{scope.get('slice_key') or ''}={scope.get('slice_value') or ''}@{scope.get('model_id') or ''}"
     return "|".join((data.get("signal", ""), data.get("statistic", ""), data.get("column", ""), scope_key,
                      data.get("drift_type") or ""))
-
-
-def _row(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for key in ("window_start", "window_end", "created_at", "updated_at"):
-        if out.get(key) is not None:
-            out[key] = _utc(out[key])
-    return out
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _jsonable(value: Any) -> Any:

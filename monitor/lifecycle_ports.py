@@ -9,7 +9,7 @@ discovery), and on the embedded default ``lakewarden profile`` over the model's 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 import structlog
@@ -52,15 +52,11 @@ class AssessmentVerdicts:
             for finding in row.findings or []:
                 signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))
                 signals[signal] = max(signals.get(signal, tier), tier, key=severity_rank)
-            verdict = WindowVerdict(_utc(row.window_start), _utc(row.window_end), row.severity, float(row.risk),
+            verdict = WindowVerdict(row.window_start, row.window_end, row.severity, float(row.risk),
                                     signals)
             if verdict.mostly_after(since):
                 verdicts.append(verdict)
         return verdicts
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class DatabricksMonitorRefresher:

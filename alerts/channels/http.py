@@ -15,13 +15,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from alerts.channels.base import Permanent, Result, Retryable
-from config.basics.clock import Clock, utc_now
+from config.basics.clock import Clock, utc, utc_now
 
 USER_AGENT = "lakewarden/1"
 _EXCERPT = 200
@@ -135,9 +135,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (utc(when) - now).total_seconds())
 
 
 def describe(reason: object) -> str:

@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from config.basics.clock import Clock
+from config.basics.clock import Clock, utc
 from config.models import ModelSettings
 from config.sources import InferenceSource as InferenceSettings
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import Operations, WindowMetrics
 from monitor.profile.windows import Granularity, parse_granularity
 from monitor.sources.base import SourceError, Stream
-from monitor.sources.lakehouse_rows import utc
 from monitor.sources.payload import (
     QUANTILES,
     PayloadSchema,
