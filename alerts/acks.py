@@ -8,14 +8,14 @@ a REST API key and polling); acknowledge here, and PagerDuty follows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from alerts.schema import alerts_escalations as t
-from alerts.transactions import begin_write
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Escalation:
 
 
 class EscalationStore:
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
@@ -20,6 +20,7 @@ from alerts.channels.base import Channel, Delivered, Permanent, Result, Retryabl
 from alerts.channels.registry import ChannelKey, build_channels
 from alerts.outbox import Outbox, OutboxRow, OutboxStatus
 from alerts.ratelimit import RateLimiter
+from config.basics.clock import Clock
 
 __all__ = ["DeliveryReport", "DeliveryWorker", "build_channels"]
 
@@ -45,7 +46,7 @@ class DeliveryWorker:
         self,
         outbox: Outbox,
         channels: Mapping[ChannelKey, Channel],
-        clock: Callable[[], datetime],
+        clock: Clock,
         worker_id: str,
         lease: timedelta = timedelta(minutes=5),
         limiter: RateLimiter | None = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,8 +26,9 @@ from alerts.escalation import Escalator
 from alerts.routing import ResolvedRoute, parse_path, resolve_path, resolve_routes
 from alerts.schema import alerts_decisions, alerts_escalations
 from alerts.stage import FlushContext, Pipeline
-from alerts.transactions import begin_write
 from alerts.writes import Writes
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from config.receivers import Receiver
 from config.routing import Route
 
@@ -45,7 +46,7 @@ class FlushReport:
 
 class Dispatcher:
     def __init__(self, engine: sa.Engine, route: Route, receivers: Sequence[Receiver], pipeline: Pipeline,
-                 escalator: Escalator, clock: Callable[[], datetime], batch: int = 500) -> None:
+                 escalator: Escalator, clock: Clock, batch: int = 500) -> None:
         self._engine = engine
         self._route = route
         self._receivers = {r.name: r for r in receivers}

@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from alerts.schema import alerts_outbox as t
-from alerts.transactions import begin_write
 from config.alerting import RetrySettings
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 
 _MAX_ERROR = 2000
 DeadHook = Callable[[sa.Connection, "OutboxRow", str, datetime], None]
@@ -115,7 +116,7 @@ def enqueue(
 
 class Outbox:
     def __init__(
-        self, engine: sa.Engine, clock: Callable[[], datetime], policy: RetryPolicy | None = None,
+        self, engine: sa.Engine, clock: Clock, policy: RetryPolicy | None = None,
         on_dead: DeadHook | None = None,
     ) -> None:
         self._engine = engine

@@ -7,9 +7,10 @@ whole rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
+from config.basics.clock import Clock
 from config.receivers import RateLimit
 
 
@@ -32,7 +33,7 @@ class TokenBucket:
 
 
 class RateLimiter:
-    def __init__(self, limits: Mapping[str, RateLimit], clock: Callable[[], datetime]) -> None:
+    def __init__(self, limits: Mapping[str, RateLimit], clock: Clock) -> None:
         self._limits = dict(limits)
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}

@@ -3,64 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
+
+from config.basics.sql import UtcDateTime
 
 metadata = sa.MetaData()
 
 OUTBOX_STATUSES = ("pending", "in_flight", "done", "dead")
 ALERT_STATUSES = ("firing", "resolved")
 
-
-# SQLAlchemy's SQLite DATETIME storage format; ``datetime.isoformat(" ", "microseconds")`` of a naive
-# value writes the same text.
-_SQLITE_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
-
-
-class UtcDateTime(sa.TypeDecorator[datetime]):
-    """Timezone-aware UTC in Python, naive UTC in the database (SQLite has no time zones).
-
-    Stored values share one format, so ``<=`` in SQL compares instants correctly.
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is UTC:
-            return value.replace(tzinfo=None)
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} given where UTC is required")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
-        """On SQLite with SQLAlchemy's default storage format, one step instead of two (this and the
-        DATETIME string format): the same text, at a fraction of the cost, for the thousands of
-        timestamps the decision path writes. Elsewhere the usual two steps."""
-        if dialect.name != "sqlite" or getattr(self.impl_instance.dialect_impl(dialect), "_storage_format",
-                                               None) != _SQLITE_FORMAT:
-            return super().bind_processor(dialect)
-        to_naive_utc = self.process_bind_param
-
-        def process(value: Any) -> str | None:
-            if value is None:
-                return None
-            naive: Any = value.replace(tzinfo=None) if value.tzinfo is UTC else to_naive_utc(value, dialect)
-            return str(naive.isoformat(" ", "microseconds"))
-
-        return process
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
-        return value.replace(tzinfo=UTC)
-
+# Times are config.basics.sql.UtcDateTime, the column type every package shares (it used to be defined
+# here). No migration: on SQLite it writes the same naive UTC text and creates the same DATETIME column.
 
 alerts_state = sa.Table(
     "alerts_state",

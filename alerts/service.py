@@ -24,7 +24,8 @@ from alerts.model import Alert, LabelSet, plain
 from alerts.payload import Status
 from alerts.routecache import RouteCache
 from alerts.schema import alerts_state as s
-from alerts.transactions import begin_write
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from config.receivers import Receiver
 from config.routing import Route, referenced_receivers
 
@@ -77,7 +78,7 @@ class Notification:
 
 class AlertService:
     def __init__(
-        self, engine: sa.Engine, route: Route, receivers: Sequence[Receiver], clock: Callable[[], datetime],
+        self, engine: sa.Engine, route: Route, receivers: Sequence[Receiver], clock: Clock,
         after_sync: Callable[[], object] | None = None,
     ) -> None:
         """``after_sync`` runs after a committed sync that made a group due at once (the daemon passes

@@ -9,7 +9,7 @@ and a running daemon reads them at its next flush.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from alerts.schema import alerts_silences as t
-from alerts.transactions import begin_write
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from config.matchers import Matcher, matches_all
 
 
@@ -64,7 +65,7 @@ def check_matchers(matchers: Sequence[Matcher]) -> None:
 
 
 class SilenceStore:
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime],
+    def __init__(self, engine: sa.Engine, clock: Clock,
                  retention: timedelta = timedelta(days=5)) -> None:
         self._engine = engine
         self._clock = clock

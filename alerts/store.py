@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from alerts.acks import EscalationStore
 from alerts.channels.refs import MessageRefs
 from alerts.silences import SilenceStore
+from config.basics.clock import Clock
 
 
 @dataclass(frozen=True)
 class AlertStore:
     engine: sa.Engine
-    clock: Callable[[], datetime]
+    clock: Clock
 
     def silences(self, retention: timedelta = timedelta(days=5)) -> SilenceStore:
         return SilenceStore(self.engine, self.clock, retention)

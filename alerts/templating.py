@@ -11,9 +11,14 @@ from typing import Any
 
 import jinja2
 
+from config.basics.severity import SEVERITIES, severity_rank
 from config.templates import render
 
-_RANK = {"critical": 5, "high": 4, "error": 4, "medium": 3, "warning": 3, "low": 2, "info": 1, "ok": 0}
+# Which alert leads a group: lakewarden's tiers in their one order, PagerDuty's words (``error``,
+# ``warning``, ``info``, which lifecycle notices use) beside the tiers they stand for, ``info`` between
+# ``ok`` and ``low``; a severity not known ranks below all.
+_RANK = {name: 2 * severity_rank(name) for name in SEVERITIES} | {
+    "error": 2 * severity_rank("high"), "warning": 2 * severity_rank("medium"), "info": 2 * severity_rank("low") - 1}
 
 
 class TemplateFailed(Exception):

@@ -19,7 +19,7 @@ from alerts.model import Alert
 from alerts.payload import build_payload
 from alerts.pipeline import Notifier
 from alerts.store import AlertStore
-from alerts.transactions import begin_write
+from config.basics.sql import begin_write
 from config.receivers import Receiver
 
 TEST_ALERTNAME = "LakewardenTest"

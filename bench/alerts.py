@@ -42,20 +42,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alerts import MIGRATIONS, Alert, AlertStore, SilenceStore, build_channels, build_pipeline
 from alerts.outbox import enqueue
-from alerts.transactions import begin_write
 from config import parse_settings
+from config.basics.clock import SimulatedClock, utc_now
+from config.basics.severity import ALERT_SEVERITIES
+from config.basics.sql import begin_write
 from config.matchers import Matcher
 from monitor.state import open_store
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Sink:
@@ -123,15 +117,14 @@ alerting:
 def decision_path(root: Path, sink: Sink, alerts: int, groups: int, freeze: bool = True) -> dict[str, Any]:
     settings = parse_settings(settings_text(root, sink.url()), "bench.yaml", {})
     engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
-    clock = Clock()
+    clock = SimulatedClock(T0)
     store = AlertStore(engine, clock)
     SilenceStore(engine, clock).add([Matcher.parse('model="m7"')], T0 + timedelta(days=1), created_by="bench",
                                     comment="one silenced model")
     notifier = build_pipeline(settings, store, build_channels(settings.receivers, clock), "bench")
     per_group = alerts // groups
-    severities = ("low", "medium", "high", "critical")
     batches = [[Alert({"alertname": "ModelAtRisk", "model": f"m{g}", "team": f"team-{g % 10}",
-                       "signal": f"s{i}", "severity": severities[(g + i) % 4]},
+                       "signal": f"s{i}", "severity": ALERT_SEVERITIES[(g + i) % 4]},
                       {"summary": f"signal s{i} of m{g}", "risk": str(40 + i)}, T0) for i in range(per_group)]
                for g in range(groups)]
     if freeze:
@@ -162,7 +155,7 @@ def decision_path(root: Path, sink: Sink, alerts: int, groups: int, freeze: bool
 def delivery(root: Path, sink: Sink, count: int, rate: float | None) -> dict[str, Any]:
     settings = parse_settings(settings_text(root, sink.url()), "bench.yaml", {})
     engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
-    clock = lambda: datetime.now(UTC)  # noqa: E731 - real time: latency is measured in real time
+    clock = utc_now  # real time: latency is measured in real time
     worker = build_pipeline(settings, AlertStore(engine, clock), build_channels(settings.receivers, clock),
                             "bench-delivery").worker
     with begin_write(engine) as conn:  # the decision path's rows are not part of this measurement

@@ -8,8 +8,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from config.base import Strict
+from config.basics.severity import AlertSeverity
 from config.durations import Duration
-from config.tiers import AlertSeverity, DurationTiers, Tiers
+from config.tiers import DurationTiers, Tiers
 
 
 class Check(Strict):

@@ -31,6 +31,7 @@ from datetime import timedelta
 from pydantic import Field, field_validator, model_validator
 
 from config.base import Strict
+from config.basics.severity import AlertSeverity
 from config.durations import Duration
 from config.lifecycle_steps import (
     RESERVED_PARAMETERS,
@@ -43,7 +44,6 @@ from config.lifecycle_steps import (
     RefreshMonitorStep,
     RetrainStep,
     RolloutStep,
-    Severity,
     StepName,
     ValidateStep,
 )
@@ -51,7 +51,7 @@ from config.lifecycle_steps import (
 __all__ = [
     "RESERVED_PARAMETERS", "BatchScoreStep", "EmergencySettings", "Floor", "HeldFor", "JobSpec",
     "LifecycleSettings", "MetricGate", "PromoteStep", "RefreshMonitorStep", "RetrainStep", "RolloutStep",
-    "Severity", "StepName", "TriggerPolicy", "ValidateStep",
+    "StepName", "TriggerPolicy", "ValidateStep",
 ]
 
 SIGNAL_NAMES = ("feature_drift", "prediction_drift", "label_drift", "quality", "data_quality", "operational",
@@ -74,9 +74,9 @@ class HeldFor(Strict):
 class TriggerPolicy(Strict):
     """When a run starts, and the guardrails every start passes (README "Lifecycle")."""
 
-    min_severity: Severity = "high"
+    min_severity: AlertSeverity = "high"
     held_for: HeldFor = Field(default_factory=HeldFor)
-    on_signals: dict[str, Severity] = Field(default_factory=dict)
+    on_signals: dict[str, AlertSeverity] = Field(default_factory=dict)
     schedule: Duration | None = None
     cooldown: Duration = timedelta(hours=6)
     max_runs_per_day: int = Field(default=3, ge=1)
@@ -85,7 +85,7 @@ class TriggerPolicy(Strict):
 
     @field_validator("on_signals")
     @classmethod
-    def _known_signals(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+    def _known_signals(cls, value: dict[str, AlertSeverity]) -> dict[str, AlertSeverity]:
         unknown = sorted(set(value) - set(SIGNAL_NAMES))
         if unknown:
             raise ValueError(f"unknown signal(s) {unknown}; known: {', '.join(SIGNAL_NAMES)}")

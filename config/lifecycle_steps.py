@@ -14,9 +14,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from config.base import Strict
+from config.basics.severity import AlertSeverity
 from config.durations import Duration
 
-Severity = Literal["low", "medium", "high", "critical"]
 StepName = Literal["retrain", "validate", "promote", "rollout", "refresh_monitor", "batch_score"]
 
 # What must come earlier in ``steps`` for each step to make sense.
@@ -192,7 +192,7 @@ class RolloutStep(Strict):
     endpoint: str = Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")
     canary_percent: int = Field(default=10, ge=0, le=99)
     observe_windows: int = Field(default=3, ge=1, le=100)
-    rollback_on: Severity = "high"
+    rollback_on: AlertSeverity = "high"
     watch: tuple[str, ...] = ("quality", "operational")
     update_timeout: Duration = timedelta(minutes=30)
     timeout: Duration = timedelta(hours=24)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from config.base import Strict
+from config.basics.severity import ALERT_SEVERITIES, AlertSeverity, severity_rank
 from config.drift_signals import DriftSignal, DriftStatistic, DriftTest, FeatureWeights, feature_drift, label_drift
 from config.drift_signals import prediction_drift as _prediction_drift
 from config.health_signals import (
@@ -29,23 +30,13 @@ from config.quality_signals import (
     QualityMetric,
     TrendSignal,
 )
-from config.tiers import (
-    ALERT_SEVERITIES,
-    SEVERITIES,
-    AlertSeverity,
-    DurationTiers,
-    Floors,
-    MofN,
-    Severity,
-    Tiers,
-    severity_rank,
-)
+from config.tiers import DurationTiers, Floors, MofN, Tiers
 
 __all__ = [
-    "ALERT_SEVERITIES", "SEVERITIES", "AlertSeverity", "Check", "CustomMetric", "DataQualitySignal", "DriftSignal",
+    "Check", "CustomMetric", "DataQualitySignal", "DriftSignal",
     "DriftStatistic", "DriftTest", "DurationTiers", "FairnessSignal", "FeatureWeights", "Floors", "FreshnessCheck",
     "LatencyCheck", "ModelQualitySignal", "MofN", "MonitorHealthSignal", "OperationalSignal", "QualityMetric",
-    "RiskSettings", "SchemaCheck", "Severity", "Signals", "Tiers", "TrendSignal", "VolumeSignal", "severity_rank",
+    "RiskSettings", "SchemaCheck", "Signals", "Tiers", "TrendSignal", "VolumeSignal",
 ]
 
 
@@ -93,7 +84,7 @@ class RiskSettings(Strict):
         """Windows below this severity count towards resolving."""
         if self.resolve_below is not None:
             return self.resolve_below
-        return ALERT_SEVERITIES[max(0, ALERT_SEVERITIES.index(self.alert_from) - 1)]
+        return ALERT_SEVERITIES[max(0, severity_rank(self.alert_from) - 2)]  # ALERT_SEVERITIES[i] ranks i + 1
 
     @property
     def history_windows(self) -> int:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import alerts
 import retrain
 from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, build_pipeline
+from config.basics.clock import Clock, utc_now
 from config.lifecycle import LifecycleSettings
 from config.service import LocalSparkSettings
 from config.settings import Settings
 from monitor import schema
 from monitor.assessments import AssessmentStore
 from monitor.bus import MessageBus
-from monitor.clock import Clock, utc_now
 from monitor.engines.base import Engine
 from monitor.handlers import Handlers
 from monitor.http import Health

@@ -12,16 +12,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from config.signals import RiskSettings, Severity, severity_rank
+from config.basics.clock import Clock
+from config.basics.severity import Severity, worst
+from config.signals import RiskSettings
 from monitor import schema
 from monitor.risk import Assessment, PriorWindow, StreamState, advance
+from monitor.risk.stored import StoredAssessment, StoredRevision
 
 T = schema.window_assessments
 
@@ -33,65 +35,8 @@ class Recorded:
     rewrite: bool  # the window had been judged before, with another version
 
 
-@dataclass(frozen=True)
-class StoredAssessment:
-    """One stored window assessment, as read back: datetimes aware (UTC), JSON columns as stored.
-
-    ``findings`` and ``skipped`` hold the stored JSON objects (``monitor.risk.explain`` turns them
-    back into ``Finding`` and ``NotRaised``); ``inputs`` is the judged window and feature weights
-    (empty for a window stored by schema version 1), ``measures`` the series values later windows need.
-    """
-
-    id: int
-    model: str
-    stream: str
-    granularity: str
-    window_start: datetime
-    window_end: datetime
-    version: str | None  # None: judged by schema version 1, version unknown
-    revision: int
-    risk: float
-    severity: Severity
-    findings: tuple[dict[str, Any], ...]
-    skipped: tuple[dict[str, Any], ...]  # everything not raised, with the reason
-    inputs: Mapping[str, Any]
-    measures: Mapping[str, Any]
-    row_count: int | None
-    state_firing: bool
-    state_severity: Severity
-    state_reason: str
-    alert_severity: Severity
-    created_at: datetime
-    updated_at: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        """The stored row as JSON values, in the table's column order (``lakewarden explain --json``)."""
-        return {"id": self.id, "model": self.model, "stream": self.stream, "granularity": self.granularity,
-                "window_start": str(self.window_start), "window_end": str(self.window_end),
-                "version": self.version, "revision": self.revision, "risk": self.risk, "severity": self.severity,
-                "findings": list(self.findings), "skipped": list(self.skipped), "inputs": dict(self.inputs),
-                "measures": dict(self.measures), "row_count": self.row_count, "state_firing": self.state_firing,
-                "state_severity": self.state_severity, "state_reason": self.state_reason,
-                "alert_severity": self.alert_severity, "created_at": str(self.created_at),
-                "updated_at": str(self.updated_at)}
-
-
-@dataclass(frozen=True)
-class StoredRevision:
-    """An assessment's earlier revision, kept when a rewritten window replaced it."""
-
-    id: int
-    assessment_id: int
-    revision: int
-    version: str | None
-    risk: float
-    severity: Severity
-    findings: tuple[dict[str, Any], ...]
-    replaced_at: datetime
-
-
 class AssessmentStore:
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 
@@ -100,7 +45,7 @@ class AssessmentStore:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(T.c.window_start, T.c.window_end, T.c.version).where(
                 T.c.model == model, T.c.stream == stream, T.c.window_end > since))
-            return {(_utc(r.window_start), _utc(r.window_end)): r.version for r in rows}
+            return {(r.window_start, r.window_end): r.version for r in rows}
 
     def prior(self, model: str, stream: str, before: datetime, limit: int) -> list[PriorWindow]:
         """Up to ``limit`` windows of the stream that started before ``before``, oldest first."""
@@ -109,7 +54,7 @@ class AssessmentStore:
                                           T.c.measures, T.c.row_count)
                                 .where(T.c.model == model, T.c.stream == stream, T.c.window_start < before)
                                 .order_by(T.c.window_start.desc()).limit(limit)).all()
-        return [PriorWindow(_utc(r.window_start), _utc(r.window_end), r.severity,
+        return [PriorWindow(r.window_start, r.window_end, r.severity,
                             frozenset(_finding_key(f) for f in r.findings or []),
                             {k: float(v) for k, v in (r.measures or {}).items()}, r.row_count)
                 for r in reversed(rows)]
@@ -178,7 +123,7 @@ class AssessmentStore:
             rows = conn.execute(sa.select(table).where(table.c.assessment_id == assessment_id)
                                 .order_by(table.c.revision))
             return [StoredRevision(r.id, r.assessment_id, r.revision, r.version, r.risk, r.severity,
-                                   tuple(r.findings or ()), _utc(r.replaced_at)) for r in rows]
+                                   tuple(r.findings or ()), r.replaced_at) for r in rows]
 
     def audit(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
         with self._engine.begin() as conn:
@@ -210,7 +155,7 @@ def _rerun_states(conn: sa.Connection, a: Assessment, risk: RiskSettings) -> Str
     for row in after:
         severities.append(row.severity)
         state = advance(state, severities, risk)
-        if _utc(row.window_start) == a.window_start:
+        if row.window_start == a.window_start:
             mine = state
         if (bool(row.state_firing), row.state_severity, row.state_reason) != (state.firing, state.severity,
                                                                                 state.reason):
@@ -225,11 +170,7 @@ def _model_alert(conn: sa.Connection, model: str) -> Severity:
     rows = conn.execute(sa.select(T.c.state_firing, T.c.state_severity).join(
         newest, sa.and_(T.c.stream == newest.c.stream, T.c.window_start == newest.c.start))
         .where(T.c.model == model)).all()
-    worst: Severity = "ok"
-    for row in rows:
-        if row.state_firing and severity_rank(row.state_severity) > severity_rank(worst):
-            worst = row.state_severity
-    return worst
+    return worst(row.state_severity for row in rows if row.state_firing)
 
 
 def _finding_key(data: dict[str, Any]) -> str:
@@ -242,16 +183,13 @@ def _finding_key(data: dict[str, Any]) -> str:
 def _stored(r: sa.Row[Any]) -> StoredAssessment:
     """The one place a ``monitor_assessments`` row becomes a :class:`StoredAssessment`."""
     return StoredAssessment(
-        id=r.id, model=r.model, stream=r.stream, granularity=r.granularity, window_start=_utc(r.window_start),
-        window_end=_utc(r.window_end), version=r.version, revision=r.revision, risk=r.risk, severity=r.severity,
+        id=r.id, model=r.model, stream=r.stream, granularity=r.granularity, window_start=r.window_start,
+        window_end=r.window_end, version=r.version, revision=r.revision, risk=r.risk, severity=r.severity,
         findings=tuple(r.findings or ()), skipped=tuple(r.skipped or ()), inputs=r.inputs or {},
         measures=r.measures or {}, row_count=r.row_count, state_firing=bool(r.state_firing),
         state_severity=r.state_severity, state_reason=r.state_reason, alert_severity=r.alert_severity,
-        created_at=_utc(r.created_at), updated_at=_utc(r.updated_at))
+        created_at=r.created_at, updated_at=r.updated_at)
 
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
 
 from alerts import Alert, AlertService
+from config.basics.clock import Clock
+from config.basics.severity import at_least
 from config.models import ModelSettings
 from config.settings import Settings
 from monitor import lifecycle_notices
@@ -28,7 +30,7 @@ from monitor.observations import WindowMetrics
 from monitor.risk import history_needed, judge
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import Source, SourceError
-from monitor.translate import alert_annotations, alert_labels, alert_scope, at_least
+from monitor.translate import alert_annotations, alert_labels, alert_scope
 from retrain import Lifecycle, StartReason, Step
 
 log = structlog.get_logger(__name__)
@@ -45,7 +47,7 @@ class HealthReporter(Protocol):
 class Handlers:
     def __init__(self, settings: Settings, sources: Sequence[Source], assessments: AssessmentStore,
                  alerts: AlertService, lifecycle: Lifecycle, health: HealthReporter,
-                 clock: Callable[[], datetime], weights: FeatureWeightsProvider | None = None) -> None:
+                 clock: Clock, weights: FeatureWeightsProvider | None = None) -> None:
         self.settings = settings
         self.sources = tuple(sources)
         self.assessments = assessments

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from monitor.clock import Clock, utc_now
+from config.basics.clock import Clock, utc_now
 from monitor.logs import redact_text
 
 __all__ = ["Health", "HealthSource", "HttpServer", "PostHandler", "Reply"]

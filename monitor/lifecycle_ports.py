@@ -9,14 +9,14 @@ discovery), and on the embedded default ``lakewarden profile`` over the model's 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
+from config.basics.severity import severity_rank
 from config.settings import Settings
-from config.tiers import ALERT_SEVERITIES
 from monitor import schema
 from monitor.discovery import MonitorDiscovery
 from monitor.discovery.model import MonitorRefreshState
@@ -51,16 +51,12 @@ class AssessmentVerdicts:
             signals: dict[str, str] = {}
             for finding in row.findings or []:
                 signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))
-                signals[signal] = max(signals.get(signal, tier), tier, key=ALERT_SEVERITIES.index)
-            verdict = WindowVerdict(_utc(row.window_start), _utc(row.window_end), row.severity, float(row.risk),
+                signals[signal] = max(signals.get(signal, tier), tier, key=severity_rank)
+            verdict = WindowVerdict(row.window_start, row.window_end, row.severity, float(row.risk),
                                     signals)
             if verdict.mostly_after(since):
                 verdicts.append(verdict)
         return verdicts
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class DatabricksMonitorRefresher:
@@ -92,7 +88,7 @@ class DatabricksMonitorRefresher:
 class LocalProfileRefresher:
     """``lakewarden profile`` for the model's lakehouse source: the embedded default's monitor refresh."""
 
-    def __init__(self, settings: Settings, engine: Engine, state: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, settings: Settings, engine: Engine, state: sa.Engine, clock: Clock) -> None:
         self._settings = settings
         self._engine = engine
         self._state = state

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from config.basics.severity import at_least
 from config.durations import format_duration
 from config.models import ModelSettings
 from monitor.assessments import AssessmentStore
 from monitor.risk import Assessment
 from monitor.sources.monitor_status import KIND as MONITOR_STATUS
-from monitor.translate import at_least
 from retrain import Trigger
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)

@@ -7,10 +7,11 @@ Jobs are thin (they put a command on the daemon's inbox and return), have stable
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from config.basics.clock import utc_now
 from config.settings import Settings
 from monitor.bus import Command
 from monitor.messages import AdvanceLifecycle, PollDue
@@ -20,7 +21,10 @@ class Ticker:
     def __init__(self, settings: Settings, submit: Callable[[Command], None]) -> None:
         self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1,
                                                                           "misfire_grace_time": None})
-        now = datetime.now(UTC)
+        # APScheduler runs jobs by the real clock, so their first run is the real now, not the app's
+        # clock: under the demo's simulated clock (days in the past) that would replay every missed
+        # interval since then.
+        now = utc_now()
         for model in settings.models:
             self._scheduler.add_job(submit, "interval", args=[PollDue(model.name)], id=f"poll:{model.name}",
                                     seconds=model.poll_interval.total_seconds(), next_run_time=now)

@@ -6,6 +6,12 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from config.basics.sql import UtcDateTime
+
+# Times are config.basics.sql.UtcDateTime (they were ``sa.DateTime(timezone=True)``), so they read back
+# aware UTC instead of naive. No migration: the DDL is the same (DATETIME on SQLite, TIMESTAMP WITH TIME
+# ZONE on PostgreSQL), and on SQLite the stored text is the same, since the monitor only ever wrote UTC
+# values and SQLite's DATETIME wrote their naive digits. A naive value is now refused on the way in.
 metadata = sa.MetaData()
 
 schema_versions = sa.Table(
@@ -13,7 +19,7 @@ schema_versions = sa.Table(
     metadata,
     sa.Column("package", sa.String(64), primary_key=True),
     sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
 )
 
 watermarks = sa.Table(
@@ -21,9 +27,9 @@ watermarks = sa.Table(
     metadata,
     sa.Column("model", sa.String(128), primary_key=True),
     sa.Column("source", sa.String(256), primary_key=True),
-    sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("window_end", UtcDateTime, nullable=False),
     sa.Column("monitor_version", sa.BigInteger, nullable=True),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 assessments = sa.Table(
@@ -32,14 +38,14 @@ assessments = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("model", sa.String(128), nullable=False),
     sa.Column("granularity", sa.String(32), nullable=False),
-    sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("window_start", UtcDateTime, nullable=False),
+    sa.Column("window_end", UtcDateTime, nullable=False),
     sa.Column("risk", sa.Float, nullable=False),
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("findings", sa.JSON, nullable=False),
     sa.Column("skipped", sa.JSON, nullable=False),
     sa.Column("inputs", sa.JSON, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("model", "granularity", "window_start", "window_end", name="uq_assessment_window"),
 )
 
@@ -47,7 +53,7 @@ audit = sa.Table(
     "monitor_audit",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("subject", sa.String(256), nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
@@ -75,8 +81,8 @@ window_assessments = sa.Table(
     sa.Column("model", sa.String(128), nullable=False),
     sa.Column("stream", sa.String(160), nullable=False),
     sa.Column("granularity", sa.String(32), nullable=False),
-    sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("window_start", UtcDateTime, nullable=False),
+    sa.Column("window_end", UtcDateTime, nullable=False),
     sa.Column("version", sa.String(512), nullable=True),  # NULL: judged by version 1, version unknown
     sa.Column("revision", sa.Integer, nullable=False),
     sa.Column("risk", sa.Float, nullable=False),
@@ -90,8 +96,8 @@ window_assessments = sa.Table(
     sa.Column("state_severity", sa.String(16), nullable=False),
     sa.Column("state_reason", sa.Text, nullable=False),
     sa.Column("alert_severity", sa.String(16), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("model", "stream", "window_start", "window_end", name="uq_assessment_stream_window"),
 )
 sa.Index("ix_assessments_model_end", window_assessments.c.model, window_assessments.c.window_end)
@@ -106,7 +112,7 @@ assessment_revisions = sa.Table(
     sa.Column("risk", sa.Float, nullable=False),
     sa.Column("severity", sa.String(16), nullable=False),
     sa.Column("findings", sa.JSON, nullable=False),
-    sa.Column("replaced_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("replaced_at", UtcDateTime, nullable=False),
 )
 
 
@@ -146,7 +152,7 @@ profile_references = sa.Table(
     sa.Column("reference_key", sa.String(64), primary_key=True),  # ProfileSpec.reference_key()
     sa.Column("fingerprint", sa.String(128), nullable=False),  # of the baseline table's data
     sa.Column("stats", sa.LargeBinary, nullable=False),  # monitor.profile.store.encode_reference
-    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("computed_at", UtcDateTime, nullable=False),
 )
 
 profile_versions = sa.Table(
@@ -155,7 +161,7 @@ profile_versions = sa.Table(
     sa.Column("profile_table", sa.String(256), primary_key=True),
     sa.Column("spec_fingerprint", sa.String(64), nullable=False),
     sa.Column("monitor_version", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 profile_windows = sa.Table(
@@ -163,12 +169,12 @@ profile_windows = sa.Table(
     metadata_v3,
     sa.Column("profile_table", sa.String(256), primary_key=True),
     sa.Column("granularity", sa.String(32), primary_key=True),
-    sa.Column("window_start", sa.DateTime(timezone=True), primary_key=True),
-    sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("window_start", UtcDateTime, primary_key=True),
+    sa.Column("window_end", UtcDateTime, nullable=False),
     sa.Column("monitor_version", sa.BigInteger, nullable=False),
     sa.Column("row_count", sa.BigInteger, nullable=False),
     sa.Column("checksum", sa.String(64), nullable=False),  # of the window's timestamps: late rows show
-    sa.Column("written_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("written_at", UtcDateTime, nullable=False),
 )
 
 

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from config.models import ModelSettings
-from config.signals import SEVERITIES
 from monitor.risk import Assessment
 
 ALERT_NAME = "ModelAtRisk"
-
-
-def at_least(severity: str, floor: str) -> bool:
-    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)
 
 
 def alert_labels(model: ModelSettings, severity: str) -> dict[str, str]:

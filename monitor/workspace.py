@@ -7,10 +7,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from datetime import datetime
 
+from config.basics.clock import Clock
 from config.secrets import reveal
 from config.service import SparkConnectSettings, SqlWarehouseSettings, WorkspaceSettings
 from config.settings import Settings
@@ -82,7 +82,7 @@ class WorkspaceBackends:
         return self.discovery.status
 
 
-def databricks_backends(settings: Settings, clock: Callable[[], datetime], mlflow: MlflowRegistry) -> WorkspaceBackends:
+def databricks_backends(settings: Settings, clock: Clock, mlflow: MlflowRegistry) -> WorkspaceBackends:
     """Jobs, UC aliases and monitor discovery on the workspace of ``settings.workspace``.
 
     ``mlflow`` (on ``databricks``/``databricks-uc``) keeps what databricks-sdk cannot do: version tags

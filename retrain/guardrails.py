@@ -18,12 +18,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from config.basics.severity import severity_rank
+from config.basics.sql import begin_write
 from config.durations import format_duration
 from config.lifecycle import LifecycleSettings
 from retrain.runs import LifecycleEvent, add_event, insert_run, new_run_id
 from retrain.schema import retrain_runs
 from retrain.switch import read_switch
-from retrain.trigger import Trigger, severity_rank
+from retrain.trigger import Trigger
 
 
 class StartReason(enum.Enum):
@@ -162,7 +164,7 @@ def decide(
     for _ in range(2):  # a concurrent caller may win a unique index: then look again
         run_id = new_run_id()
         try:
-            with engine.begin() as conn:
+            with begin_write(engine) as conn:
                 blocked = stored_decision(conn, trigger, settings, key, now, emergency)
                 decision = blocked or StartDecision(
                     StartReason.STARTED, f"run {run_id} created: {trigger.reason}", run_id

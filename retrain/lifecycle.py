@@ -11,13 +11,14 @@ changed production (aliases, an endpoint), it first goes through ``rollback``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
 from retrain.backends.base import JobBackend
@@ -49,7 +50,7 @@ class Lifecycle(RunBook):
         models: Mapping[str, LifecycleSettings],
         backend: JobBackend,
         registry: ModelRegistry,
-        clock: Callable[[], datetime],
+        clock: Clock,
         *,
         serving: ServingBackend | None = None,
         monitors: MonitorRefresher | None = None,
@@ -183,7 +184,7 @@ class Lifecycle(RunBook):
         return self.cancel(run.run_id, reason, by="lakewarden")
 
     def _record(self, run_id: str, external: dict[str, Any]) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             fresh = store.load_run(conn, run_id)
             if fresh is not None:
                 store.update_run(conn, fresh, self.clock(), external=external)
@@ -192,7 +193,7 @@ class Lifecycle(RunBook):
               external: Mapping[str, Any] | None = None) -> list[LifecycleEvent]:
         now = self.clock()
         event = LifecycleEvent(run.run_id, run.model, kind, message, now)
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             fresh = store.load_run(conn, run.run_id) or run
             entering = {f"{step.value}_started_at": now.isoformat()} if step is not fresh.step else {}
             store.update_run(conn, fresh, now, state=state, step=step, external={**entering, **(external or {})},

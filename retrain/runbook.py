@@ -7,12 +7,13 @@ at its next lifecycle tick. Moving runs forward needs the backends: that is ``re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
 from retrain.guardrails import StartDecision, decide
@@ -25,7 +26,7 @@ log = structlog.get_logger(__name__)
 
 class RunBook:
     def __init__(self, engine: sa.Engine, models: Mapping[str, LifecycleSettings],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Clock) -> None:
         self.engine = engine
         self.models = models
         self.clock = clock
@@ -40,7 +41,7 @@ class RunBook:
     def cancel(self, run_id: str, reason: str, by: str) -> RunRecord:
         """Ask a run to stop; the next advance cancels its jobs and rolls back what it changed."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             run = store.load_run(conn, run_id)
             if run is None:
                 raise KeyError(f"no lifecycle run {run_id}")

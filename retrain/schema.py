@@ -11,32 +11,13 @@ idempotency key per trigger, and one unfinished run per model.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
+from config.basics.sql import UtcDateTime
 
-class UtcDateTime(sa.types.TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime, stored as naive UTC (SQLite keeps no offset)."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: lakewarden stores timezone-aware UTC times")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)  # noqa: S101 - the column type guarantees it
-        return value.replace(tzinfo=UTC)
-
-
+# Times are config.basics.sql.UtcDateTime, the column type every package shares (it used to be defined
+# here). No migration: on SQLite it writes the same naive UTC text and creates the same DATETIME column.
 metadata = sa.MetaData()
 
 retrain_runs = sa.Table(

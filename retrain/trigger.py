@@ -8,18 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from config.basics.severity import ALERT_SEVERITIES
 from config.lifecycle import RESERVED_PARAMETERS
 
-SEVERITIES = ("low", "medium", "high", "critical")
 _PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-
-
-def severity_rank(severity: str) -> int:
-    """Order of a severity tier: low < medium < high < critical."""
-    try:
-        return SEVERITIES.index(severity)
-    except ValueError:
-        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}") from None
 
 
 def reason_kind(reason: str) -> str:
@@ -53,7 +45,8 @@ class Trigger:
             raise ValueError("a trigger needs a model name")
         if not reason_kind(self.reason):
             raise ValueError("a trigger needs a reason, e.g. 'drift: psi on tenure_months 0.31'")
-        severity_rank(self.severity)
+        if self.severity not in ALERT_SEVERITIES:  # "ok" is a verdict, not a reason to retrain
+            raise ValueError(f"severity must be one of {', '.join(ALERT_SEVERITIES)}, not {self.severity!r}")
         for name in ("window_start", "window_end", "data_end"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() != timedelta(0):

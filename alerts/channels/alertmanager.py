@@ -9,18 +9,18 @@ rejects), 429/5xx and network errors are retryable.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from alerts.channels.base import Delivered, Result
 from alerts.channels.http import Answer, Poster, verifying_context
 from alerts.model import iso
+from config.basics.clock import Clock, utc_now
 from config.forwarding import AlertmanagerConfig
 
 
 class AlertmanagerChannel:
-    def __init__(self, config: AlertmanagerConfig, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: AlertmanagerConfig, clock: Clock = utc_now) -> None:
         self._config = config
         self._clock = clock
         context = verifying_context(str(config.ca_file) if config.ca_file else None)

@@ -13,14 +13,15 @@ import http.client
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from alerts.channels.base import Permanent, Result, Retryable
+from config.basics.clock import Clock, utc, utc_now
 
 USER_AGENT = "lakewarden/1"
 _EXCERPT = 200
@@ -57,7 +58,7 @@ def origin_of(url: str) -> str:
 class Poster:
     """POSTs to one URL (which may be secret) with a timeout and an optional verifying SSL context."""
 
-    def __init__(self, url: str, timeout: float, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    def __init__(self, url: str, timeout: float, clock: Clock = utc_now,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self._url = url
         self._timeout = timeout
@@ -134,9 +135,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return max(0.0, (utc(when) - now).total_seconds())
 
 
 def describe(reason: object) -> str:

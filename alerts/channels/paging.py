@@ -14,8 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
@@ -27,6 +26,7 @@ from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import parse_retry_after, verifying_context
 from alerts.model import iso
 from alerts.templating import TemplateFailed, context, render_text
+from config.basics.clock import Clock, utc_now
 from config.paging import PagerDutyConfig
 
 _QUIET = logging.getLogger("lakewarden.pagerduty_client")
@@ -47,7 +47,7 @@ def dedup_key(payload: Mapping[str, Any]) -> str:
 
 
 class PagerDutyChannel:
-    def __init__(self, config: PagerDutyConfig, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: PagerDutyConfig, clock: Clock = utc_now) -> None:
         self._config = config
         self._clock = clock
         self.origin = config.url

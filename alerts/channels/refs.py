@@ -7,14 +7,13 @@ updates the message that announced the alert.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from alerts.schema import alerts_message_refs as t
-from alerts.transactions import begin_write
+from config.basics.clock import Clock, utc_now
+from config.basics.sql import begin_write
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ def ref_key(group: str, receiver: str, kind: str, index: int) -> str:
 
 
 class MessageRefs:
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock = utc_now) -> None:
         self._engine = engine
         self._clock = clock
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable
 
 from alerts.channels.alertmanager import AlertmanagerChannel
 from alerts.channels.base import Channel
@@ -15,6 +14,7 @@ from alerts.channels.smtp import EmailChannel
 from alerts.channels.teams import MissingExtra, TeamsConnectorChannel, TeamsWorkflowChannel
 from alerts.channels.webhook import WebhookChannel
 from alerts.fanout import ChannelConfig, channel_configs
+from config.basics.clock import Clock, utc_now
 from config.forwarding import AlertmanagerConfig
 from config.paging import PagerDutyConfig
 from config.receivers import FileConfig, Receiver, WebhookConfig
@@ -27,7 +27,7 @@ __all__ = ["ChannelKey", "build_channel", "build_channels", "channel_configs"]
 ChannelKey = tuple[str, str, int]
 
 
-def build_channel(receiver: str, index: int, config: ChannelConfig, clock: Callable[[], datetime],
+def build_channel(receiver: str, index: int, config: ChannelConfig, clock: Clock,
                   refs: MessageRefs | None = None) -> Channel:
     if isinstance(config, FileConfig):
         return FileChannel(config.path)
@@ -52,7 +52,7 @@ def build_channel(receiver: str, index: int, config: ChannelConfig, clock: Calla
 
 
 def build_channels(
-    receivers: Iterable[Receiver], clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    receivers: Iterable[Receiver], clock: Clock = utc_now,
     refs: MessageRefs | None = None,
 ) -> dict[ChannelKey, Channel]:
     """One channel object per configured channel. ``refs`` lets Slack update messages it sent."""

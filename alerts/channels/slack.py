@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient, WebhookClient
@@ -24,6 +23,7 @@ from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import describe, header, origin_of, parse_retry_after
 from alerts.channels.refs import MessageRef, MessageRefs, ref_key
 from alerts.templating import TemplateFailed, context, render_title_and_text
+from config.basics.clock import Clock, utc_now
 from config.slack import SlackConfig
 
 _RETRYABLE_ERRORS = frozenset({"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable",
@@ -33,7 +33,7 @@ _STALE_MESSAGE = frozenset({"message_not_found", "cant_update_message", "edit_wi
 
 class SlackChannel:
     def __init__(self, config: SlackConfig, *, receiver: str, index: int, refs: MessageRefs | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = utc_now) -> None:
         self._config = config
         self._receiver = receiver
         self._index = index

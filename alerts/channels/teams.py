@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
 from alerts.channels.base import Delivered, Permanent, Result, Retryable
 from alerts.channels.http import Answer, Poster, parse_retry_after
 from alerts.templating import TemplateFailed, context, render_title_and_text
+from config.basics.clock import Clock, utc_now
 from config.teams import MsTeamsConfig, MsTeamsV2Config
 
 MAX_CARD_BYTES = 28_000
@@ -58,7 +58,7 @@ def adaptive_card(title: str, text: str, ctx: Mapping[str, Any], max_bytes: int 
 
 
 class TeamsWorkflowChannel:
-    def __init__(self, config: MsTeamsV2Config, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: MsTeamsV2Config, clock: Clock = utc_now) -> None:
         self._config = config
         self._poster = Poster(config.webhook_url.get_secret_value(), config.timeout.total_seconds(), clock)
         self.origin = self._poster.origin
@@ -99,7 +99,7 @@ def load_pymsteams() -> ModuleType:
 class TeamsConnectorChannel:
     """A legacy Office 365 connector (MessageCard) through pymsteams (the ``teams-connector`` extra)."""
 
-    def __init__(self, config: MsTeamsConfig, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, config: MsTeamsConfig, clock: Clock = utc_now) -> None:
         self._pymsteams = load_pymsteams()
         self._config = config
         self._clock = clock

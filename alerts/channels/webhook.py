@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
 
 from alerts.channels.base import Delivered, Result
 from alerts.channels.http import Answer, Poster, parse_retry_after
+from config.basics.clock import Clock, utc_now
 from config.receivers import WebhookConfig
 
 __all__ = ["SIGNATURE_HEADER", "WebhookChannel", "parse_retry_after", "sign"]
@@ -34,7 +35,7 @@ class WebhookChannel:
         hmac_secret: SecretStr | None = None,
         timeout: timedelta = timedelta(seconds=10),
         max_alerts: int = 0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self._hmac_secret = hmac_secret
         self._max_alerts = max_alerts
@@ -42,7 +43,7 @@ class WebhookChannel:
         self.origin = self._poster.origin
 
     @classmethod
-    def from_config(cls, config: WebhookConfig, clock: Callable[[], datetime]) -> WebhookChannel:
+    def from_config(cls, config: WebhookConfig, clock: Clock) -> WebhookChannel:
         return cls(config.url, hmac_secret=config.hmac_secret, timeout=config.timeout,
                    max_alerts=config.max_alerts, clock=clock)
 

@@ -51,8 +51,8 @@ def open_alert_state(path: str) -> tuple[Settings, AlertStore]:
     """The config and the alerts' view of its state database, built as the daemon builds them
     (``monitor.app``: every package's tables brought up to date)."""
     from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from config.basics.clock import utc_now  # noqa: PLC0415
     from monitor.app import build_alert_store, open_state  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
 
     settings = load_settings(path)
     return settings, build_alert_store(open_state(settings), utc_now)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from config.basics.clock import utc
 from monitor.cli import exitcodes
 
 
@@ -30,13 +31,13 @@ def _when(text: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc(value)
 
 
 def _explain(args: argparse.Namespace) -> int:
     from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from config.basics.clock import utc_now  # noqa: PLC0415
     from monitor.app import build_assessments, open_state  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
     from monitor.risk import history_needed  # noqa: PLC0415
     from monitor.risk.explain import render, replay  # noqa: PLC0415
 

@@ -81,8 +81,8 @@ def _open(path: str) -> tuple[Settings, StateStore, RunBook]:
     """The config, its state database (every package's tables brought up to date) and a RunBook on
     it, built as the daemon builds them (``monitor.app``)."""
     from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from config.basics.clock import utc_now  # noqa: PLC0415
     from monitor.app import build_runbook, open_state  # noqa: PLC0415
-    from monitor.clock import utc_now  # noqa: PLC0415
 
     settings = load_settings(path)
     store = open_state(settings)

@@ -8,9 +8,10 @@ since they were written, are computed; running it again writes nothing.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from config.basics.clock import utc, utc_now
 from monitor.cli import exitcodes
 
 if TYPE_CHECKING:
@@ -51,9 +52,8 @@ def register(sub: Any) -> None:
 
 def _now(text: str | None) -> datetime:
     if text is None:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return utc_now()
+    return utc(datetime.fromisoformat(text))
 
 
 def _overrides(args: argparse.Namespace) -> Any:

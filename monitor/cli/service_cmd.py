@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from config.basics.severity import severity_rank
 from monitor.cli import exitcodes
 
 if TYPE_CHECKING:
@@ -99,12 +100,12 @@ def check(path: str) -> int:
             # The worst of each stream's newest window (the lakehouse, inference and monitor-status streams).
             newest = [r for s in app.assessments.streams(model.name)
                       for r in app.assessments.history(model.name, limit=1, stream=s)]
-            latest = max(newest, key=lambda r: (exitcodes.SEVERITY[r.severity], r.risk), default=None)
+            latest = max(newest, key=lambda r: (severity_rank(r.severity), r.risk), default=None)
             severity = latest.severity if latest else "ok"
             status = f"FAILED: {failed[model.name]}" if model.name in failed else severity
             risk = f"risk {latest.risk:.0f}" if latest else "no assessment yet"
             print(f"{model.name:<24} {status:<10} {risk}")
-            if exitcodes.SEVERITY[severity] > exitcodes.SEVERITY[worst]:
+            if severity_rank(severity) > severity_rank(worst):
                 worst = severity
     finally:
         app.close()

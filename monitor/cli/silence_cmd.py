@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from config.basics.clock import utc, utc_now
 from monitor.cli import exitcodes
 
 
@@ -45,7 +46,7 @@ def _time(text: str, what: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"--{what}: {text!r} is not an ISO 8601 time such as 2025-03-01T18:00:00Z") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return utc(value)
 
 
 def _store(path: str) -> Any:
@@ -61,7 +62,7 @@ def _add(args: argparse.Namespace) -> int:
 
     try:
         matchers = [Matcher.parse(text) for text in args.matchers]
-        start = _time(args.start, "start") if args.start else datetime.now(UTC)
+        start = _time(args.start, "start") if args.start else utc_now()
         end = _time(args.end, "end") if args.end else start + parse_duration(args.duration)
         silence = _store(args.config).add(matchers, end, created_by=args.author, comment=args.comment,
                                           starts_at=start if args.start else None)
@@ -77,7 +78,7 @@ def _list(args: argparse.Namespace) -> int:
 
     states = (None if args.all else [SilenceState.EXPIRED] if args.expired
               else [SilenceState.PENDING, SilenceState.ACTIVE])
-    now = datetime.now(UTC)
+    now = utc_now()
     silences = _store(args.config).list(states)
     if not silences:
         print("no silences")

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TextIO
 
 from config import Settings, load_settings
+from config.basics.clock import SimulatedClock
 from config.service import LocalSparkSettings
 from monitor.app import App, build_app, mlflow_env
-from monitor.clock import SimulatedClock
 from monitor.daemon import Daemon
 from monitor.demo import data
 from monitor.demo.timeline import Timeline

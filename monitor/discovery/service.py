@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 import structlog
 
+from config.basics.clock import Clock, utc_now
 from config.models import ModelSettings
-from monitor.clock import utc_now
 from monitor.discovery.apis import ApiUnavailable, DataQualityMonitors, LegacyMonitors, MonitorApi, newest_ended
 from monitor.discovery.model import (
     MonitorInfo,
@@ -56,7 +56,7 @@ class DiscoveryError(Exception):
 
 class MonitorDiscovery:
     def __init__(self, client: WorkspaceClient, api: ApiChoice = "auto", *,
-                 clock: Callable[[], datetime] = utc_now, sleep: Callable[[float], None] = time.sleep,
+                 clock: Clock = utc_now, sleep: Callable[[float], None] = time.sleep,
                  ttl: timedelta = timedelta(minutes=10)) -> None:
         self._client = client
         self._choice = api

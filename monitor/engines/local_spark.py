@@ -21,6 +21,7 @@ import structlog
 
 from monitor.engines.base import EngineError, TableNotFound
 from monitor.engines.identifiers import TableName, validate_table_name
+from monitor.engines.statement_params import refuse_naive
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -93,8 +94,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _check_params(params: Mapping[str, Any]) -> None:
     for key, value in params.items():
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError(f"query parameter {key!r} is a naive datetime; pass a timezone-aware UTC time")
+        if isinstance(value, datetime):
+            refuse_naive(key, value)
 
 
 class LocalSparkEngine:

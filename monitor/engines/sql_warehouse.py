@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow
 import structlog
 
-from monitor.clock import utc_now
+from config.basics.clock import Clock, utc_now
 from monitor.engines.base import EngineError, TableNotFound
 from monitor.engines.identifiers import validate_table_name
 from monitor.engines.statement_params import statement_parameters
@@ -38,7 +38,7 @@ _MAX_POLL = 2.0
 
 class SqlWarehouseEngine:
     def __init__(self, client: WorkspaceClient, warehouse_id: str, *, wait_timeout: timedelta = timedelta(seconds=30),
-                 query_timeout: timedelta = timedelta(minutes=3), clock: Callable[[], datetime] = utc_now,
+                 query_timeout: timedelta = timedelta(minutes=3), clock: Clock = utc_now,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self.warehouse_id = warehouse_id

@@ -39,14 +39,19 @@ def parameter(name: str, value: Any) -> tuple[str | None, str]:
     if isinstance(value, Decimal):
         return str(value), _decimal_type(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"query parameter {name!r} is a naive datetime; pass a timezone-aware UTC time")
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "TIMESTAMP"
+        return refuse_naive(name, value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "TIMESTAMP"
     if isinstance(value, date):
         return value.isoformat(), "DATE"
     if isinstance(value, str):
         return value, "STRING"
     raise TypeError(f"query parameter {name!r}: values of type {type(value).__name__} cannot be bound")
+
+
+def refuse_naive(name: str, value: datetime) -> datetime:
+    """``value`` unchanged, or a ValueError if it is naive: every engine's check of a time parameter."""
+    if value.tzinfo is None:
+        raise ValueError(f"query parameter {name!r} is a naive datetime; pass a timezone-aware UTC time")
+    return value
 
 
 def statement_parameters(params: Mapping[str, Any] | None) -> list[dict[str, str | None]]:

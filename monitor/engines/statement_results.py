@@ -12,11 +12,13 @@ import base64
 import json
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+
+from config.basics.clock import utc
 
 _SIMPLE: dict[str, pa.DataType] = {
     "TINYINT": pa.int8(), "BYTE": pa.int8(), "SMALLINT": pa.int16(), "SHORT": pa.int16(),
@@ -123,7 +125,7 @@ def _timestamp(text: str, aware: bool) -> datetime:
     value = datetime.fromisoformat(text.strip().replace(" ", "T", 1).replace("Z", "+00:00"))
     if not aware:
         return value.replace(tzinfo=None)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return utc(value)
 
 
 def _float(value: Any) -> float:

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from config.basics.clock import Clock, utc_now
 from monitor import schema
 from monitor.profile import codec
 from monitor.profile.partials import GroupKey, GroupStats
 from monitor.profile.windows import Window
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -37,10 +35,6 @@ class WindowState:
 class StoredReference:
     groups: dict[GroupKey, GroupStats]
     custom: dict[GroupKey, dict[tuple[str, str], float | None]]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def encode_reference(ref: StoredReference) -> bytes:
@@ -68,7 +62,7 @@ class ProfileStore:
 
     def __init__(self, engine: sa.Engine, clock: Clock | None = None) -> None:
         self._engine = engine
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utc_now
 
     # -- reference statistics ---------------------------------------------------------------------
 
@@ -124,7 +118,7 @@ class ProfileStore:
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(t.c.window_start, t.c.row_count, t.c.checksum, t.c.monitor_version)
                                 .where(t.c.profile_table == profile_table, t.c.granularity == granularity)).all()
-        return {_utc(r.window_start): WindowState(int(r.row_count), r.checksum, int(r.monitor_version))
+        return {r.window_start: WindowState(int(r.row_count), r.checksum, int(r.monitor_version))
                 for r in rows}
 
     def record_windows(self, profile_table: str, granularity: str, monitor_version: int,

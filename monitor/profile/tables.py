@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from config.basics.clock import utc
 from monitor.engines.identifiers import TableName
 from monitor.profile.spec import ProfileError
 
@@ -26,10 +27,6 @@ class WritableEngine(Protocol):
     def write(self, name: str, data: pa.Table, mode: Any = "append") -> None: ...
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def written_starts(engine: WritableEngine, table: TableName, granularity: str, monitor_version: int,
                    input_only: bool) -> set[datetime]:
     """Window starts with rows of this granularity and monitor version in ``table``."""
@@ -39,7 +36,7 @@ def written_starts(engine: WritableEngine, table: TableName, granularity: str, m
     sql = (f"SELECT DISTINCT `window`.start AS s FROM {engine.table_ref(str(table))} "
            f"WHERE `window` IS NOT NULL AND granularity = :g AND monitor_version = :v{log_filter}")
     rows = engine.query(sql, {"g": granularity, "v": monitor_version}).to_pylist()
-    return {_utc(row["s"]) for row in rows}
+    return {utc(row["s"]) for row in rows}
 
 
 def baseline_written(engine: WritableEngine, table: TableName, granularity: str, monitor_version: int) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from config.signals import Severity
+from config.basics.severity import Severity
 from monitor.observations import WHOLE, Scope
 
 # How much of the way to "certainly broken" each tier is; the score combines these (see score.py).

@@ -17,7 +17,7 @@ from monitor.risk.judge import judge
 from monitor.risk.score import contribution, counted
 
 if TYPE_CHECKING:
-    from monitor.assessments import StoredAssessment
+    from monitor.risk.stored import StoredAssessment
 
 KIND_WORDS = {"skipped": "skipped", "not_significant": "not significant", "below": "below its lowest tier",
               "duplicate": "counted in another scope"}

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from config.basics.clock import Clock
 from config.models import ModelSettings
 from retrain import MlflowRegistry
 
@@ -36,7 +37,7 @@ def normalise(importances: Mapping[str, float], min_weight: float) -> dict[str, 
 
 
 class FeatureWeightsProvider:
-    def __init__(self, registry: MlflowRegistry | None, clock: Callable[[], datetime]) -> None:
+    def __init__(self, registry: MlflowRegistry | None, clock: Clock) -> None:
         self._registry = registry
         self._clock = clock
         self._cache: dict[str, tuple[datetime, dict[str, float]]] = {}

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
+from config.basics.severity import AlertSeverity
 from config.durations import format_duration
-from config.tiers import AlertSeverity
 from monitor.observations import TABLE_COLUMN, MonitorStatus
 from monitor.risk.assessment import STATE_STATISTIC, Finding, NotRaised
 from monitor.risk.context import Context, Outcome

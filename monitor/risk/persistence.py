@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from config.signals import ALERT_SEVERITIES, RiskSettings, Severity, severity_rank
+from config.basics.severity import ALERT_SEVERITIES, Severity, at_least, severity_rank
+from config.signals import RiskSettings
 from monitor.risk.assessment import StreamState
 
 
@@ -21,7 +22,7 @@ def persistent_severity(severities: Sequence[Severity], m: int) -> Severity:
     """The highest severity that at least ``m`` of ``severities`` reach, or ``ok``."""
     found: Severity = "ok"
     for level in ALERT_SEVERITIES:
-        if sum(severity_rank(s) >= severity_rank(level) for s in severities) >= m:
+        if sum(at_least(s, level) for s in severities) >= m:
             found = level
     return found
 
@@ -31,10 +32,10 @@ def advance(previous: StreamState, severities: Sequence[Severity], risk: RiskSet
     entering = list(severities[-risk.enter.n:])
     exiting = list(severities[-risk.exit.n:])
     start, stop = risk.alert_from, risk.exit_level
-    hits = sum(severity_rank(s) >= severity_rank(start) for s in entering)
-    quiet = sum(severity_rank(s) < severity_rank(stop) for s in exiting)
+    hits = sum(at_least(s, start) for s in entering)
+    quiet = sum(not at_least(s, stop) for s in exiting)
     level = persistent_severity(entering, risk.enter.m)
-    if severity_rank(level) < severity_rank(start):
+    if not at_least(level, start):
         level = start
     counted = f"{hits} of the last {len(entering)} windows at or above {start}"
     if previous.firing:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from config.signals import Severity, Tiers
+from config.basics.severity import Severity
+from config.signals import Tiers
 from monitor.risk.assessment import Finding
 
 SECONDARY_DAMPING = 0.5

@@ -1,8 +1,6 @@
 """Sources turn engine results into typed observations (``monitor.observations``)."""
 
-from collections.abc import Callable
-from datetime import datetime
-
+from config.basics.clock import Clock
 from monitor.engines.base import Engine
 from monitor.sources.base import Source, SourceError, Stream
 from monitor.sources.inference import InferenceTableSource
@@ -13,7 +11,7 @@ __all__ = ["InferenceTableSource", "LakehouseMetricsSource", "MonitorStatusSourc
            "StatusReader", "Stream", "TableResolver", "build_sources"]
 
 
-def build_sources(engine: Engine, clock: Callable[[], datetime], resolve_tables: TableResolver | None = None,
+def build_sources(engine: Engine, clock: Clock, resolve_tables: TableResolver | None = None,
                   monitor_status: StatusReader | None = None) -> list[Source]:
     """Every source, in the order a poll reads them. ``resolve_tables`` and ``monitor_status``: the
     monitor-discovery hooks (workspace kind databricks): the monitor's metric tables, and its status."""

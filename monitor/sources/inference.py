@@ -11,17 +11,17 @@ window's end to the window's end.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from config.basics.clock import Clock, utc
 from config.models import ModelSettings
 from config.sources import InferenceSource
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import Operations, WindowMetrics
 from monitor.profile.windows import Granularity, parse_granularity
 from monitor.sources.base import SourceError, Stream
-from monitor.sources.lakehouse_rows import utc
 from monitor.sources.payload import (
     QUANTILES,
     PayloadSchema,
@@ -38,7 +38,7 @@ Key = tuple[datetime, datetime]
 class InferenceTableSource:
     kind = "inference"
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 

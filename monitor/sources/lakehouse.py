@@ -25,12 +25,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from config.basics.clock import Clock, utc
 from config.models import LakehouseSource, ModelSettings
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import WindowMetrics
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_REQUIRED, PROFILE_FIELDS, PROFILE_REQUIRED
-from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, utc, window_metrics
+from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, window_metrics
 from monitor.sources.lakehouse_sql import Selection, Shape, rows_sql, shape, versions_sql
 
 TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile table, drift table)
@@ -39,7 +40,7 @@ TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile
 class LakehouseMetricsSource:
     kind = "lakehouse"
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime],
+    def __init__(self, engine: Engine, clock: Clock,
                  resolve_tables: TableResolver | None = None) -> None:
         self._engine = engine
         self._clock = clock

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from config.basics.clock import utc
 from monitor.observations import ALL_MODELS, TABLE_COLUMN, ColumnDrift, ColumnProfile, Scope, WindowMetrics
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_NOT_STATISTICS, PROFILE_STATISTICS
 
 Key = tuple[datetime, datetime]
 Row = dict[str, Any]
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _float(value: Any) -> float | None:

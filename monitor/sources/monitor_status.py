@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
+from config.basics.clock import Clock
 from config.durations import format_duration
 from config.models import ModelSettings
 from monitor.observations import MonitorStatus, WindowMetrics
@@ -29,7 +30,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class MonitorStatusSource:
     kind = KIND
 
-    def __init__(self, status: StatusReader, clock: Callable[[], datetime]) -> None:
+    def __init__(self, status: StatusReader, clock: Clock) -> None:
         self._status = status
         self._clock = clock
 

@@ -11,9 +11,10 @@ position) are not written again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from config.basics.clock import utc
 from config.sources import InferenceSource, ProcessedTable
 from monitor.engines.base import Engine
 from monitor.engines.identifiers import quote_ident
@@ -107,7 +108,7 @@ def sync_processed(engine: Engine, cfg: InferenceSource, schema: PayloadSchema, 
         ts = quote_ident(out.timestamp_column)
         newest = engine.query(f"SELECT max({ts}) AS newest FROM {engine.table_ref(out.table)}").column(0)[0].as_py()
         if newest is not None:
-            since = max(since, _aware(newest) - cfg.recheck)
+            since = max(since, utc(newest) - cfg.recheck)
     sql, params = unpack_sql(engine.table_ref(cfg.table), schema, cfg, engine.table_ref(out.table) if exists else None)
     params.update(range_params(since, now + timedelta(seconds=1)))
     if isinstance(engine, SparkWriter):
@@ -116,7 +117,3 @@ def sync_processed(engine: Engine, cfg: InferenceSource, schema: PayloadSchema, 
     if not exists:
         engine.query(f"CREATE TABLE IF NOT EXISTS {engine.table_ref(out.table)} AS {sql} LIMIT 0", params)
     engine.query(f"INSERT INTO {engine.table_ref(out.table)} {sql}", params)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -13,13 +13,15 @@ waits for it, instead of failing with ``database is locked`` when two writers me
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import utc_now
+from config.basics.sql import immediate_transactions
 from monitor import schema
 
 Migration = Callable[[sa.Connection], None]
@@ -63,7 +65,7 @@ class StateStore:
 
 def _set_version(conn: sa.Connection, package: str, version: int) -> None:
     table = schema.schema_versions
-    now = datetime.now(UTC)
+    now = utc_now()
     updated = conn.execute(
         sa.update(table).where(table.c.package == package).values(version=version, applied_at=now)
     ).rowcount
@@ -80,21 +82,17 @@ def create_engine(url: str, busy_timeout: timedelta = timedelta(seconds=10)) -> 
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout.total_seconds(), "check_same_thread": False})
     timeout_ms = int(busy_timeout.total_seconds() * 1000)
+    # First, so the pragmas below run with the driver's own transaction handling already off, as before.
+    immediate_transactions(engine)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" hook below issue BEGIN
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
     return engine
 
 

@@ -8,12 +8,13 @@ champion). Nothing is served: the records say what a real endpoint would serve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 import structlog
 
+from config.basics.clock import Clock
+from config.basics.sql import begin_write
 from retrain.schema import retrain_local_endpoints as T
 from retrain.serving import EndpointMissing, EndpointSnapshot, EndpointState, ServedEntity, check_routes
 
@@ -23,7 +24,7 @@ log = structlog.get_logger(__name__)
 class LocalServingBackend:
     kind = "local"
 
-    def __init__(self, engine: sa.Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
 
@@ -47,7 +48,7 @@ class LocalServingBackend:
 
     def put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
         check_routes(entities, routes)
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:
             row = conn.execute(sa.select(T.c.config_version).where(T.c.name == name)).first()
             if row is None:
                 raise EndpointMissing(f"local serving endpoint {name} does not exist")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from config.basics.clock import Clock
 from retrain import serving
 from retrain.databricks.client import WorkspaceError, describe_error, is_not_found
 from retrain.serving import EndpointSnapshot, EndpointState, ServedEntity, check_routes
@@ -43,7 +44,7 @@ def _value(enum_or_none: Any, default: str) -> str:
 
 
 class ServingEndpoints:
-    def __init__(self, client: WorkspaceClient, clock: Callable[[], datetime],
+    def __init__(self, client: WorkspaceClient, clock: Clock,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self._clock = clock

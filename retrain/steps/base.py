@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from config.basics.clock import Clock
 from config.lifecycle import LifecycleSettings
 from retrain.backends.base import JobBackend
 from retrain.ports import AssessmentReader, MonitorRefresher
@@ -67,7 +68,7 @@ class Deps:
 
     jobs: JobBackend
     registry: ModelRegistry
-    clock: Callable[[], datetime]
+    clock: Clock
     serving: ServingBackend | None = None
     monitors: MonitorRefresher | None = None
     verdicts: AssessmentReader | None = None

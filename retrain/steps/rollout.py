@@ -12,16 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from config.basics.severity import SEVERITIES, at_least
 from config.durations import format_duration
 from retrain.runs import RunState
 from retrain.serving import EndpointMissing, EndpointSnapshot
 from retrain.steps.base import End, Next, Outcome, Revert, StepContext, Wait
 from retrain.steps.endpoint import apply, canary, describe, only, serving
-from retrain.trigger import SEVERITIES
-
-
-def at_least(severity: str, floor: str) -> bool:
-    return severity in SEVERITIES and SEVERITIES.index(severity) >= SEVERITIES.index(floor)
 
 
 def rollout(ctx: StepContext) -> Outcome:
@@ -76,7 +72,7 @@ def _observe(ctx: StepContext, live_at: datetime) -> Outcome | None:
         levels = {"any": window.severity, **window.signals}
         for signal in spec.watch:
             level = levels.get(signal, "ok")
-            if at_least(level, spec.rollback_on):
+            if level in SEVERITIES and at_least(level, spec.rollback_on):  # a tier not known never rolls back
                 return Revert(RunState.ROLLED_BACK,
                               f"canary of version {ctx.run.model_version}: window {window.window_start.isoformat()} "
                               f"had {signal} at {level} (risk {window.risk:.0f}), at or above rollback_on "

@@ -1,4 +1,4 @@
-"""Shared pieces for the alerts tests: a fake clock, a migrated SQLite file, loopback HTTP servers
+"""Shared pieces for the alerts tests: a simulated clock, a migrated SQLite file, loopback HTTP servers
 (a lenient one here, the strict contract servers of ``alert_fakes.py``), a loopback certificate."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,26 +15,15 @@ import pytest
 import sqlalchemy as sa
 
 from alerts.schema import MIGRATIONS
+from config.basics.clock import SimulatedClock
 from tests.alerts.alert_fakes import AlertmanagerServer, PagerDutyServer, SlackServer, TeamsServer
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> datetime:
-        self.now += timedelta(**kwargs)
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SimulatedClock:
+    return SimulatedClock(T0)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from config.receivers import Receiver
 from config.routing import Route
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 ROUTE = Route.model_validate({
     "receiver": "ops",
@@ -42,11 +42,11 @@ def receivers(tmp_path: Path) -> list[Receiver]:
 
 
 @pytest.fixture
-def service(engine: sa.Engine, tmp_path: Path, clock: FakeClock) -> AlertService:
+def service(engine: sa.Engine, tmp_path: Path, clock: SimulatedClock) -> AlertService:
     return AlertService(engine, ROUTE, receivers(tmp_path), clock)
 
 
-def churn(clock: FakeClock, severity: str = "high", **annotations: str) -> Alert:
+def churn(clock: SimulatedClock, severity: str = "high", **annotations: str) -> Alert:
     return Alert({"model": "churn", "severity": severity}, annotations, clock())
 
 
@@ -63,7 +63,7 @@ def groups(engine: sa.Engine) -> list[tuple[str, str, int]]:
 
 
 def test_a_new_alert_fires_and_joins_its_routes_group_without_sending_yet(
-    service: AlertService, engine: sa.Engine, clock: FakeClock
+    service: AlertService, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     notes = service.sync("churn", [churn(clock)])
     assert [(n.status, n.receiver, n.group_key) for n in notes] == [
@@ -73,26 +73,26 @@ def test_a_new_alert_fires_and_joins_its_routes_group_without_sending_yet(
 
 
 def test_continue_routes_fan_out_to_several_groups(service: AlertService, engine: sa.Engine,
-                                                   clock: FakeClock) -> None:
+                                                   clock: SimulatedClock) -> None:
     alert = Alert({"model": "churn", "team": "ml"}, {}, clock())
     assert kinds(service.sync("churn", [alert])) == [("firing", "ml"), ("firing", "ops")]
     assert sorted(g[1] for g in groups(engine)) == ["ml", "ops"]
 
 
 def test_alerts_with_the_same_group_labels_share_a_group(service: AlertService, engine: sa.Engine,
-                                                         clock: FakeClock) -> None:
+                                                         clock: SimulatedClock) -> None:
     service.sync("churn", [churn(clock, "high"), Alert({"model": "churn", "signal": "volume"}, {}, clock())])
     assert groups(engine) == [('{}/{model=~".+"}:{model="churn"}', "ops", 2)]
 
 
-def test_unchanged_resync_changes_nothing(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
+def test_unchanged_resync_changes_nothing(service: AlertService, engine: sa.Engine, clock: SimulatedClock) -> None:
     service.sync("churn", [churn(clock)])
     clock.advance(minutes=1)
     assert service.sync("churn", [churn(clock)]) == []
     assert groups(engine) == [('{}/{model=~".+"}:{model="churn"}', "ops", 1)]
 
 
-def test_fire_resolve_fire_again(service: AlertService, engine: sa.Engine, clock: FakeClock) -> None:
+def test_fire_resolve_fire_again(service: AlertService, engine: sa.Engine, clock: SimulatedClock) -> None:
     first = churn(clock)
     service.sync("churn", [first])
     resolved_at = clock.advance(minutes=10)
@@ -111,7 +111,7 @@ def test_fire_resolve_fire_again(service: AlertService, engine: sa.Engine, clock
 
 
 def test_refiring_with_an_old_start_opens_a_new_episode_now(
-    service: AlertService, engine: sa.Engine, clock: FakeClock
+    service: AlertService, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     alert = churn(clock)
     service.sync("churn", [alert])
@@ -124,7 +124,7 @@ def test_refiring_with_an_old_start_opens_a_new_episode_now(
 
 
 def test_changed_labels_resolve_the_old_alert_and_fire_the_new(
-    service: AlertService, clock: FakeClock
+    service: AlertService, clock: SimulatedClock
 ) -> None:
     service.sync("churn", [churn(clock, "high")])
     clock.advance(minutes=1)
@@ -133,13 +133,13 @@ def test_changed_labels_resolve_the_old_alert_and_fire_the_new(
     assert [a.labels["severity"] for a in service.firing()] == ["critical"]
 
 
-def test_annotation_changes_are_stored_without_notifying(service: AlertService, clock: FakeClock) -> None:
+def test_annotation_changes_are_stored_without_notifying(service: AlertService, clock: SimulatedClock) -> None:
     service.sync("churn", [churn(clock, summary="risk 70")])
     assert service.sync("churn", [churn(clock, summary="risk 80")]) == []
     assert service.firing()[0].annotations == {"summary": "risk 80"}
 
 
-def test_scopes_do_not_resolve_each_other(service: AlertService, clock: FakeClock) -> None:
+def test_scopes_do_not_resolve_each_other(service: AlertService, clock: SimulatedClock) -> None:
     fraud = Alert({"model": "fraud"}, {}, clock())
     service.sync("churn", [churn(clock)])
     service.sync("fraud", [fraud])
@@ -150,7 +150,7 @@ def test_scopes_do_not_resolve_each_other(service: AlertService, clock: FakeCloc
 
 
 def test_an_alert_passed_with_a_past_end_resolves_at_that_end(
-    service: AlertService, engine: sa.Engine, clock: FakeClock
+    service: AlertService, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     service.sync("churn", [churn(clock)])
     ended = Alert({"model": "churn", "severity": "high"}, {}, clock(), ends_at=clock() + timedelta(minutes=3))
@@ -160,7 +160,7 @@ def test_an_alert_passed_with_a_past_end_resolves_at_that_end(
         assert conn.execute(sa.select(alerts_state.c.ends_at)).scalar_one() == ended.ends_at
 
 
-def test_state_survives_a_restart(engine: sa.Engine, tmp_path: Path, clock: FakeClock) -> None:
+def test_state_survives_a_restart(engine: sa.Engine, tmp_path: Path, clock: SimulatedClock) -> None:
     AlertService(engine, ROUTE, receivers(tmp_path), clock).sync("churn", [churn(clock)])
     restarted = AlertService(engine, ROUTE, receivers(tmp_path), clock)
     assert [a.labels["model"] for a in restarted.firing()] == ["churn"]
@@ -169,7 +169,7 @@ def test_state_survives_a_restart(engine: sa.Engine, tmp_path: Path, clock: Fake
 
 
 def test_routes_naming_unknown_receivers_are_rejected(
-    engine: sa.Engine, tmp_path: Path, clock: FakeClock
+    engine: sa.Engine, tmp_path: Path, clock: SimulatedClock
 ) -> None:
     route = Route.model_validate({"receiver": "ops", "routes": [{"receiver": "nobody"}]})
     with pytest.raises(ValueError, match="nobody"):
@@ -177,7 +177,7 @@ def test_routes_naming_unknown_receivers_are_rejected(
 
 
 def test_concurrent_syncs_of_one_scope_notify_once_and_never_fail(
-    engine: sa.Engine, tmp_path: Path, clock: FakeClock
+    engine: sa.Engine, tmp_path: Path, clock: SimulatedClock
 ) -> None:
     errors: list[str] = []
     notes: list[Notification] = []

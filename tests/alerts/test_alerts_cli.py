@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 from alerts import Alert
 from alerts.schema import alerts_outbox
 from config import load_settings
+from config.basics.clock import SimulatedClock, utc_now
 from monitor.app import build_alert_store, build_notifier, open_state
 from monitor.cli import main
 from monitor.logs import configure_logging
@@ -139,10 +139,10 @@ def test_alerts_test_of_an_unknown_receiver_names_the_known_ones(capsys: pytest.
     assert code == 2 and "(receivers: log, hook)" in out
 
 
-def daemon_pipeline(config: str, now: list[datetime]) -> Any:
+def daemon_pipeline(config: str, clock: SimulatedClock) -> Any:
     """The daemon's side: its own engine on the same database, built as the daemon builds it."""
     settings = load_settings(config)
-    store = build_alert_store(open_state(settings), lambda: now[0])
+    store = build_alert_store(open_state(settings), clock)
     return build_notifier(settings, store, worker_id="daemon")
 
 
@@ -154,9 +154,9 @@ def test_a_silence_added_by_the_cli_mutes_at_the_daemons_next_flush_and_expire_l
                     "--comment", "deploying v2")
     assert code == 0
     silence_id = out.strip()
-    now = [datetime.now(UTC)]
-    daemon = daemon_pipeline(config, now)
-    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "low"}, {}, now[0])])
+    clock = SimulatedClock(utc_now())
+    daemon = daemon_pipeline(config, clock)
+    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "low"}, {}, clock())])
     daemon.run_once()
     assert daemon.dispatcher.counts == {"silenced": 1}
     code, out = run(capsys, "silence", "list", "--config", config)
@@ -164,7 +164,7 @@ def test_a_silence_added_by_the_cli_mutes_at_the_daemons_next_flush_and_expire_l
     assert run(capsys, "silence", "expire", "--config", config, silence_id[:8])[0] == 0
     assert run(capsys, "silence", "list", "--config", config)[1].strip() == "no silences"
     assert silence_id in run(capsys, "silence", "list", "--config", config, "--expired")[1]
-    now[0] += timedelta(minutes=1)
+    clock.advance(minutes=1)
     daemon.run_once()
     assert [json.loads(x)["reason"] for x in (tmp_path / "log.jsonl").read_text().splitlines()] == ["first"]
 
@@ -177,10 +177,10 @@ def test_silence_add_refuses_matchers_that_match_everything(capsys: pytest.Captu
 
 
 def test_escalations_are_listed_and_acknowledged_from_the_cli(capsys: pytest.CaptureFixture[str], config: str) -> None:
-    now = [datetime.now(UTC)]
-    daemon = daemon_pipeline(config, now)
-    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "critical"}, {}, now[0])])
-    now[0] += timedelta(seconds=10)
+    clock = SimulatedClock(utc_now())
+    daemon = daemon_pipeline(config, clock)
+    daemon.service.sync("churn", [Alert({"model": "churn", "severity": "critical"}, {}, clock())])
+    clock.advance(seconds=10)
     daemon.run_once()
     code, out = run(capsys, "alerts", "escalations", "--config", config)
     assert code == 0 and "lead" in out and "next step 1 (round 1)" in out

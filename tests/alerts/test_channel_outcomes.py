@@ -17,7 +17,7 @@ from tests.alerts.alert_kit import alert, file_receiver, lines, make_settings, n
 from tests.alerts.alert_servers import ContractServer
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,7 @@ FAULTS = {
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("kind", KINDS)
 def test_failure_outcomes(kind: str, fault: str, request: pytest.FixtureRequest, engine: sa.Engine,
-                          clock: FakeClock, tmp_path: Path, loopback_cert: tuple[Path, Path]) -> None:
+                          clock: SimulatedClock, tmp_path: Path, loopback_cert: tuple[Path, Path]) -> None:
     config, server = channel_config(kind, request, loopback_cert[0])
     settings = make_settings({"receiver": "out", "group_wait": "0s"},
                              [{"name": "out", **config}, file_receiver(tmp_path, "fallback")],

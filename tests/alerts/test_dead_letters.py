@@ -15,7 +15,7 @@ from alerts.outbox import OutboxStatus
 from tests.alerts.alert_kit import alert, file_receiver, lines, make_settings, notifier
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 
 class Refusing:
@@ -26,7 +26,7 @@ class Refusing:
         return self.result
 
 
-def setup(engine: sa.Engine, clock: FakeClock, tmp_path: Path, result: Result, **alerting: Any) -> Any:
+def setup(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, result: Result, **alerting: Any) -> Any:
     settings = make_settings({"receiver": "pager", "group_wait": "0s"},
                              [file_receiver(tmp_path, "pager"), file_receiver(tmp_path, "fallback")],
                              alerting={"fallback_receiver": "fallback", **alerting})
@@ -35,7 +35,7 @@ def setup(engine: sa.Engine, clock: FakeClock, tmp_path: Path, result: Result, *
     return notifier(engine, clock, settings, channels)
 
 
-def test_a_permanent_failure_raises_a_meta_alert_to_the_fallback(engine: sa.Engine, clock: FakeClock,
+def test_a_permanent_failure_raises_a_meta_alert_to_the_fallback(engine: sa.Engine, clock: SimulatedClock,
                                                                  tmp_path: Path) -> None:
     n = setup(engine, clock, tmp_path, Permanent("HTTP 401 from https://hooks: invalid_token"))
     n.service.sync("churn", [alert(clock, model="churn")])
@@ -54,7 +54,7 @@ def test_a_permanent_failure_raises_a_meta_alert_to_the_fallback(engine: sa.Engi
     assert dead.last_error == "HTTP 401 from https://hooks: invalid_token"
 
 
-def test_retries_that_run_out_also_raise_a_meta_alert(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_retries_that_run_out_also_raise_a_meta_alert(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     n = setup(engine, clock, tmp_path, Retryable("HTTP 503"), retry={"max_attempts": 2, "initial_delay": "1s"})
     n.service.sync("churn", [alert(clock, model="churn")])
     n.run_once()
@@ -65,7 +65,7 @@ def test_retries_that_run_out_also_raise_a_meta_alert(engine: sa.Engine, clock: 
     assert "gave up after 2 attempts" in meta["alerts"][0]["annotations"]["reason"]
 
 
-def test_the_fallback_receivers_own_dead_letters_do_not_loop(engine: sa.Engine, clock: FakeClock,
+def test_the_fallback_receivers_own_dead_letters_do_not_loop(engine: sa.Engine, clock: SimulatedClock,
                                                              tmp_path: Path) -> None:
     n = setup(engine, clock, tmp_path, Permanent("gone"))
     n.worker._channels[("fallback", "file", 0)] = Refusing(Permanent("fallback down too"))
@@ -78,7 +78,7 @@ def test_the_fallback_receivers_own_dead_letters_do_not_loop(engine: sa.Engine, 
         "dead_letter_forwarded", "dead_letter_not_forwarded"]
 
 
-def test_without_a_fallback_dead_letters_are_logged(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_without_a_fallback_dead_letters_are_logged(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({"receiver": "pager", "group_wait": "0s"}, [file_receiver(tmp_path, "pager")])
     n = notifier(engine, clock, settings, {("pager", "file", 0): Refusing(Permanent("bad"))})
     n.service.sync("churn", [alert(clock, model="churn")])

@@ -25,7 +25,7 @@ from config.routing import InhibitRule, Route
 from tests.alerts.alert_kit import alert, file_receiver, make_settings, notifier
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 TREE = Route.model_validate({
     "receiver": "ops", "group_by": ["model"],
@@ -108,7 +108,7 @@ def label_reads(engine: sa.Engine) -> list[str]:
 
 
 def test_inhibition_sources_follow_the_firing_alerts_and_labels_are_read_once(
-        engine: sa.Engine, clock: FakeClock, tmp_path: Path, fresh_labels: None) -> None:
+        engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, fresh_labels: None) -> None:
     settings = make_settings({"receiver": "ops"}, [file_receiver(tmp_path, "ops")])
     service = AlertService(engine, settings.route, settings.receivers, clock)
     other_process = AlertService(engine, settings.route, settings.receivers, clock)
@@ -133,7 +133,7 @@ def test_inhibition_sources_follow_the_firing_alerts_and_labels_are_read_once(
     assert refreshed() is True and len(reads) == 1
 
 
-def test_read_labels_reads_in_chunks(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_read_labels_reads_in_chunks(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({"receiver": "ops", "group_by": ["n"]}, [file_receiver(tmp_path, "ops")])
     service = AlertService(engine, settings.route, settings.receivers, clock)
     alerts = [Alert({"alertname": "A", "n": str(i)}, {}, clock()) for i in range(1203)]
@@ -151,7 +151,7 @@ def group_rows(engine: sa.Engine) -> dict[str, tuple[Any, Any]]:
 
 
 def test_one_sync_that_makes_a_group_and_changes_another_times_each_right(
-        engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+        engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({"receiver": "ops", "group_by": ["model"], "group_wait": "30s", "group_interval": "5m",
                               "repeat_interval": "4h"}, [file_receiver(tmp_path, "ops")])
     n = notifier(engine, clock, settings)
@@ -170,7 +170,7 @@ def test_one_sync_that_makes_a_group_and_changes_another_times_each_right(
 
 
 def test_a_group_without_group_wait_is_flushed_by_the_sync_that_makes_it(
-        engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+        engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({"receiver": "ops", "group_by": ["model"], "group_wait": "0s"},
                              [file_receiver(tmp_path, "ops")])
     flushed: list[int] = []
@@ -182,7 +182,7 @@ def test_a_group_without_group_wait_is_flushed_by_the_sync_that_makes_it(
 
 
 def test_muters_are_read_once_per_flush_for_all_of_its_batches(
-        engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+        engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({"receiver": "ops", "group_by": ["model"], "group_wait": "30s"},
                              [file_receiver(tmp_path, "ops")], alerting={"flush_batch": 1})
     n = notifier(engine, clock, settings)

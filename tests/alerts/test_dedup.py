@@ -15,7 +15,7 @@ from alerts.nflog import Entry
 from tests.alerts.alert_kit import alert, file_receiver, make_settings, notifier, sent
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 REPEAT = timedelta(hours=4)
@@ -61,7 +61,7 @@ def test_only_the_five_notifying_reasons_notify() -> None:
                                                  Reason.ALL_RESOLVED, Reason.REPEAT}
 
 
-def test_the_log_is_per_receiver(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_the_log_is_per_receiver(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings(
         {"receiver": "a", "group_wait": "0s", "routes": [{"receiver": "a", "continue": True}, {"receiver": "b"}]},
         [file_receiver(tmp_path, "a"), file_receiver(tmp_path, "b")])
@@ -72,7 +72,7 @@ def test_the_log_is_per_receiver(engine: sa.Engine, clock: FakeClock, tmp_path: 
     assert sent(tmp_path / "b.jsonl") == [("first", "firing", 1)]
 
 
-def test_a_resolve_is_not_lost_across_a_restart(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_a_resolve_is_not_lost_across_a_restart(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     """Alertmanager keeps its log in memory and can forget a resolve; this log is in the database."""
     settings = make_settings({"receiver": "ops", "group_wait": "0s"}, [file_receiver(tmp_path, "ops")])
     first = notifier(engine, clock, settings)

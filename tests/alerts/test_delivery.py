@@ -22,7 +22,8 @@ from config.routing import Route
 from tests.alerts.alert_kit import make_settings, notifier
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock, Loopback
+    from config.basics.clock import SimulatedClock
+    from tests.alerts.conftest import Loopback
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +39,14 @@ def ops(tmp_path: Path, loopback: Loopback) -> Receiver:
     })
 
 
-def fire(engine: sa.Engine, clock: FakeClock, receiver: Receiver) -> None:
+def fire(engine: sa.Engine, clock: SimulatedClock, receiver: Receiver) -> None:
     """Fire one alert and judge its group at once (group_wait 0s): one outbox row per channel."""
     settings = make_settings(ROUTE, [receiver])
     notifier(engine, clock, settings, channels={}).service.sync(
         "churn", [Alert({"model": "churn", "severity": "high"}, {"summary": "drift"}, clock())])
 
 
-def worker(engine: sa.Engine, clock: FakeClock, channels: Mapping[Any, Channel], name: str = "w1",
+def worker(engine: sa.Engine, clock: SimulatedClock, channels: Mapping[Any, Channel], name: str = "w1",
            **policy: Any) -> DeliveryWorker:
     outbox = Outbox(engine, clock, RetryPolicy(rng=random.Random(3), **policy))
     return DeliveryWorker(outbox, channels, clock, name, lease=timedelta(minutes=1))
@@ -56,7 +57,7 @@ def events(logs: list[MutableMapping[str, Any]], name: str) -> list[MutableMappi
 
 
 def test_sync_then_deliver_through_file_and_webhook(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     receiver = ops(tmp_path, loopback)
     fire(engine, clock, receiver)
@@ -75,7 +76,7 @@ def test_sync_then_deliver_through_file_and_webhook(
 
 
 def test_retryable_failure_is_retried_later_and_then_delivered(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     receiver = ops(tmp_path, loopback).model_copy(update={"file_configs": ()})
     fire(engine, clock, receiver)
@@ -96,7 +97,7 @@ def test_retryable_failure_is_retried_later_and_then_delivered(
 
 
 def test_permanent_failure_is_dead_lettered_with_its_reason(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     receiver = ops(tmp_path, loopback).model_copy(update={"file_configs": ()})
     fire(engine, clock, receiver)
@@ -109,7 +110,7 @@ def test_permanent_failure_is_dead_lettered_with_its_reason(
 
 
 def test_retries_that_run_out_end_dead(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     receiver = ops(tmp_path, loopback).model_copy(update={"file_configs": ()})
     fire(engine, clock, receiver)
@@ -121,7 +122,7 @@ def test_retries_that_run_out_end_dead(
 
 
 def test_a_row_whose_channel_is_gone_is_dead_lettered(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     fire(engine, clock, ops(tmp_path, loopback))
     report = worker(engine, clock, {}).run_once()
@@ -136,7 +137,7 @@ class Exploding:
 
 
 def test_a_channel_that_raises_does_not_stop_the_worker(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     receiver = ops(tmp_path, loopback)
     fire(engine, clock, receiver)
@@ -152,7 +153,7 @@ def test_a_channel_that_raises_does_not_stop_the_worker(
 class Slow:
     """Takes so long that the lease runs out and another worker takes the row over."""
 
-    def __init__(self, clock: FakeClock, rival: DeliveryWorker, inner: Channel) -> None:
+    def __init__(self, clock: SimulatedClock, rival: DeliveryWorker, inner: Channel) -> None:
         self.clock, self.rival, self.inner = clock, rival, inner
         self.rival_claimed = 0
 
@@ -163,7 +164,7 @@ class Slow:
 
 
 def test_a_worker_that_lost_its_lease_does_not_ack(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, loopback: Loopback
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, loopback: Loopback
 ) -> None:
     receiver = ops(tmp_path, loopback).model_copy(update={"webhook_configs": ()})
     fire(engine, clock, receiver)

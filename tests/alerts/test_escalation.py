@@ -16,7 +16,7 @@ from tests.alerts.alert_fakes import ROUTING_KEY, PagerDutyServer
 from tests.alerts.alert_kit import alert, file_receiver, lines, make_settings, notifier
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 POLICY = {"name": "ml-oncall", "repeat": 1,
           "steps": [{"wait": "10m", "receiver": "lead"}, {"wait": "20m", "receiver": "manager"}]}
@@ -39,13 +39,13 @@ def steps(tmp_path: Path) -> list[tuple[str, str, int, int]]:
     return sorted(out, key=lambda s: (s[3], s[2]))
 
 
-def run_for(n: Any, clock: FakeClock, minutes: int) -> None:
+def run_for(n: Any, clock: SimulatedClock, minutes: int) -> None:
     for _ in range(minutes):
         clock.advance(minutes=1)
         n.run_once()
 
 
-def test_steps_run_in_order_and_repeat_then_stop(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_steps_run_in_order_and_repeat_then_stop(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings(tmp_path))
     n.service.sync("churn", [alert(clock, model="churn", severity="critical")])
     n.run_once()
@@ -65,7 +65,7 @@ def test_steps_run_in_order_and_repeat_then_stop(engine: sa.Engine, clock: FakeC
     assert open_escalation.next_at is None and open_escalation.notified == ("lead", "manager")
 
 
-def test_acknowledging_stops_the_steps(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_acknowledging_stops_the_steps(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings(tmp_path))
     n.service.sync("churn", [alert(clock, model="churn", severity="critical")])
     n.run_once()
@@ -80,7 +80,7 @@ def test_acknowledging_stops_the_steps(engine: sa.Engine, clock: FakeClock, tmp_
         other_writer.acknowledge(escalation.group_id, by="bo")
 
 
-def test_resolving_closes_the_escalation_and_tells_everyone_escalated_to(engine: sa.Engine, clock: FakeClock,
+def test_resolving_closes_the_escalation_and_tells_everyone_escalated_to(engine: sa.Engine, clock: SimulatedClock,
                                                                          tmp_path: Path) -> None:
     n = notifier(engine, clock, settings(tmp_path))
     n.service.sync("churn", [alert(clock, model="churn", severity="critical")])
@@ -95,7 +95,7 @@ def test_resolving_closes_the_escalation_and_tells_everyone_escalated_to(engine:
     assert len(EscalationStore(engine, clock).list(include_closed=True)) == 1
 
 
-def test_a_silenced_group_does_not_escalate(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_a_silenced_group_does_not_escalate(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings(tmp_path))
     n.service.sync("churn", [alert(clock, model="churn", severity="critical")])
     n.run_once()
@@ -107,7 +107,7 @@ def test_a_silenced_group_does_not_escalate(engine: sa.Engine, clock: FakeClock,
     assert steps(tmp_path) == [("lead", "firing", 1, 1)]
 
 
-def test_routes_without_a_policy_do_not_escalate(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_routes_without_a_policy_do_not_escalate(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings(tmp_path))
     n.service.sync("churn", [alert(clock, model="churn", severity="high")])
     run_for(n, clock, 60)
@@ -115,7 +115,7 @@ def test_routes_without_a_policy_do_not_escalate(engine: sa.Engine, clock: FakeC
 
 
 @pytest.mark.integration
-def test_an_acknowledgement_is_sent_on_to_pagerduty(engine: sa.Engine, clock: FakeClock, tmp_path: Path,
+def test_an_acknowledgement_is_sent_on_to_pagerduty(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path,
                                                     pagerduty_server: PagerDutyServer,
                                                     loopback_cert: tuple[Path, Path]) -> None:
     pager = {"name": "pager", "pagerduty_configs": [{"routing_key": ROUTING_KEY, "url": pagerduty_server.url(),

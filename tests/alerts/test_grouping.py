@@ -19,7 +19,7 @@ from alerts.schema import alerts_decisions, alerts_groups, alerts_nflog
 from tests.alerts.alert_kit import alert, file_receiver, lines, make_settings, notifier, sent
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 ROUTE = {"receiver": "ops", "group_by": ["model"], "group_wait": "30s", "group_interval": "5m",
          "repeat_interval": "1h"}
@@ -32,12 +32,12 @@ def settings(tmp_path: Path) -> Any:
                          [file_receiver(tmp_path, "ops"), quiet])
 
 
-def tick(n: Any, clock: FakeClock, **step: float) -> None:
+def tick(n: Any, clock: SimulatedClock, **step: float) -> None:
     clock.advance(**step)
     n.run_once()
 
 
-def test_the_first_notification_waits_for_group_wait(engine: sa.Engine, clock: FakeClock, settings: Any,
+def test_the_first_notification_waits_for_group_wait(engine: sa.Engine, clock: SimulatedClock, settings: Any,
                                                      tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     first = alert(clock, model="churn", severity="high")
@@ -58,7 +58,7 @@ def test_the_first_notification_waits_for_group_wait(engine: sa.Engine, clock: F
     assert len(note["groupId"]) == 20
 
 
-def test_an_alert_that_resolves_within_group_wait_is_never_sent(engine: sa.Engine, clock: FakeClock,
+def test_an_alert_that_resolves_within_group_wait_is_never_sent(engine: sa.Engine, clock: SimulatedClock,
                                                                 settings: Any, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("churn", [alert(clock, model="churn")])
@@ -72,7 +72,7 @@ def test_an_alert_that_resolves_within_group_wait_is_never_sent(engine: sa.Engin
     assert n.dispatcher.counts == {"suppressed": 1}
 
 
-def test_alerts_arriving_within_group_wait_go_out_together(engine: sa.Engine, clock: FakeClock, settings: Any,
+def test_alerts_arriving_within_group_wait_go_out_together(engine: sa.Engine, clock: SimulatedClock, settings: Any,
                                                            tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn", signal="drift")])
@@ -82,7 +82,9 @@ def test_alerts_arriving_within_group_wait_go_out_together(engine: sa.Engine, cl
     assert sent(tmp_path / "ops.jsonl") == [("first", "firing", 2)]
 
 
-def test_changes_wait_for_group_interval(engine: sa.Engine, clock: FakeClock, settings: Any, tmp_path: Path) -> None:
+def test_changes_wait_for_group_interval(
+    engine: sa.Engine, clock: SimulatedClock, settings: Any, tmp_path: Path
+) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn", signal="drift")])
     tick(n, clock, seconds=30)  # the first send
@@ -95,7 +97,7 @@ def test_changes_wait_for_group_interval(engine: sa.Engine, clock: FakeClock, se
 
 
 def test_unchanged_groups_repeat_after_repeat_interval_on_a_group_interval_tick(
-    engine: sa.Engine, clock: FakeClock, settings: Any, tmp_path: Path
+    engine: sa.Engine, clock: SimulatedClock, settings: Any, tmp_path: Path
 ) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn")])
@@ -107,7 +109,7 @@ def test_unchanged_groups_repeat_after_repeat_interval_on_a_group_interval_tick(
     assert [r for r, _, _ in sent(tmp_path / "ops.jsonl")] == ["first", "repeat"]
 
 
-def test_all_resolved_goes_out_and_the_group_is_forgotten(engine: sa.Engine, clock: FakeClock, settings: Any,
+def test_all_resolved_goes_out_and_the_group_is_forgotten(engine: sa.Engine, clock: SimulatedClock, settings: Any,
                                                           tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn")])
@@ -121,7 +123,7 @@ def test_all_resolved_goes_out_and_the_group_is_forgotten(engine: sa.Engine, clo
         assert conn.execute(sa.select(alerts_nflog)).all() == []
 
 
-def test_a_partial_resolve_is_sent_when_the_receiver_wants_resolves(engine: sa.Engine, clock: FakeClock,
+def test_a_partial_resolve_is_sent_when_the_receiver_wants_resolves(engine: sa.Engine, clock: SimulatedClock,
                                                                     settings: Any, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn", signal="drift")])
@@ -132,7 +134,7 @@ def test_a_partial_resolve_is_sent_when_the_receiver_wants_resolves(engine: sa.E
     assert sent(tmp_path / "ops.jsonl") == [("first", "firing", 2), ("resolved", "firing", 2)]
 
 
-def test_a_channel_without_send_resolved_never_hears_of_resolves(engine: sa.Engine, clock: FakeClock,
+def test_a_channel_without_send_resolved_never_hears_of_resolves(engine: sa.Engine, clock: SimulatedClock,
                                                                  settings: Any, tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn", team="quiet")])
@@ -143,7 +145,7 @@ def test_a_channel_without_send_resolved_never_hears_of_resolves(engine: sa.Engi
     assert n.dispatcher.counts["all_resolved"] == 1  # decided and logged all the same
 
 
-def test_timers_and_the_log_survive_a_restart(engine: sa.Engine, clock: FakeClock, settings: Any,
+def test_timers_and_the_log_survive_a_restart(engine: sa.Engine, clock: SimulatedClock, settings: Any,
                                               tmp_path: Path) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn")])
@@ -158,7 +160,9 @@ def test_timers_and_the_log_survive_a_restart(engine: sa.Engine, clock: FakeCloc
     assert sent(tmp_path / "ops.jsonl") == [("first", "firing", 1), ("all_resolved", "resolved", 1)]
 
 
-def test_every_decision_is_logged_and_counted_and_audited(engine: sa.Engine, clock: FakeClock, settings: Any) -> None:
+def test_every_decision_is_logged_and_counted_and_audited(
+    engine: sa.Engine, clock: SimulatedClock, settings: Any
+) -> None:
     n = notifier(engine, clock, settings)
     n.service.sync("a", [alert(clock, model="churn", team="quiet")])  # the quiet receiver: no resolves
     with capture_logs() as logs:
@@ -176,7 +180,7 @@ def test_every_decision_is_logged_and_counted_and_audited(engine: sa.Engine, clo
         assert [r.reason for r in conn.execute(sa.select(alerts_decisions))] == ["first"]  # not "suppressed"
 
 
-def test_many_groups_are_judged_in_batches(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_many_groups_are_judged_in_batches(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({**ROUTE, "group_wait": "0s"}, [file_receiver(tmp_path, "ops")],
                              alerting={"flush_batch": 7})
     n = notifier(engine, clock, settings)

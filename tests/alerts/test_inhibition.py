@@ -13,7 +13,7 @@ from config.routing import InhibitRule
 from tests.alerts.alert_kit import alert, file_receiver, make_settings, notifier, sent
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 CRITICAL_MUTES_LOWER = InhibitRule.model_validate({
     "source_matchers": ['severity="critical"'], "target_matchers": ['severity=~"high|medium"'], "equal": ["model"]})
@@ -53,7 +53,7 @@ def test_inhibition_table(case: str, rule: InhibitRule, sources: list[dict[str, 
 
 
 def test_a_critical_alert_inhibits_the_high_one_in_the_pipeline_until_it_resolves(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path
 ) -> None:
     settings = make_settings(
         {"receiver": "ops", "group_by": ["model", "severity"], "group_wait": "0s", "group_interval": "1m"},

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alerts.outbox import Outbox, OutboxStatus, RetryPolicy, enqueue
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 LEASE = timedelta(minutes=1)
 
@@ -25,7 +25,7 @@ def policy(**overrides: object) -> RetryPolicy:
     return RetryPolicy(**values)  # type: ignore[arg-type]
 
 
-def add(engine: sa.Engine, clock: FakeClock, count: int = 1) -> list[int]:
+def add(engine: sa.Engine, clock: SimulatedClock, count: int = 1) -> list[int]:
     ids: list[int] = []
     with engine.begin() as conn:
         for _ in range(count):
@@ -37,11 +37,11 @@ def add(engine: sa.Engine, clock: FakeClock, count: int = 1) -> list[int]:
 
 
 @pytest.fixture
-def outbox(engine: sa.Engine, clock: FakeClock) -> Outbox:
+def outbox(engine: sa.Engine, clock: SimulatedClock) -> Outbox:
     return Outbox(engine, clock, policy())
 
 
-def test_enqueue_ignores_a_repeated_idempotency_key(engine: sa.Engine, clock: FakeClock) -> None:
+def test_enqueue_ignores_a_repeated_idempotency_key(engine: sa.Engine, clock: SimulatedClock) -> None:
     with engine.begin() as conn:
         first = enqueue(conn, now=clock(), receiver="r", channel_kind="file", channel_index=0,
                         idempotency_key="k", payload={})
@@ -52,7 +52,7 @@ def test_enqueue_ignores_a_repeated_idempotency_key(engine: sa.Engine, clock: Fa
 
 
 def test_claim_leases_due_rows_and_counts_the_attempt(
-    outbox: Outbox, engine: sa.Engine, clock: FakeClock
+    outbox: Outbox, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     ids = add(engine, clock, 3)
     rows = outbox.claim("w1", limit=2, lease=LEASE)
@@ -62,7 +62,7 @@ def test_claim_leases_due_rows_and_counts_the_attempt(
     assert outbox.counts() == {"pending": 1, "in_flight": 2, "done": 0, "dead": 0}
 
 
-def test_two_workers_never_claim_the_same_row(outbox: Outbox, engine: sa.Engine, clock: FakeClock) -> None:
+def test_two_workers_never_claim_the_same_row(outbox: Outbox, engine: sa.Engine, clock: SimulatedClock) -> None:
     add(engine, clock, 5)
     first = outbox.claim("w1", limit=3, lease=LEASE)
     second = outbox.claim("w2", limit=10, lease=LEASE)
@@ -73,7 +73,7 @@ def test_two_workers_never_claim_the_same_row(outbox: Outbox, engine: sa.Engine,
 
 
 def test_concurrent_claims_from_separate_connections_are_disjoint(
-    engine: sa.Engine, clock: FakeClock
+    engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     ids = add(engine, clock, 60)
     barrier = threading.Barrier(4)
@@ -96,7 +96,7 @@ def test_concurrent_claims_from_separate_connections_are_disjoint(
     assert sorted(everything) == ids  # each row exactly once
 
 
-def test_rows_not_yet_due_are_not_claimed(outbox: Outbox, engine: sa.Engine, clock: FakeClock) -> None:
+def test_rows_not_yet_due_are_not_claimed(outbox: Outbox, engine: sa.Engine, clock: SimulatedClock) -> None:
     (row_id,) = add(engine, clock)
     outbox.claim("w1", 1, LEASE)
     outcome = outbox.retry(row_id, "w1", "HTTP 503", retry_after=120)
@@ -109,7 +109,7 @@ def test_rows_not_yet_due_are_not_claimed(outbox: Outbox, engine: sa.Engine, clo
 
 
 def test_an_expired_lease_is_reclaimed_and_the_stale_ack_rejected(
-    outbox: Outbox, engine: sa.Engine, clock: FakeClock
+    outbox: Outbox, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     (row_id,) = add(engine, clock)
     outbox.claim("w1", 1, LEASE)
@@ -129,7 +129,7 @@ def test_an_expired_lease_is_reclaimed_and_the_stale_ack_rejected(
 
 
 def test_owner_may_still_ack_after_expiry_if_nobody_reclaimed(
-    outbox: Outbox, engine: sa.Engine, clock: FakeClock
+    outbox: Outbox, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     (row_id,) = add(engine, clock)
     outbox.claim("w1", 1, LEASE)
@@ -137,7 +137,7 @@ def test_owner_may_still_ack_after_expiry_if_nobody_reclaimed(
     assert outbox.ack(row_id, "w1") is True
 
 
-def test_retry_backoff_grows_until_the_cap(engine: sa.Engine, clock: FakeClock) -> None:
+def test_retry_backoff_grows_until_the_cap(engine: sa.Engine, clock: SimulatedClock) -> None:
     box = Outbox(engine, clock, policy(initial_delay=timedelta(seconds=10), max_delay=timedelta(minutes=10)))
     (row_id,) = add(engine, clock)
     delays = []
@@ -155,7 +155,7 @@ def test_retry_backoff_grows_until_the_cap(engine: sa.Engine, clock: FakeClock) 
 
 
 def test_retry_honours_retry_after_over_a_shorter_backoff(
-    outbox: Outbox, engine: sa.Engine, clock: FakeClock
+    outbox: Outbox, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     (row_id,) = add(engine, clock)
     outbox.claim("w", 1, LEASE)
@@ -167,7 +167,7 @@ def test_retry_honours_retry_after_over_a_shorter_backoff(
     assert (row.status, row.last_error, row.lease_owner) == (OutboxStatus.PENDING, "HTTP 429", None)
 
 
-def test_dead_after_max_age(engine: sa.Engine, clock: FakeClock) -> None:
+def test_dead_after_max_age(engine: sa.Engine, clock: SimulatedClock) -> None:
     box = Outbox(engine, clock, policy(max_age=timedelta(hours=1)))
     (row_id,) = add(engine, clock)
     clock.advance(minutes=59, seconds=55)
@@ -179,7 +179,7 @@ def test_dead_after_max_age(engine: sa.Engine, clock: FakeClock) -> None:
     assert box.rows(OutboxStatus.DEAD)[0].last_error == outcome.reason
 
 
-def test_dead_after_max_attempts(engine: sa.Engine, clock: FakeClock) -> None:
+def test_dead_after_max_attempts(engine: sa.Engine, clock: SimulatedClock) -> None:
     box = Outbox(engine, clock, policy(max_attempts=3))
     (row_id,) = add(engine, clock)
     statuses = []
@@ -193,7 +193,7 @@ def test_dead_after_max_attempts(engine: sa.Engine, clock: FakeClock) -> None:
     assert box.counts()["dead"] == 1
 
 
-def test_a_row_whose_workers_keep_dying_ends_dead(engine: sa.Engine, clock: FakeClock) -> None:
+def test_a_row_whose_workers_keep_dying_ends_dead(engine: sa.Engine, clock: SimulatedClock) -> None:
     box = Outbox(engine, clock, policy(max_attempts=2))
     add(engine, clock)
     assert len(box.claim("w1", 1, LEASE)) == 1
@@ -207,7 +207,7 @@ def test_a_row_whose_workers_keep_dying_ends_dead(engine: sa.Engine, clock: Fake
     assert "lease expired after 2 attempts" in row.last_error
 
 
-def test_dead_records_the_reason(outbox: Outbox, engine: sa.Engine, clock: FakeClock) -> None:
+def test_dead_records_the_reason(outbox: Outbox, engine: sa.Engine, clock: SimulatedClock) -> None:
     (row_id,) = add(engine, clock)
     outbox.claim("w", 1, LEASE)
     assert outbox.dead(row_id, "w", "HTTP 400 from http://127.0.0.1:1: bad payload") is True

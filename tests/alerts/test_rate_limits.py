@@ -16,10 +16,10 @@ from config.receivers import RateLimit
 from tests.alerts.alert_kit import file_receiver, lines, make_settings, notifier
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 
-def test_a_bucket_gives_its_burst_then_one_token_per_period(clock: FakeClock) -> None:
+def test_a_bucket_gives_its_burst_then_one_token_per_period(clock: SimulatedClock) -> None:
     bucket = TokenBucket(per_second=0.5, burst=2, now=clock())
     assert [bucket.take(clock()) for _ in range(3)] == [0.0, 0.0, 2.0]
     clock.advance(seconds=1)
@@ -28,13 +28,13 @@ def test_a_bucket_gives_its_burst_then_one_token_per_period(clock: FakeClock) ->
     assert bucket.take(clock()) == 0.0
 
 
-def test_limits_are_per_receiver(clock: FakeClock) -> None:
+def test_limits_are_per_receiver(clock: SimulatedClock) -> None:
     limiter = RateLimiter({"slack": RateLimit(rate=1, per=timedelta(seconds=1), burst=1)}, clock)
     assert [limiter.wait("slack"), limiter.wait("slack") > 0, limiter.wait("email")] == [0.0, True, 0.0]
 
 
 def test_over_the_limit_rows_wait_in_the_outbox_without_losing_an_attempt(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path
 ) -> None:
     settings = make_settings({"receiver": "chat", "group_by": ["model"], "group_wait": "0s"},
                              [file_receiver(tmp_path, "chat", rate_limit={"rate": 1, "per": "1s", "burst": 2})])

@@ -14,7 +14,7 @@ from config.matchers import Matcher
 from tests.alerts.alert_kit import alert, file_receiver, make_settings, notifier, sent
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 
 def m(*texts: str) -> list[Matcher]:
@@ -22,11 +22,11 @@ def m(*texts: str) -> list[Matcher]:
 
 
 @pytest.fixture
-def store(engine: sa.Engine, clock: FakeClock) -> SilenceStore:
+def store(engine: sa.Engine, clock: SimulatedClock) -> SilenceStore:
     return SilenceStore(engine, clock, retention=timedelta(days=5))
 
 
-def test_a_silence_is_pending_active_then_expired(store: SilenceStore, clock: FakeClock) -> None:
+def test_a_silence_is_pending_active_then_expired(store: SilenceStore, clock: SimulatedClock) -> None:
     silence = store.add(m('model="churn"'), clock() + timedelta(hours=2), created_by="ana", comment="deploy",
                         starts_at=clock() + timedelta(hours=1))
     assert silence.state(clock()) is SilenceState.PENDING
@@ -34,7 +34,7 @@ def test_a_silence_is_pending_active_then_expired(store: SilenceStore, clock: Fa
     assert silence.state(clock() + timedelta(hours=2)) is SilenceState.EXPIRED  # end is exclusive
 
 
-def test_expiring_ends_it_now_and_keeps_it_for_audit(store: SilenceStore, clock: FakeClock) -> None:
+def test_expiring_ends_it_now_and_keeps_it_for_audit(store: SilenceStore, clock: SimulatedClock) -> None:
     silence = store.add(m('model="churn"'), clock() + timedelta(hours=2), created_by="ana", comment="deploy")
     clock.advance(minutes=10)
     expired = store.expire(silence.id[:8])  # a unique prefix is enough
@@ -44,7 +44,7 @@ def test_expiring_ends_it_now_and_keeps_it_for_audit(store: SilenceStore, clock:
         store.expire(silence.id)
 
 
-def test_expiring_a_pending_silence_moves_its_start_too(store: SilenceStore, clock: FakeClock) -> None:
+def test_expiring_a_pending_silence_moves_its_start_too(store: SilenceStore, clock: SimulatedClock) -> None:
     silence = store.add(m('model="churn"'), clock() + timedelta(hours=3), created_by="ana", comment="later",
                         starts_at=clock() + timedelta(hours=1))
     expired = store.expire(silence.id)
@@ -52,7 +52,7 @@ def test_expiring_a_pending_silence_moves_its_start_too(store: SilenceStore, clo
 
 
 def test_expired_silences_are_deleted_after_the_retention(store: SilenceStore, engine: sa.Engine,
-                                                          clock: FakeClock) -> None:
+                                                          clock: SimulatedClock) -> None:
     store.add(m('model="churn"'), clock() + timedelta(hours=1), created_by="ana", comment="x")
     silencer = Silencer(store)
     clock.advance(days=5, hours=1)
@@ -70,13 +70,15 @@ def test_expired_silences_are_deleted_after_the_retention(store: SilenceStore, e
     (['model=~".*"'], "match every alert"),
     (['model!="churn"', 'team=""'], "match every alert"),
 ])
-def test_silences_that_would_mute_everything_are_refused(store: SilenceStore, clock: FakeClock,
+def test_silences_that_would_mute_everything_are_refused(store: SilenceStore, clock: SimulatedClock,
                                                          matchers: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         store.add(m(*matchers), clock() + timedelta(hours=1), created_by="ana", comment="x")
 
 
-def test_a_silence_needs_an_end_in_the_future_an_author_and_a_comment(store: SilenceStore, clock: FakeClock) -> None:
+def test_a_silence_needs_an_end_in_the_future_an_author_and_a_comment(
+    store: SilenceStore, clock: SimulatedClock
+) -> None:
     with pytest.raises(ValueError, match="in the future"):
         store.add(m('a="1"'), clock() - timedelta(seconds=1), created_by="ana", comment="x")
     with pytest.raises(ValueError, match="--author"):
@@ -91,7 +93,8 @@ def test_a_silence_needs_an_end_in_the_future_an_author_and_a_comment(store: Sil
     (['model="churn"'], {"model": "churn2"}, False),
 ])
 def test_silencer_mutes_what_an_active_silence_matches(
-    store: SilenceStore, engine: sa.Engine, clock: FakeClock, matchers: list[str], labels: dict[str, str], muted: bool
+    store: SilenceStore, engine: sa.Engine, clock: SimulatedClock, matchers: list[str], labels: dict[str, str],
+    muted: bool,
 ) -> None:
     store.add(m(*matchers), clock() + timedelta(hours=1), created_by="ana", comment="x")
     store.add(m('model="churn"'), clock() + timedelta(hours=9), created_by="ana", comment="pending",
@@ -103,7 +106,7 @@ def test_silencer_mutes_what_an_active_silence_matches(
 
 
 def test_a_running_pipeline_sees_a_silence_added_by_another_writer_at_its_next_flush(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path
 ) -> None:
     settings = make_settings({"receiver": "ops", "group_by": ["model"], "group_wait": "0s", "group_interval": "1m"},
                              [file_receiver(tmp_path, "ops")])
@@ -121,7 +124,7 @@ def test_a_running_pipeline_sees_a_silence_added_by_another_writer_at_its_next_f
     assert [x[0] for x in sent(tmp_path / "ops.jsonl")] == ["first", "first"]  # churn, once unsilenced
 
 
-def test_a_resolve_is_never_silenced(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_a_resolve_is_never_silenced(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     settings = make_settings({"receiver": "ops", "group_wait": "0s", "group_interval": "1m"},
                              [file_receiver(tmp_path, "ops")])
     n = notifier(engine, clock, settings)
@@ -135,7 +138,7 @@ def test_a_resolve_is_never_silenced(engine: sa.Engine, clock: FakeClock, tmp_pa
 
 
 def test_an_alert_silenced_while_its_group_fires_goes_out_once_the_silence_ends(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path
 ) -> None:
     settings = make_settings({"receiver": "ops", "group_by": ["model"], "group_wait": "0s", "group_interval": "1m",
                               "repeat_interval": "4h"}, [file_receiver(tmp_path, "ops")])

@@ -14,7 +14,7 @@ from config.routing import TimeInterval, TimeSpec
 from tests.alerts.alert_kit import alert, file_receiver, lines, make_settings, notifier, sent
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock
+    from config.basics.clock import SimulatedClock
 
 
 def at(text: str) -> datetime:
@@ -77,7 +77,7 @@ def route(tmp_path: Path) -> Any:
         **SETTINGS)
 
 
-def test_mute_time_intervals_mute_the_route_and_are_not_inherited(engine: sa.Engine, clock: FakeClock,
+def test_mute_time_intervals_mute_the_route_and_are_not_inherited(engine: sa.Engine, clock: SimulatedClock,
                                                                    tmp_path: Path) -> None:
     clock.now = at("2025-03-01T12:00:00")  # a saturday
     n = notifier(engine, clock, route(tmp_path))
@@ -92,7 +92,7 @@ def test_mute_time_intervals_mute_the_route_and_are_not_inherited(engine: sa.Eng
     assert firsts == ["critical", "high"]
 
 
-def test_active_time_intervals_send_only_inside_them(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_active_time_intervals_send_only_inside_them(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     clock.now = at("2025-03-03T08:00:00")
     n = notifier(engine, clock, route(tmp_path))
     n.service.sync("a", [alert(clock, team="biz")])

@@ -18,7 +18,8 @@ from alerts.channels.webhook import SIGNATURE_HEADER, WebhookChannel, parse_retr
 from config.receivers import WebhookConfig
 
 if TYPE_CHECKING:
-    from tests.alerts.conftest import FakeClock, Loopback
+    from config.basics.clock import SimulatedClock
+    from tests.alerts.conftest import Loopback
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ PAYLOAD: dict[str, Any] = {
 TOKEN_PATH = "/services/T0/SECRET-TOKEN-123?key=QUERYSECRET"
 
 
-def channel(loopback: Loopback, clock: FakeClock, **kwargs: Any) -> WebhookChannel:
+def channel(loopback: Loopback, clock: SimulatedClock, **kwargs: Any) -> WebhookChannel:
     return WebhookChannel(SecretStr(loopback.url(TOKEN_PATH)), clock=clock, **kwargs)
 
 
@@ -38,7 +39,7 @@ def assert_no_secret(result: object) -> None:
     assert "QUERYSECRET" not in repr(result)
 
 
-def test_2xx_is_delivered_with_the_json_body(loopback: Loopback, clock: FakeClock) -> None:
+def test_2xx_is_delivered_with_the_json_body(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(202, b"queued")
     result = channel(loopback, clock).send(PAYLOAD)
     assert isinstance(result, Delivered)
@@ -50,12 +51,12 @@ def test_2xx_is_delivered_with_the_json_body(loopback: Loopback, clock: FakeCloc
     assert_no_secret(result)
 
 
-def test_200_is_delivered(loopback: Loopback, clock: FakeClock) -> None:
+def test_200_is_delivered(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(200, b"ok")
     assert channel(loopback, clock).send(PAYLOAD) == Delivered(f"HTTP 200 from http://127.0.0.1:{loopback.port}")
 
 
-def test_hmac_signature_verifies(loopback: Loopback, clock: FakeClock) -> None:
+def test_hmac_signature_verifies(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(200)
     channel(loopback, clock, hmac_secret=SecretStr("s3cret")).send(PAYLOAD)
     (seen,) = loopback.seen
@@ -65,20 +66,20 @@ def test_hmac_signature_verifies(loopback: Loopback, clock: FakeClock) -> None:
     assert seen.headers[SIGNATURE_HEADER] != f"sha256={wrong}"
 
 
-def test_429_is_retryable_with_retry_after_seconds(loopback: Loopback, clock: FakeClock) -> None:
+def test_429_is_retryable_with_retry_after_seconds(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(429, b"slow down", {"Retry-After": "7"})
     result = channel(loopback, clock).send(PAYLOAD)
     assert result == Retryable(f"HTTP 429 from http://127.0.0.1:{loopback.port}", 7.0)
 
 
-def test_retry_after_as_an_http_date_is_relative_to_the_clock(loopback: Loopback, clock: FakeClock) -> None:
+def test_retry_after_as_an_http_date_is_relative_to_the_clock(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(503, b"", {"Retry-After": format_datetime(clock() + timedelta(minutes=2), usegmt=True)})
     result = channel(loopback, clock).send(PAYLOAD)
     assert isinstance(result, Retryable)
     assert result.retry_after == 120.0
 
 
-def test_503_without_retry_after_is_retryable(loopback: Loopback, clock: FakeClock) -> None:
+def test_503_without_retry_after_is_retryable(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(503, b"maintenance")
     result = channel(loopback, clock).send(PAYLOAD)
     assert isinstance(result, Retryable)
@@ -89,7 +90,7 @@ def test_503_without_retry_after_is_retryable(loopback: Loopback, clock: FakeClo
 
 @pytest.mark.parametrize("status", [400, 401, 404])
 def test_other_4xx_are_permanent_with_status_and_body_excerpt(
-    loopback: Loopback, clock: FakeClock, status: int
+    loopback: Loopback, clock: SimulatedClock, status: int
 ) -> None:
     loopback.reply(status, b'{"error": "invalid_payload"}' + b"x" * 500)
     result = channel(loopback, clock).send(PAYLOAD)
@@ -99,7 +100,7 @@ def test_other_4xx_are_permanent_with_status_and_body_excerpt(
     assert len(result.reason) < 300
 
 
-def test_a_body_echoing_the_url_is_redacted(loopback: Loopback, clock: FakeClock) -> None:
+def test_a_body_echoing_the_url_is_redacted(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(401, f"bad token in {TOKEN_PATH}".encode())
     result = channel(loopback, clock).send(PAYLOAD)
     assert isinstance(result, Permanent)
@@ -107,7 +108,7 @@ def test_a_body_echoing_the_url_is_redacted(loopback: Loopback, clock: FakeClock
     assert_no_secret(result)
 
 
-def test_redirects_are_not_followed(loopback: Loopback, clock: FakeClock) -> None:
+def test_redirects_are_not_followed(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(302, b"", {"Location": loopback.url("/elsewhere")})
     result = channel(loopback, clock).send(PAYLOAD)
     assert isinstance(result, Permanent)
@@ -115,7 +116,7 @@ def test_redirects_are_not_followed(loopback: Loopback, clock: FakeClock) -> Non
     assert len(loopback.seen) == 1
 
 
-def test_timeout_is_retryable(loopback: Loopback, clock: FakeClock) -> None:
+def test_timeout_is_retryable(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(200, hang=True)
     result = channel(loopback, clock, timeout=timedelta(milliseconds=300)).send(PAYLOAD)
     loopback.release.set()
@@ -124,7 +125,7 @@ def test_timeout_is_retryable(loopback: Loopback, clock: FakeClock) -> None:
     assert_no_secret(result)
 
 
-def test_connection_refused_is_retryable(clock: FakeClock) -> None:
+def test_connection_refused_is_retryable(clock: SimulatedClock) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -134,7 +135,7 @@ def test_connection_refused_is_retryable(clock: FakeClock) -> None:
     assert_no_secret(result)
 
 
-def test_max_alerts_truncates_and_says_how_many(loopback: Loopback, clock: FakeClock) -> None:
+def test_max_alerts_truncates_and_says_how_many(loopback: Loopback, clock: SimulatedClock) -> None:
     loopback.reply(200)
     payload = {**PAYLOAD, "alerts": [{"labels": {"n": str(i)}} for i in range(5)]}
     channel(loopback, clock, max_alerts=2).send(payload)
@@ -143,7 +144,7 @@ def test_max_alerts_truncates_and_says_how_many(loopback: Loopback, clock: FakeC
     assert body["truncatedAlerts"] == 3
 
 
-def test_built_from_config_and_repr_shows_only_the_origin(loopback: Loopback, clock: FakeClock) -> None:
+def test_built_from_config_and_repr_shows_only_the_origin(loopback: Loopback, clock: SimulatedClock) -> None:
     config = WebhookConfig.model_validate({"url": loopback.url(TOKEN_PATH), "timeout": "2s"})
     hook = WebhookChannel.from_config(config, clock)
     assert repr(hook) == f"WebhookChannel(http://127.0.0.1:{loopback.port})"
@@ -155,5 +156,5 @@ def test_built_from_config_and_repr_shows_only_the_origin(loopback: Loopback, cl
     ("header", "expected"),
     [(None, None), ("", None), ("30", 30.0), ("soon", None), ("Sat, 01 Mar 2025 11:00:00 GMT", 0.0)],
 )
-def test_parse_retry_after(clock: FakeClock, header: str | None, expected: float | None) -> None:
+def test_parse_retry_after(clock: SimulatedClock, header: str | None, expected: float | None) -> None:
     assert parse_retry_after(header, clock()) == expected

@@ -13,7 +13,6 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +35,6 @@ MEDIUM = drift("prediction", js_distance=0.15)      # medium
 HIGH = drift("prediction", js_distance=0.25)        # high (risk 75)
 CRITICAL = drift("prediction", js_distance=0.6)     # critical (risk 100)
 F1 = "f1_score.macro"
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,4 +97,4 @@ def record(store: AssessmentStore, model: ModelSettings, index: int, *rows: Colu
     return done.assessment
 
 
-__all__ = ["T0", "Clock", "mlflow_db", "model_settings", "quality", "record", "state"]
+__all__ = ["T0", "mlflow_db", "model_settings", "quality", "record", "state"]

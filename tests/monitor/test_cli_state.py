@@ -18,10 +18,10 @@ import alerts
 import retrain
 from alerts import RetryPolicy
 from config import load_settings
+from config.basics.clock import utc_now
 from monitor import schema
 from monitor.app import build_alert_store, build_notifier, open_state
 from monitor.cli import exitcodes, main
-from monitor.clock import utc_now
 from monitor.logs import configure_logging
 
 CONFIG = """\

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from config.signals import SEVERITIES
+from config.basics.severity import severity_rank
 from monitor.demo import data
 from monitor.demo.runner import MARKER, prepare_workdir, run_demo
 from monitor.engines.local_spark import LocalSparkEngine
@@ -48,7 +48,7 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
     assert set(drifted) <= {"high", "critical"}
     # One drifted window does not page, the second does; one quiet window does not resolve, the second does.
     assert [bool(row.state_firing) for row in judged] == [False, False, True, True, False, False]
-    assert judged[2].alert_severity == judged[3].alert_severity == min(drifted, key=SEVERITIES.index)
+    assert judged[2].alert_severity == judged[3].alert_severity == min(drifted, key=severity_rank)
 
     notes = _lines(workdir / "alerts.jsonl")
     log = [n for n in notes if n["alerts"][0]["labels"]["alertname"] == "ModelAtRisk"]  # type: ignore[index]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import structlog
 
-from monitor.clock import SimulatedClock
+from config.basics.clock import SimulatedClock
 from monitor.http import Health, HttpServer
 from monitor.logs import MASK, register_secret
 

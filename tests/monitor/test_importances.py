@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from config.basics.clock import SimulatedClock
 from monitor.risk.importances import FeatureWeightsProvider, normalise
 from retrain import MlflowRegistry
 from tests.monitor.judge_support import T0, model
@@ -38,8 +39,8 @@ def version(registry: MlflowRegistry, metrics: dict[str, float], artifact: dict[
 
 def test_importances_from_run_metrics_then_from_an_artifact_and_config_wins(tmp_path: Path) -> None:
     registry = MlflowRegistry(f"sqlite:///{tmp_path}/mlflow.db")
-    now = [T0]
-    provider = FeatureWeightsProvider(registry, lambda: now[0])
+    clock = SimulatedClock(T0)
+    provider = FeatureWeightsProvider(registry, clock)
     # Nothing to read yet: no weights, and a poll never fails for it.
     assert provider.weights(model(feature_weights={"registered_model": "nothing-here"})) == {}
     assert provider.weights(model()) == {}  # no registered model named anywhere: MLflow is not asked
@@ -49,7 +50,7 @@ def test_importances_from_run_metrics_then_from_an_artifact_and_config_wins(tmp_
     assert provider.weights(m) == {"tenure": 1.0, "contract": 0.2, "age": 1.0}  # 0.05/0.5 floored at min_weight
     version(registry, {}, artifact={"tenure": 2.0, "contract": 1.0})
     assert provider.weights(m)["contract"] == 0.2  # cached until `refresh` (1h) has passed
-    now[0] = T0 + timedelta(hours=1)
+    clock.set(T0 + timedelta(hours=1))
     assert provider.weights(m) == {"tenure": 1.0, "contract": 0.5, "age": 1.0}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from config.basics.clock import SimulatedClock
 from monitor.app import App, build_app
 from monitor.lifecycle_notices import alert_sets, severity
 from monitor.lifecycle_ports import AssessmentVerdicts, LocalProfileRefresher
@@ -26,7 +27,7 @@ from monitor.lifecycle_triggers import manual_trigger
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed
 from retrain import RUN_ID_TAG, LocalServingBackend, MlflowRegistry, RunRecord, RunState, ServedEntity
 from tests.monitor.judge_support import T0
-from tests.monitor.lifecycle_support import CRITICAL, HIGH, QUIET, Clock, merged, mlflow_db, quality, record
+from tests.monitor.lifecycle_support import CRITICAL, HIGH, QUIET, merged, mlflow_db, quality, record
 
 JOBS = Path(__file__).resolve().parents[1] / "retrain" / "jobs"
 ENDPOINT = "churn-ep"
@@ -50,7 +51,7 @@ class World:
         from config import parse_settings
 
         self.tmp_path = tmp_path
-        self.clock = Clock(T0 + timedelta(days=1))
+        self.clock = SimulatedClock(T0 + timedelta(days=1))
         mlflow = mlflow_db(tmp_path)
         text = f"""
 engine: {{kind: local_spark, lakehouse_root: {tmp_path}/lakehouse}}

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from config.basics.clock import SimulatedClock
 from config.models import ModelSettings
 from monitor.assessments import AssessmentStore
 from monitor.handlers import Handlers
@@ -28,7 +29,6 @@ from tests.monitor.lifecycle_support import (
     LOW,
     MEDIUM,
     QUIET,
-    Clock,
     mlflow_db,
     model_settings,
     quality,
@@ -38,16 +38,16 @@ from tests.monitor.lifecycle_support import (
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(T0 + timedelta(days=1))
+def clock() -> SimulatedClock:
+    return SimulatedClock(T0 + timedelta(days=1))
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> AssessmentStore:
+def store(tmp_path: Path, clock: SimulatedClock) -> AssessmentStore:
     return AssessmentStore(state(tmp_path).engine, clock)
 
 
-def book(store: AssessmentStore, model: ModelSettings, clock: Clock) -> RunBook:
+def book(store: AssessmentStore, model: ModelSettings, clock: SimulatedClock) -> RunBook:
     return RunBook(store._engine, {model.name: model.lifecycle}, clock)  # the same database
 
 
@@ -117,7 +117,7 @@ def test_a_catch_up_poll_asks_only_at_the_streams_newest_window(store: Assessmen
 
 
 def test_a_rewritten_window_asks_for_the_same_run_even_when_its_risk_moved(store: AssessmentStore,
-                                                                           clock: Clock) -> None:
+                                                                           clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 1, "of": 1}}})
     first = policy_trigger(model, record(store, model, 0, HIGH), store)
     again = policy_trigger(model, record(store, model, 0, CRITICAL, version="v0-late-rows"), store)
@@ -132,7 +132,7 @@ def test_a_rewritten_window_asks_for_the_same_run_even_when_its_risk_moved(store
 
 
 def test_a_signal_at_its_tier_triggers_below_min_severity_and_the_guardrails_let_it_start(
-        store: AssessmentStore, clock: Clock) -> None:
+        store: AssessmentStore, clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"min_severity": "critical", "on_signals": {"prediction_drift": "medium"}}})
     assert policy_trigger(model, record(store, model, 0, LOW), store) is None  # below the signal's tier
     trigger = policy_trigger(model, record(store, model, 1, MEDIUM), store)
@@ -167,7 +167,7 @@ def test_facts_are_the_newest_window_and_whether_it_had_labels(store: Assessment
 
 
 def test_facts_leave_out_the_monitor_status_stream_and_streams_without_labels(store: AssessmentStore,
-                                                                             clock: Clock) -> None:
+                                                                             clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"max_data_age": "3h", "require_labels": True}})
     record(store, model, 0, *quality(None))  # the metric tables' newest window: no labelled rows
     record(store, model, 1, QUIET, source="inference")  # payload windows judge no quality
@@ -180,7 +180,7 @@ def test_facts_leave_out_the_monitor_status_stream_and_streams_without_labels(st
     assert facts(store, "churn") == (T0 + 3 * HOUR, True)
 
 
-def test_require_labels_blocks_a_trigger_on_an_unlabelled_window(store: AssessmentStore, clock: Clock) -> None:
+def test_require_labels_blocks_a_trigger_on_an_unlabelled_window(store: AssessmentStore, clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 1, "of": 1},
                                         "require_labels": True}})
     trigger = policy_trigger(model, record(store, model, 0, HIGH, *quality(None)), store)
@@ -191,7 +191,7 @@ def test_require_labels_blocks_a_trigger_on_an_unlabelled_window(store: Assessme
     assert labelled is not None and book(store, model, clock).consider(labelled).started
 
 
-def test_max_data_age_uses_the_newest_judged_window(store: AssessmentStore, clock: Clock) -> None:
+def test_max_data_age_uses_the_newest_judged_window(store: AssessmentStore, clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"max_data_age": "6h"}})
     record(store, model, 0, QUIET)
     clock.now = T0 + 7 * HOUR  # the newest window ended 6h ago: still fresh enough
@@ -222,7 +222,7 @@ def test_emergency_needs_critical_risk_at_min_risk_and_both_switches_on(store: A
     assert emergency_trigger(model_settings({**EMERGENCY, "enabled": False}), critical) is None
 
 
-def test_a_schedule_asks_once_per_period(store: AssessmentStore, clock: Clock) -> None:
+def test_a_schedule_asks_once_per_period(store: AssessmentStore, clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"schedule": "7d"}})
     record(store, model, 0, QUIET)
     first = schedule_trigger(model, store, clock())
@@ -242,7 +242,7 @@ def test_a_schedule_asks_once_per_period(store: AssessmentStore, clock: Clock) -
                             clock()) is None
 
 
-def test_a_manual_trigger_carries_who_why_and_the_facts(store: AssessmentStore, clock: Clock) -> None:
+def test_a_manual_trigger_carries_who_why_and_the_facts(store: AssessmentStore, clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"min_severity": "critical"}})
     record(store, model, 0, *quality(None))
     trigger = manual_trigger(model, store, "new features landed", "alice")
@@ -254,7 +254,7 @@ def test_a_manual_trigger_carries_who_why_and_the_facts(store: AssessmentStore, 
 # -- the handlers: emergency first, then the policy; schedules on the lifecycle tick -----------------------
 
 
-def handlers(tmp_path: Path, store: AssessmentStore, model: ModelSettings, clock: Clock) -> Handlers:
+def handlers(tmp_path: Path, store: AssessmentStore, model: ModelSettings, clock: SimulatedClock) -> Handlers:
     from config.settings import Settings
 
     settings = Settings.model_validate({"models": [model.model_dump(by_alias=True)],
@@ -269,7 +269,7 @@ def handlers(tmp_path: Path, store: AssessmentStore, model: ModelSettings, clock
 
 
 def test_consider_lifecycle_starts_a_policy_run_and_says_so(tmp_path: Path, store: AssessmentStore,
-                                                            clock: Clock) -> None:
+                                                            clock: SimulatedClock) -> None:
     model = model_settings({"trigger": {"min_severity": "high", "held_for": {"windows": 1, "of": 1}}})
     h = handlers(tmp_path, store, model, clock)
     assert list(h.consider_lifecycle(AssessmentMade(record(store, model, 0, MEDIUM), "ok"))) == []
@@ -283,7 +283,7 @@ def test_consider_lifecycle_starts_a_policy_run_and_says_so(tmp_path: Path, stor
 
 
 def test_consider_lifecycle_does_nothing_when_the_lifecycle_is_off(tmp_path: Path, store: AssessmentStore,
-                                                                   clock: Clock) -> None:
+                                                                   clock: SimulatedClock) -> None:
     model = model_settings({"enabled": False, "trigger": {"held_for": {"windows": 1, "of": 1}}})
     h = handlers(tmp_path, store, model, clock)
     assert list(h.consider_lifecycle(AssessmentMade(record(store, model, 0, CRITICAL), "ok"))) == []
@@ -291,7 +291,7 @@ def test_consider_lifecycle_does_nothing_when_the_lifecycle_is_off(tmp_path: Pat
 
 
 def test_an_emergency_window_is_an_emergency_not_a_policy_run(tmp_path: Path, store: AssessmentStore,
-                                                              clock: Clock) -> None:
+                                                              clock: SimulatedClock) -> None:
     model = model_settings({**EMERGENCY, "trigger": {"held_for": {"windows": 1, "of": 1}}})
     h = handlers(tmp_path, store, model, clock)
     (event,) = h.consider_lifecycle(AssessmentMade(record(store, model, 0, CRITICAL), "ok"))
@@ -304,7 +304,7 @@ def test_an_emergency_window_is_an_emergency_not_a_policy_run(tmp_path: Path, st
 
 
 def test_an_old_critical_window_of_a_catch_up_poll_pulls_no_emergency_brake(tmp_path: Path, store: AssessmentStore,
-                                                                             clock: Clock) -> None:
+                                                                             clock: SimulatedClock) -> None:
     model = model_settings({**EMERGENCY, "trigger": {"held_for": {"windows": 1, "of": 1}}})
     h = handlers(tmp_path, store, model, clock)
     old = record(store, model, 0, CRITICAL)
@@ -316,7 +316,7 @@ def test_an_old_critical_window_of_a_catch_up_poll_pulls_no_emergency_brake(tmp_
 
 @pytest.mark.integration
 def test_advance_lifecycle_starts_the_scheduled_run_once_per_period(tmp_path: Path, store: AssessmentStore,
-                                                                    clock: Clock) -> None:
+                                                                    clock: SimulatedClock) -> None:
     # json.tool stands in for the training job: a real subprocess that exits at once (it rejects the flags)
     model = model_settings({"trigger": {"schedule": "1d"}, "retrain": {"module": "json.tool"}})
     h = handlers(tmp_path, store, model, clock)
@@ -331,7 +331,7 @@ def test_advance_lifecycle_starts_the_scheduled_run_once_per_period(tmp_path: Pa
 
 @pytest.mark.integration
 def test_lifecycle_ticks_do_not_fill_the_audit_trail_with_the_same_schedule_answer(
-        tmp_path: Path, store: AssessmentStore, clock: Clock) -> None:
+        tmp_path: Path, store: AssessmentStore, clock: SimulatedClock) -> None:
     """The tick runs every 30 s: a period's answer is recorded once, a blocked ask retried every 10 minutes."""
     model = model_settings({"trigger": {"schedule": "1d", "cooldown": "6h"}, "retrain": {"module": "json.tool"}})
     h = handlers(tmp_path, store, model, clock)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config.basics.severity import ALERT_SEVERITIES
 from config.models import ModelSettings
 from config.signals import Tiers
 from monitor.observations import ColumnDrift, ColumnProfile, Scope, WindowMetrics
@@ -147,8 +148,7 @@ def test_score_is_monotone_in_each_findings_severity(items: list[tuple[str, floa
     if not items:
         return
     i = pick % len(items)
-    order = ["low", "medium", "high", "critical"]
     tier, w = items[i]
     stronger = [*items]
-    stronger[i] = (order[min(order.index(tier) + 1, 3)], w)
+    stronger[i] = (ALERT_SEVERITIES[min(ALERT_SEVERITIES.index(tier) + 1, 3)], w)
     assert risk_score([_finding(t, x) for t, x in stronger]) >= risk_score([_finding(t, x) for t, x in items])

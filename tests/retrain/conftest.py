@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lw_support import JOBS, REPO, T0, FakeClock, churn_rows, write_table
+from lw_support import JOBS, REPO, T0, churn_rows, write_table
 from lw_world import World
 
+from config.basics.clock import SimulatedClock
 from retrain.backends.local_serving import LocalServingBackend
 from retrain.registry import MlflowRegistry
 from retrain.schema import MIGRATIONS
@@ -84,13 +85,13 @@ def engine(tmp_path: Path) -> sa.Engine:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SimulatedClock:
+    return SimulatedClock(T0)
 
 
 @pytest.fixture
 def world(
-    engine: sa.Engine, clock: FakeClock, mlflow_uri: str, job_env: dict[str, str], tmp_path: Path
+    engine: sa.Engine, clock: SimulatedClock, mlflow_uri: str, job_env: dict[str, str], tmp_path: Path
 ) -> World:
     """Real MLflow, state database, local jobs and serving records, a fake clock (``lw_world``)."""
     return World(engine, clock, MlflowRegistry(mlflow_uri), LocalServingBackend(engine, clock),

@@ -1,4 +1,4 @@
-"""Helpers for the retrain tests: a fake clock, demo churn data, running the demo job, driving runs."""
+"""Helpers for the retrain tests: demo churn data, running the demo job, driving runs."""
 
 from __future__ import annotations
 
@@ -23,19 +23,6 @@ JOBS = Path(__file__).resolve().parent / "jobs"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 CONTRACTS = np.array(["month-to-month", "one-year", "two-year"])
 PAYMENTS = np.array(["card", "bank", "check", "wallet"])
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 def churn_rows(n: int, rng: np.random.Generator, start: datetime, *, drifted: bool) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """A lifecycle world for the step tests: real MLflow, real subprocess jobs, real local serving records.
 
 ``World`` holds one state database, one MLflow database (copied from a migrated template), the
-local job backend's work directory, a :class:`~lw_support.FakeClock`, and the two small ports to
+local job backend's work directory, a :class:`~config.basics.clock.SimulatedClock`, and the two small ports to
 the monitor package as in-test classes (:class:`Verdicts`, :class:`Refresher`). ``World.lifecycle``
 builds a new :class:`Lifecycle` on all of it each time it is called, which is what a restart does.
 
@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from lw_support import T0, FakeClock, drive, make_version
+from lw_support import T0, drive, make_version
 
+from config.basics.clock import SimulatedClock
 from config.lifecycle import LifecycleSettings
 from retrain.backends.base import JobState, JobStatus
 from retrain.backends.local import LocalJobBackend
@@ -110,7 +111,7 @@ class Refresher:
 @dataclass
 class World:
     engine: sa.Engine
-    clock: FakeClock
+    clock: SimulatedClock
     registry: MlflowRegistry
     serving: LocalServingBackend
     jobs_dir: Path
@@ -175,7 +176,7 @@ class World:
         for severity in severities:
             self.verdicts.add(at, severity, {"low": 10.0, "medium": 45.0, "high": 75.0}.get(severity, 95.0))
             at += timedelta(hours=1)
-        self.clock.now = max(self.clock.now, at)
+        self.clock.set(at)
 
     def kinds(self, lifecycle: Lifecycle, run_id: str) -> list[str]:
         return [event.kind for event in lifecycle.history(run_id)]

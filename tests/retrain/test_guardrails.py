@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from lw_support import T0, FakeClock
+from lw_support import T0
 
+from config.basics.clock import SimulatedClock
 from config.lifecycle import LifecycleSettings
 from retrain.backends.local import LocalJobBackend
 from retrain.guardrails import StartReason
@@ -38,7 +39,7 @@ def trigger(hours: int = 0, **changes: Any) -> Trigger:
 
 
 @pytest.fixture
-def lifecycle(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> Lifecycle:
+def lifecycle(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> Lifecycle:
     models = {
         "churn": LifecycleSettings.model_validate(ENABLED),
         "fraud": LifecycleSettings.model_validate({**ENABLED, "enabled": False}),
@@ -88,7 +89,7 @@ def test_enabled_and_severity(lifecycle: Lifecycle, model: str, severity: str, r
 
 
 def test_the_same_trigger_again_is_a_duplicate(
-    lifecycle: Lifecycle, engine: sa.Engine, clock: FakeClock
+    lifecycle: Lifecycle, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     first = lifecycle.consider(trigger())
     finish(engine, first.run_id, clock())
@@ -107,7 +108,7 @@ def test_one_run_in_flight_per_model(lifecycle: Lifecycle) -> None:
 
 
 def test_cooldown_after_the_last_finished_run(
-    lifecycle: Lifecycle, engine: sa.Engine, clock: FakeClock
+    lifecycle: Lifecycle, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     first = lifecycle.consider(trigger(0))
     finish(engine, first.run_id, clock())
@@ -120,7 +121,7 @@ def test_cooldown_after_the_last_finished_run(
 
 
 def test_daily_budget_counts_runs_of_the_last_24_hours(
-    lifecycle: Lifecycle, engine: sa.Engine, clock: FakeClock
+    lifecycle: Lifecycle, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     for hours in (0, 1):
         decision = lifecycle.consider(trigger(hours))
@@ -136,7 +137,7 @@ def test_daily_budget_counts_runs_of_the_last_24_hours(
 
 
 def test_a_trigger_without_window_is_a_new_request_each_time(
-    lifecycle: Lifecycle, engine: sa.Engine, clock: FakeClock
+    lifecycle: Lifecycle, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
     manual = trigger(window_start=None, window_end=None, requested_by="alice", reason="manual")
     first = lifecycle.consider(manual)
@@ -168,7 +169,7 @@ def test_the_database_refuses_a_second_unfinished_run(lifecycle: Lifecycle, engi
     assert [run.run_id for run in lifecycle.runs()] == [first.run_id]
 
 
-def test_backend_kind_must_match_settings(engine: sa.Engine, clock: FakeClock, tmp_path: Path) -> None:
+def test_backend_kind_must_match_settings(engine: sa.Engine, clock: SimulatedClock, tmp_path: Path) -> None:
     databricks = LifecycleSettings.model_validate(
         {**ENABLED, "retrain": {"backend": "databricks", "job_id": 12}}
     )

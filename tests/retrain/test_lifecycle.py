@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from lw_support import T0, FakeClock, drive, make_version, run_demo_train
+from lw_support import T0, drive, make_version, run_demo_train
 
+from config.basics.clock import SimulatedClock
 from config.lifecycle import LifecycleSettings
 from retrain.backends.base import JobState
 from retrain.backends.local import LocalJobBackend
@@ -34,7 +35,7 @@ def registry(mlflow_uri: str) -> MlflowRegistry:
 
 @pytest.fixture
 def make_lifecycle(
-    engine: sa.Engine, clock: FakeClock, tmp_path: Path, job_env: dict[str, str], mlflow_uri: str
+    engine: sa.Engine, clock: SimulatedClock, tmp_path: Path, job_env: dict[str, str], mlflow_uri: str
 ) -> MakeLifecycle:
     """A new Lifecycle (and backend and registry) on the same state, as after a daemon restart."""
 
@@ -163,7 +164,7 @@ def test_a_job_that_breaks_the_contract_fails_the_run(
 
 
 def test_a_job_past_its_timeout_is_cancelled_and_the_run_fails(
-    make_lifecycle: MakeLifecycle, clock: FakeClock
+    make_lifecycle: MakeLifecycle, clock: SimulatedClock
 ) -> None:
     lifecycle = make_lifecycle(timeout="10m", sleep="120")
     run_id = start(lifecycle)

@@ -8,6 +8,7 @@ import pytest
 from lw_support import drive, make_version
 from lw_world import ENDPOINT, MODEL, World, entity, messages, settings
 
+from config.basics.severity import severity_rank
 from retrain.runs import RunState, Step
 from retrain.schema import retrain_local_endpoints
 
@@ -58,7 +59,7 @@ def test_the_canary_watches_only_its_signals(world: World, watch: list[str] | No
     run_id = world.start(lifecycle)
     new = world.stage(run_id)
     world.canary_live(lifecycle, run_id)
-    worst = max(signals.values(), key=["low", "medium", "high", "critical"].index)
+    worst = max(signals.values(), key=severity_rank)
     world.verdicts.add(world.clock(), worst, 90.0, signals)
     world.windows("low")
     run = drive(lifecycle, run_id)
