@@ -19,6 +19,7 @@ import pytest
 
 from alerts import MIGRATIONS, Alert, AlertStore, OutboxStatus, build_channels, build_pipeline
 from config import load_settings
+from config.basics.clock import utc_now
 from monitor.state import open_store
 from tests.alerts.alert_fakes import ROUTING_KEY, PagerDutyServer
 
@@ -51,7 +52,7 @@ alerting: {{lease: {LEASE_S}s}}
 """, encoding="utf-8")
     settings = load_settings(config)
     engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
-    store = AlertStore(engine, lambda: datetime.now(UTC))
+    store = AlertStore(engine, utc_now)
     daemon = build_pipeline(settings, store, {})  # this side only decides; the workers deliver
     daemon.service.sync("churn", [Alert({"model": "churn", "severity": "critical"}, {"summary": "drift"},
                                         store.clock())])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +91,7 @@ def config(url: str, work: Path, **lifecycle: Any) -> dict[str, Any]:
 
 
 def emu_now(emulator: Emulator) -> Callable[[], datetime]:
-    return lambda: datetime.fromtimestamp(emulator.clock.now(), UTC)
+    return emulator.clock.utc
 
 
 def lifecycle_for(settings: Settings, clock: Callable[[], datetime], verdicts: CalmWindows,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from config.basics.clock import utc_now
 from config.loader import load_settings
 from monitor.app import open_state
 from retrain import RunBook, RunState, Trigger
@@ -71,7 +72,7 @@ class Daemon:
         """Ask for a run on the state database, as ``lakewarden lifecycle start`` does (no backends)."""
         settings = load_settings(self.config, {})
         store = open_state(settings)
-        book = RunBook(store.engine, {m.name: m.lifecycle for m in settings.models}, lambda: datetime.now(UTC))
+        book = RunBook(store.engine, {m.name: m.lifecycle for m in settings.models}, utc_now)
         now = datetime.now(UTC)
         decision = book.consider(Trigger("churn", "drift: psi 0.4", "high", now - timedelta(hours=1), now))
         store.engine.dispose()
@@ -94,7 +95,7 @@ def recorded(daemon: Daemon, run_id: str) -> dict[str, Any]:
     """What the run row says now (the killed process's last record)."""
     store = open_state(load_settings(daemon.config, {}))
     try:
-        run = RunBook(store.engine, {}, lambda: datetime.now(UTC)).get(run_id)
+        run = RunBook(store.engine, {}, utc_now).get(run_id)
     finally:
         store.engine.dispose()
     assert run is not None

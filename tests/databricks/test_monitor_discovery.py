@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pyarrow as pa
 import pytest
@@ -29,7 +29,7 @@ def tables(spark_engine: LocalSparkEngine) -> str:
 
 def discovery(workspace, emulator, api: str = "auto") -> MonitorDiscovery:  # type: ignore[no-untyped-def]
     return MonitorDiscovery(workspace, api,  # type: ignore[arg-type]
-                            clock=lambda: datetime.fromtimestamp(emulator.clock.now(), UTC),
+                            clock=emulator.clock.utc,
                             sleep=emulator.clock.advance, ttl=timedelta(0))
 
 

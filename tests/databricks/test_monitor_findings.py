@@ -42,7 +42,7 @@ def model(**signal: object) -> ModelSettings:
 
 
 def source(workspace, emulator, api: str = "auto", now: datetime = NOW) -> MonitorStatusSource:  # type: ignore[no-untyped-def]
-    found = MonitorDiscovery(workspace, api, clock=lambda: datetime.fromtimestamp(emulator.clock.now(), UTC),  # type: ignore[arg-type]
+    found = MonitorDiscovery(workspace, api, clock=emulator.clock.utc,  # type: ignore[arg-type]
                              ttl=timedelta(0))
     return MonitorStatusSource(found.status, lambda: now)
 

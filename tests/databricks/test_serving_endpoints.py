@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -24,7 +24,7 @@ def endpoints(workspace, emulator) -> ServingEndpoints:  # type: ignore[no-untyp
     for _ in range(3):
         emulator.registry.add_version(MODEL)
     emulator.serving.add("churn", MODEL, "1", served_name="champion")
-    return ServingEndpoints(workspace, clock=lambda: datetime.fromtimestamp(emulator.clock.now(), UTC),
+    return ServingEndpoints(workspace, clock=emulator.clock.utc,
                             sleep=emulator.clock.advance)
 
 

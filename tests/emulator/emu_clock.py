@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 
 class EmuClock:
@@ -15,6 +16,10 @@ class EmuClock:
         """Seconds since the epoch."""
         with self._lock:
             return time.time() + self._offset
+
+    def utc(self) -> datetime:
+        """The emulator's time as lakewarden's ``Clock`` gives it (aware UTC): pass ``emulator.clock.utc``."""
+        return datetime.fromtimestamp(self.now(), UTC)
 
     def now_ms(self) -> int:
         return int(self.now() * 1000)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 from config import parse_settings
+from config.basics.clock import utc_now
 from config.settings import Settings
 from monitor.assessments import AssessmentStore
 from monitor.demo.data import DemoScenario
@@ -136,7 +137,7 @@ def test_a_local_refresh_profiles_the_models_table_and_a_restart_runs_it_again(l
 def test_a_local_refresh_that_cannot_run_fails_with_the_reason(lake: LocalSparkEngine, tmp_path: Path) -> None:
     engine = state(tmp_path).engine
     missing = LocalProfileRefresher(local_settings(tmp_path, lake.root, "main.lc_refresh.nothing_here"), lake,
-                                    engine, lambda: datetime.now(UTC))
+                                    engine, utc_now)
     status, message = missing.refresh_state("churn", missing.start_refresh("churn"))
     assert status is RefreshState.FAILED and "main.lc_refresh.nothing_here" in message
     status, message = missing.refresh_state("nolake", missing.start_refresh("nolake"))
@@ -182,7 +183,7 @@ route: {{receiver: log}}
 receivers: [{{name: log, file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]}}]
 """, "t.yaml", {})
     discovery = MonitorDiscovery(workspace_client(settings_for(emulator.url)), api,  # type: ignore[arg-type]
-                                 clock=lambda: datetime.fromtimestamp(emulator.clock.now(), UTC),
+                                 clock=emulator.clock.utc,
                                  sleep=emulator.clock.advance, ttl=timedelta(0))
     return DatabricksMonitorRefresher(settings, discovery)
 
@@ -239,7 +240,7 @@ models: [{{name: churn, sources: {{lakehouse: {{table: {TABLE}}}}}}}]
 route: {{receiver: log}}
 receivers: [{{name: log, file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]}}]
 """, "t.yaml", {})
-    app = build_app(settings, clock=lambda: datetime.now(UTC), engine=spark_engine)
+    app = build_app(settings, clock=utc_now, engine=spark_engine)
     try:
         deps = app.lifecycle.deps
         assert isinstance(deps.serving, ServingEndpoints)
