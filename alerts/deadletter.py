@@ -8,7 +8,9 @@ fallback receiver itself (or of a test notification) is only logged, so nothing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -24,6 +26,12 @@ log = structlog.get_logger(__name__)
 META_ALERTNAME = "NotificationDeadLettered"
 
 
+def forwarded(fallback: str | None, receiver: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a dead row of ``receiver`` raises a meta-alert to the ``fallback`` receiver: not when
+    there is none, not for the fallback's own rows, not for test notifications (the sender sees those)."""
+    return fallback is not None and receiver != fallback and payload.get("kind") != "test"
+
+
 class DeadLetters:
     def __init__(self, fallback: Receiver | None) -> None:
         self._fallback = fallback
@@ -32,7 +40,7 @@ class DeadLetters:
         fields = {"outbox_id": row.id, "receiver": row.receiver, "channel": row.channel_kind,
                   "channel_index": row.channel_index, "reason": reason}
         fallback = self._fallback
-        if fallback is None or row.receiver == fallback.name or row.payload.get("kind") == "test":
+        if fallback is None or not forwarded(fallback.name, row.receiver, row.payload):
             log.error("dead_letter_not_forwarded", fallback=fallback.name if fallback else None, **fields)
             return
         alert = Alert(

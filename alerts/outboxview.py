@@ -1,16 +1,57 @@
-"""``lakewarden alerts outbox``: the outbox as a person reads it.
+"""The outbox as a person reads it (``lakewarden alerts outbox``) and as lakewarden watches it.
 
-Counts per state (``retrying`` = pending after a failed attempt), then the rows that are not
-delivered (newest first): id, state, receiver and channel, attempts, when next, what it is, and the
-last error.
+``describe_outbox``: counts per state (``retrying`` = pending after a failed attempt), then the rows
+that are not delivered (newest first): id, state, receiver and channel, attempts, when next, what
+it is, and the last error.
+
+``outbox_health``: the summary the daemon's self-alerts are computed from (``monitor.self_watch``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import sqlalchemy as sa
 
+from alerts.deadletter import forwarded
 from alerts.outbox import OutboxStatus
 from alerts.schema import alerts_outbox as t
+
+_UNDELIVERED = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
+
+
+@dataclass(frozen=True)
+class OutboxHealth:
+    """What is waiting and what died unseen.
+
+    ``oldest_undelivered``: when the oldest pending or in-flight row was created (None: nothing waits);
+    ``undelivered``: how many rows wait, ``waiting_receivers`` for which receivers.
+    ``unseen_dead``: dead rows (not test notifications) whose last attempt was due at or after ``since``
+    and that raised no meta-alert to the fallback receiver (``alerts.deadletter.forwarded``), with
+    their receivers in ``dead_receivers``. The outbox keeps no time of death: the last attempt's due
+    time (``next_attempt_at``) stands for it, at most a delivery tick or a lease earlier.
+    """
+
+    undelivered: int
+    oldest_undelivered: datetime | None
+    waiting_receivers: tuple[str, ...]
+    unseen_dead: int
+    dead_receivers: tuple[str, ...]
+
+
+def outbox_health(engine: sa.Engine, *, since: datetime, fallback: str | None) -> OutboxHealth:
+    waiting = sa.select(sa.func.count(), sa.func.min(t.c.created_at)).where(t.c.status.in_(_UNDELIVERED))
+    receivers = sa.select(t.c.receiver).where(t.c.status.in_(_UNDELIVERED)).distinct().order_by(t.c.receiver)
+    dead = sa.select(t.c.receiver, t.c.payload).where(t.c.status == OutboxStatus.DEAD.value,
+                                                      t.c.next_attempt_at >= since)
+    with engine.connect() as conn:
+        count, oldest = conn.execute(waiting).one()
+        names = tuple(conn.execute(receivers).scalars())
+        unseen = [row.receiver for row in conn.execute(dead)
+                  if (row.payload or {}).get("kind") != "test"
+                  and not forwarded(fallback, row.receiver, row.payload or {})]
+    return OutboxHealth(int(count), oldest, names, len(unseen), tuple(sorted(set(unseen))))
 
 
 def describe_outbox(engine: sa.Engine, *, include_done: bool = False, limit: int = 50) -> str:

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from config.base import Strict
 from config.durations import Duration
 from config.secrets import resolve_secret_files
+from config.self_alerts import SelfAlertSettings
 
 _MIN_WEBHOOK_SECRET = 16  # characters; a guessable secret on an open port is no secret
 
@@ -185,10 +186,11 @@ class WebhookSettings(Strict):
 
 
 class ServiceSettings(Strict):
-    """How the daemon itself behaves."""
+    """How the daemon itself behaves (``self_alerts``: how it watches itself, ``config.self_alerts``)."""
 
     http: HttpSettings = Field(default_factory=HttpSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    self_alerts: SelfAlertSettings = Field(default_factory=SelfAlertSettings)
     shutdown_deadline: Duration = Field(default="30s", validate_default=True)
     delivery_interval: Duration = Field(default="2s", validate_default=True)
     lifecycle_interval: Duration = Field(default="30s", validate_default=True)

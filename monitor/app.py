@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import alerts
 import retrain
 from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, build_pipeline
+from alerts.outboxview import outbox_health
 from config.basics.clock import Clock, utc_now
 from config.lifecycle import LifecycleSettings
 from config.service import LocalSparkSettings
@@ -24,8 +25,10 @@ from monitor.engines.base import Engine
 from monitor.handlers import Handlers
 from monitor.http import Health
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
-from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue
+from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
+from monitor.poll_cycle import PollCycle
 from monitor.risk.importances import FeatureWeightsProvider
+from monitor.self_watch import SelfWatch
 from monitor.sources import StatusReader, TableResolver, build_sources
 from monitor.state import Migration, StateStore, open_store
 from retrain import (
@@ -54,6 +57,8 @@ class App:
     lifecycle: Lifecycle
     health: Health
     bus: MessageBus
+    cycle: PollCycle  # the poll_cycle log line
+    watch: SelfWatch  # the watchdog and the self-alerts, on the daemon's tick
 
     def close(self) -> None:
         self.store.close()
@@ -102,6 +107,14 @@ def build_notifier(settings: Settings, alert_store: AlertStore, worker_id: str) 
     outbox with the configured retry policy and the dead-letter hook to the fallback receiver."""
     channels = build_channels(settings.receivers, alert_store.clock, alert_store.message_refs())
     return build_pipeline(settings, alert_store, channels, worker_id=worker_id)
+
+
+def build_self_watch(settings: Settings, store: StateStore, notifier: Notifier, health: Health,
+                     clock: Clock) -> SelfWatch:
+    fallback = settings.alerting.fallback_receiver
+    return SelfWatch(settings, notifier.service,
+                     lambda since: outbox_health(store.engine, since=since, fallback=fallback),
+                     store.probe_write, health, clock)
 
 
 def lifecycle_models(settings: Settings) -> dict[str, LifecycleSettings]:
@@ -162,14 +175,16 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     workspace = build_workspace(settings, store, engine, clock)
     lifecycle = build_lifecycle(settings, store, workspace, clock)
     health = Health()
+    cycle = PollCycle(assessments, clock)
     handlers = Handlers(settings, build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status),
                         assessments, delivery.service, lifecycle, health, clock,
                         FeatureWeightsProvider(workspace.mlflow, clock))
     bus = MessageBus(
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
         # The lifecycle first: deciding a retrain is quick, alert grouping may flush groups at once.
-        events={AssessmentMade: [handlers.consider_lifecycle, handlers.raise_alerts],
+        events={AssessmentMade: [handlers.consider_lifecycle, handlers.raise_alerts, cycle.on_assessment],
+                SourceFailed: [cycle.on_failure],
                 LifecycleProgressed: [handlers.notify_lifecycle]},
     )
     return App(settings, clock, engine, store, assessments, delivery.service, delivery.outbox, delivery, lifecycle,
-               health, bus)
+               health, bus, cycle, build_self_watch(settings, store, delivery, health, clock))

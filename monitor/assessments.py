@@ -92,6 +92,11 @@ class AssessmentStore:
         with self._engine.connect() as conn:
             return _model_alert(conn, model)
 
+    def newest_window_end(self, model: str) -> datetime | None:
+        """The end of the model's newest stored window, any stream; None when none is stored."""
+        with self._engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(T.c.window_end)).where(T.c.model == model)).scalar()
+
     def latest(self, model: str) -> StoredAssessment | None:
         rows = self.history(model, limit=1)
         return rows[0] if rows else None

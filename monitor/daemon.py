@@ -8,6 +8,11 @@ again from the watermark), and the delivery thread goes on sending for the first
 hands the rest of its batch back to the outbox (leases released, due at once), so the next start
 sends it without waiting for the leases to expire; if a send outlives the whole deadline, its row
 is released as well (it may be sent twice, never lost). Exit code 0.
+
+Between commands the loop closes the poll cycle when the inbox runs empty (one ``poll_cycle`` line,
+``monitor.poll_cycle``) and runs the self-check tick every ``service.self_alerts.interval``: the
+watchdog and the self-alerts are synced, and the state database is probed (``monitor.self_watch``).
+A poll cycle that just closed brings the tick forward, so polls failing alert without waiting.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import structlog
 from monitor.app import App
 from monitor.bus import Command
 from monitor.http import HttpServer
+from monitor.messages import PollDue
 from monitor.scheduler import Ticker
+from monitor.self_watch import watchdog_route_warning
 from monitor.webhooks import WebhookIngress
 
 log = structlog.get_logger(__name__)
@@ -60,6 +67,7 @@ class Daemon:
         self.inbox: queue.Queue[Command] = queue.Queue()
         self._serve_http = serve_http
         self._drain_until: float | None = None  # time.monotonic() when delivery hands back its batch
+        self._next_tick = 0.0  # time.monotonic() when the self-check is due
 
     def submit(self, command: Command) -> None:
         if not self.stop.is_set():
@@ -81,18 +89,24 @@ class Daemon:
         ticker.start()
         self.app.health.set_started()
         log.info("daemon_started", models=[m.name for m in settings.models], http_port=http.port)
+        unrouted = watchdog_route_warning(settings)
+        if unrouted is not None:
+            log.warning("watchdog_unrouted", detail=unrouted)
         try:
             while not self.stop.is_set():
                 try:
                     command = self.inbox.get(timeout=0.2)
                 except queue.Empty:
+                    self.tick()
                     continue
                 self._handle(command)
+                self.tick()
         finally:
             started = time.monotonic()
             deadline = settings.service.shutdown_deadline.total_seconds()
             self._drain_until = started + deadline / 2
             log.info("daemon_stopping", signals=self.signals.count, dropped_polls=self.inbox.qsize())
+            self.app.cycle.close()
             self.app.health.set_stopping()
             ticker.stop()
             delivery.join(timeout=max(0.0, deadline - (time.monotonic() - started)))
@@ -106,14 +120,32 @@ class Daemon:
             log.info("daemon_stopped", seconds=round(time.monotonic() - started, 2))
         return 0
 
+    def tick(self) -> None:
+        """Close the poll cycle once the inbox is empty; run the self-check when it is due (or a cycle closed)."""
+        due = time.monotonic() >= self._next_tick
+        closed = (self.inbox.empty() or due) and self.app.cycle.close() is not None
+        if not (due or closed):
+            return
+        self._next_tick = time.monotonic() + self.app.settings.service.self_alerts.interval.total_seconds()
+        try:
+            self.app.watch.tick()
+        except Exception:
+            log.exception("self_check_failed")
+
     def _handle(self, command: Command) -> None:
         structlog.contextvars.bind_contextvars(command=type(command).__name__)
+        started = time.monotonic()
+        raised = None
         try:
             self.app.bus.handle(command)
-        except Exception:
+        except Exception as exc:
+            raised = f"{type(exc).__name__}: {exc}"
             log.exception("command_failed", command=repr(command))
         finally:
             structlog.contextvars.clear_contextvars()
+        if isinstance(command, PollDue):
+            error = self.app.cycle.polled(command.model, time.monotonic() - started, raised)
+            self.app.watch.polled(command.model, error)
 
     def _out_of_time(self) -> bool:
         until = self._drain_until

@@ -70,6 +70,10 @@ class Health:
     name, a revoked grant) is a problem of that model, which a restart does not fix and which must not
     stop the watching of the others. It shows in the details instead: status ``degraded`` and the
     model's error, e.g. ``{"status": "degraded", "models": {"churn": {"ok": false, "error": "..."}}}``.
+
+    Not ready, though, while the state database cannot be written (``state_failed``, from the daemon's
+    self-check): nothing can be judged, stored or notified then, and no alert can say so (the outbox
+    lives in that database). Status ``state_unwritable`` with the reason under ``state``.
     """
 
     def __init__(self, clock: Clock = utc_now) -> None:
@@ -78,6 +82,7 @@ class Health:
         self._started = False
         self._stopping = False
         self._models: dict[str, dict[str, Any]] = {}
+        self._state_error: str | None = None
 
     def set_started(self) -> None:
         with self._lock:
@@ -101,6 +106,15 @@ class Health:
         with self._lock:
             self._models[name] = entry
 
+    def state_ok(self) -> None:
+        with self._lock:
+            self._state_error = None
+
+    def state_failed(self, error: str) -> None:
+        text = redact_text(error)[:_MAX_ERROR_CHARS]
+        with self._lock:
+            self._state_error = text
+
     def liveness(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
             phase = self._phase()
@@ -110,14 +124,20 @@ class Health:
         with self._lock:
             phase = self._phase()
             models = {name: dict(entry) for name, entry in sorted(self._models.items())}
-        ready = phase == "running"
-        if not ready:
+            state_error = self._state_error
+        ready = phase == "running" and state_error is None
+        if phase != "running":
             status = phase
+        elif state_error is not None:
+            status = "state_unwritable"
         elif all(entry["ok"] for entry in models.values()):
             status = "ok"
         else:
             status = "degraded"
-        return ready, {"status": status, "phase": phase, "models": models}
+        details: dict[str, Any] = {"status": status, "phase": phase, "models": models}
+        if state_error is not None:
+            details["state"] = {"ok": False, "error": state_error}
+        return ready, details
 
     def _phase(self) -> str:
         if self._stopping:

@@ -1,4 +1,5 @@
-"""``lakewarden config validate FILE``: every problem with its line, or a one-screen summary."""
+"""``lakewarden config validate FILE``: every problem with its line, or a one-screen summary (with warnings:
+settings that load but likely do not do what was meant)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,26 @@ def summary(settings: Settings, file: str) -> str:
         lines.append(f"inhibit rules: {len(settings.inhibit_rules)}")
     if settings.time_intervals:
         lines.append("time intervals: " + ", ".join(t.name for t in settings.time_intervals))
+    from monitor.self_watch import watchdog_route_warning  # noqa: PLC0415 - the alerts package, for routing
+
+    lines += ["", _self_alerts(settings)]
+    warnings = [w for w in (watchdog_route_warning(settings),) if w is not None]
+    if warnings:
+        lines += ["", f"warnings ({len(warnings)})", *(f"  {w}" for w in warnings)]
     return "\n".join(lines)
+
+
+def _self_alerts(settings: Settings) -> str:
+    cfg = settings.service.self_alerts
+    parts = [f"watchdog {'on' if cfg.watchdog else 'off'}"]
+    if cfg.polls_failing.enabled:
+        parts.append(f"polls failing {cfg.polls_failing.after}x ({cfg.polls_failing.severity})")
+    if cfg.outbox_backlog.enabled:
+        parts.append(f"outbox backlog > {format_duration(cfg.outbox_backlog.older_than)} "
+                     f"({cfg.outbox_backlog.severity})")
+    if cfg.dead_letters.enabled:
+        parts.append(f"dead letters within {format_duration(cfg.dead_letters.within)} ({cfg.dead_letters.severity})")
+    return "self alerts " + ", ".join(parts)
 
 
 def _routes(route: Route, depth: int, root: bool = False) -> Iterator[str]:

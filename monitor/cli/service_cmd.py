@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
@@ -90,10 +91,13 @@ def check(path: str) -> int:
     app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
     try:
         for model in settings.models:
+            started, raised = time.monotonic(), None
             try:
                 app.bus.handle(PollDue(model.name))
             except Exception as exc:
-                failed[model.name] = str(exc)
+                failed[model.name] = raised = str(exc)
+            app.cycle.polled(model.name, time.monotonic() - started, raised)
+        app.cycle.close()  # the one poll_cycle line, as the daemon logs per cycle
         app.delivery.run_once(limit=100)
         worst = "ok"
         for model in settings.models:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 import structlog
 
 from config.basics.clock import utc_now
-from config.basics.sql import immediate_transactions
+from config.basics.sql import begin_write, immediate_transactions
 from monitor import schema
 
 Migration = Callable[[sa.Connection], None]
@@ -58,6 +58,13 @@ class StateStore:
                 sa.select(schema.schema_versions.c.version).where(schema.schema_versions.c.package == package)
             ).first()
         return int(row[0]) if row else 0
+
+    def probe_write(self) -> None:
+        """A write that changes nothing (the monitor's schema-version row, set to itself): raises the
+        database's error when it cannot be written (read-only file or replica, disk full, locked out)."""
+        table = schema.schema_versions
+        with begin_write(self.engine) as conn:
+            conn.execute(sa.update(table).where(table.c.package == "monitor").values(version=table.c.version))
 
     def close(self) -> None:
         self.engine.dispose()
