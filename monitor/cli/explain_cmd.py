@@ -1,14 +1,18 @@
-"""``lakewarden explain MODEL``: a stored assessment, its findings, and why each was or was not raised."""
+"""``lakewarden explain MODEL``: a stored assessment, its findings, and why each was or was not raised;
+``--history``: the judged windows over time, newest first."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.basics.clock import utc
 from monitor.cli import exitcodes
+
+if TYPE_CHECKING:
+    from config import Settings
 
 
 def register(sub: Any) -> None:
@@ -23,7 +27,22 @@ def register(sub: Any) -> None:
     parser.add_argument("--replay", action="store_true",
                         help="judge the stored inputs again with the current config and show what changes")
     parser.add_argument("--json", action="store_true", help="print the stored rows as JSON")
+    parser.add_argument("--history", action="store_true",
+                        help="list the judged windows, newest first: severity, risk, top finding and the alert "
+                             "as it stood then (with --stream: that stream only)")
+    parser.add_argument("--limit", type=_positive, default=20, help="with --history: at most this many windows "
+                                                                     "(default 20)")
     parser.set_defaults(handler=_explain)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of windows, 1 or more, not {text!r}")
+    return value
 
 
 def _when(text: str) -> datetime | None:
@@ -51,6 +70,8 @@ def _explain(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"lakewarden explain: {exc.args[0]}")
         return exitcodes.CONFIG_ERROR
+    if args.history:
+        return _history(args, settings, model.name)
     state = open_state(settings)
     try:
         store = build_assessments(state, utc_now)
@@ -81,6 +102,30 @@ def _explain(args: argparse.Namespace) -> int:
                     texts.append("(this assessment was stored without its inputs: it cannot be replayed)")
             texts.append(render(row, alert, show_below=args.all, replayed=replayed))
         print("\n\n".join(texts))
+    finally:
+        state.close()
+    return exitcodes.OK
+
+
+def _history(args: argparse.Namespace, settings: Settings, model: str) -> int:
+    from config.basics.clock import utc_now  # noqa: PLC0415
+    from monitor.app import build_assessments, open_state  # noqa: PLC0415
+    from monitor.risk.explain import history_json, render_history  # noqa: PLC0415
+
+    if args.window or args.replay or args.all:
+        print("lakewarden explain: --history lists windows; --window, --replay and --all explain one window each")
+        return exitcodes.CONFIG_ERROR
+    state = open_state(settings)
+    try:
+        store = build_assessments(state, utc_now)
+        rows = store.history(model, limit=args.limit, stream=args.stream)
+        if not rows:
+            print(f"no assessment of {model} in {settings.state.url} yet")
+            return exitcodes.ERROR
+        if args.json:
+            print(json.dumps([history_json(row) for row in rows], indent=2))
+        else:
+            print(render_history(model, rows, store.model_alert(model)))
     finally:
         state.close()
     return exitcodes.OK

@@ -1,6 +1,7 @@
 """A stored assessment in words: the verdict, what was raised by contribution, and why the rest was not.
 
-Also ``replay``: judge a stored window again, from its stored inputs, with today's settings.
+Also ``replay``: judge a stored window again, from its stored inputs, with today's settings; and
+``render_history``: the judged windows, newest first, one line each, with the alert as it stood then.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def render(row: StoredAssessment, model_alert: str, *, show_below: bool = False,
         f"{row.model}  {row.stream}  window {start:%Y-%m-%d %H:%M} - {end:%Y-%m-%d %H:%M} UTC "
         f"({rows}; revision {row.revision})",
         f"  risk {row.risk:.1f} ({row.severity}); stream {_state(row)}",
-        f"  model alert now: {model_alert if model_alert != 'ok' else 'not firing'}",
+        f"  model alert now: {_alert(model_alert)}; when this window was judged: {_alert(row.alert_severity)}",
     ]
     lines.append("\n  raised, by contribution (points of risk before combining):" if findings else "\n  nothing raised")
     for finding in sorted(first, key=lambda f: -contribution(f)):
@@ -83,6 +84,38 @@ def render(row: StoredAssessment, model_alert: str, *, show_below: bool = False,
         lines += [f"    {note}" for note in notes]
     if replayed is not None:
         lines += ["", *_replay_lines(row, findings, replayed)]
+    return "\n".join(lines)
+
+
+def _alert(severity: str) -> str:
+    return severity if severity != "ok" else "not firing"
+
+
+def top_finding(row: StoredAssessment) -> str | None:
+    """The stored window's finding with the largest contribution, in words; None when nothing was raised."""
+    first = counted([finding_from_json(f) for f in row.findings])
+    return max(first, key=contribution).describe() if first else None
+
+
+def history_json(row: StoredAssessment) -> dict[str, Any]:
+    """One judged window for ``explain --history --json``: the verdict and the alert as it stood then."""
+    return {"window_start": row.window_start.isoformat(), "window_end": row.window_end.isoformat(),
+            "stream": row.stream, "severity": row.severity, "risk": row.risk, "findings": len(row.findings),
+            "top_finding": top_finding(row), "state_firing": row.state_firing, "state_severity": row.state_severity,
+            "state_reason": row.state_reason, "alert_severity": row.alert_severity, "revision": row.revision}
+
+
+def render_history(model: str, rows: Sequence[StoredAssessment], model_alert: str) -> str:
+    """The judged windows, newest first: window, stream, severity, risk, the stream's state and the model's
+    alert when the window was judged ("alert then"), and the top finding."""
+    lines = [f"{model}: {len(rows)} judged windows, newest first; model alert now: {_alert(model_alert)}",
+             f"  {'window (UTC)':<33} {'stream':<20} {'severity':<8} {'risk':>5}  {'stream state':<16} "
+             f"{'alert then':<10}  top finding"]
+    for row in rows:
+        window = f"{row.window_start:%Y-%m-%d %H:%M} - {row.window_end:%Y-%m-%d %H:%M}"
+        state = f"firing {row.state_severity}" if row.state_firing else "not firing"
+        lines.append(f"  {window:<33} {row.stream:<20} {row.severity:<8} {row.risk:5.1f}  {state:<16} "
+                     f"{_alert(row.alert_severity):<10}  {top_finding(row) or '-'}")
     return "\n".join(lines)
 
 
