@@ -109,12 +109,12 @@ def render_history(model: str, rows: Sequence[StoredAssessment], model_alert: st
     """The judged windows, newest first: window, stream, severity, risk, the stream's state and the model's
     alert when the window was judged ("alert then"), and the top finding."""
     lines = [f"{model}: {len(rows)} judged windows, newest first; model alert now: {_alert(model_alert)}",
-             f"  {'window (UTC)':<33} {'stream':<20} {'severity':<8} {'risk':>5}  {'stream state':<16} "
+             f"  {'window (UTC)':<35}  {'stream':<20} {'severity':<8} {'risk':>5}  {'stream state':<16} "
              f"{'alert then':<10}  top finding"]
     for row in rows:
         window = f"{row.window_start:%Y-%m-%d %H:%M} - {row.window_end:%Y-%m-%d %H:%M}"
         state = f"firing {row.state_severity}" if row.state_firing else "not firing"
-        lines.append(f"  {window:<33} {row.stream:<20} {row.severity:<8} {row.risk:5.1f}  {state:<16} "
+        lines.append(f"  {window:<35}  {row.stream:<20} {row.severity:<8} {row.risk:5.1f}  {state:<16} "
                      f"{_alert(row.alert_severity):<10}  {top_finding(row) or '-'}")
     return "\n".join(lines)
 

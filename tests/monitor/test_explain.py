@@ -48,7 +48,7 @@ def test_explain_prints_the_latest_verdict_with_reasons(config: str, capsys: pyt
     out = capsys.readouterr().out
     assert "churn  lakehouse:1 hour  window 2026-01-01 01:00 - 2026-01-01 02:00 UTC (1,000 rows" in out
     assert "risk " in out and "stream firing at high (firing: 2 of the last 2 windows at or above medium" in out
-    assert "model alert now: high" in out
+    assert "model alert now: high; when this window was judged: high" in out
     raised = out.index("raised, by contribution")
     assert out.index("+  75  prediction drift: js_distance 0.25") > raised
     first = out.index("prediction drift: js_distance 0.25")
@@ -70,6 +70,7 @@ def test_explain_a_given_window_and_replay_it(config: str, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "window 2026-01-01 00:00 - 2026-01-01 01:00 UTC" in out
     assert "stream not firing: 1 of the last 1 windows at or above medium, 2 needed" in out
+    assert "model alert now: high; when this window was judged: not firing" in out
     assert "replayed with the current config" in out and "same findings" in out
 
 
@@ -87,3 +88,38 @@ def test_explain_unknown_model_or_window(config: str, capsys: pytest.CaptureFixt
     assert "no assessment of churn for the window starting 2030-01-01T00:00" in capsys.readouterr().out
     assert main(["explain", "churn", "--config", config, "--window", "yesterday"]) == 2
     assert "is not an ISO 8601 time" in capsys.readouterr().out
+
+
+def test_explain_history_lists_the_judged_windows_newest_first(config: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "churn", "--config", config, "--history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "churn: 2 judged windows, newest first; model alert now: high"
+    assert lines[1].split() == ["window", "(UTC)", "stream", "severity", "risk", "stream", "state", "alert", "then",
+                                "top", "finding"]
+    newest, oldest = lines[2], lines[3]
+    assert newest.startswith("  2026-01-01 01:00 - 2026-01-01 02:00  lakehouse:1 hour")
+    assert "firing high" in newest and "prediction drift: js_distance 0.25" in newest
+    assert oldest.startswith("  2026-01-01 00:00 - 2026-01-01 01:00  lakehouse:1 hour")
+    assert "not firing       not firing" in oldest  # the stream, and the model's alert, as they stood then
+    assert main(["explain", "churn", "--config", config, "--history", "--limit", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_explain_history_json(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "churn", "--config", config, "--history", "--json"]) == 0
+    newest, oldest = json.loads(capsys.readouterr().out)
+    assert newest["window_start"] == "2026-01-01T01:00:00+00:00" and newest["stream"] == "lakehouse:1 hour"
+    assert (newest["severity"], newest["state_firing"], newest["state_severity"], newest["alert_severity"]) == (
+        "high", True, "high", "high")
+    assert newest["top_finding"].startswith("prediction drift: js_distance 0.25")
+    assert (oldest["state_firing"], oldest["alert_severity"]) == (False, "ok")
+    assert set(newest) == {"window_start", "window_end", "stream", "severity", "risk", "findings", "top_finding",
+                           "state_firing", "state_severity", "state_reason", "alert_severity", "revision"}
+
+
+def test_explain_history_refuses_single_window_options(config: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", "churn", "--config", config, "--history", "--window", "2026-01-01T00:00"]) == 2
+    assert "--history lists windows" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["explain", "churn", "--config", config, "--history", "--limit", "0"])
