@@ -21,7 +21,7 @@ from config.urls import plain_http_url, positive_timeout, readable_file
 
 PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")
 DEFAULT_SEVERITY_MAP = {"critical": "critical", "high": "error", "medium": "warning", "low": "info",
-                        "ok": "info", "info": "info", "warning": "warning", "error": "error"}
+                        "ok": "info", "none": "info", "info": "info", "warning": "warning", "error": "error"}
 
 
 class PagerDutyConfig(Strict):

@@ -70,7 +70,7 @@ def test_groups_and_receivers_get_their_own_dedup_keys() -> None:
 
 
 @pytest.mark.parametrize(("ours", "theirs"), [("critical", "critical"), ("high", "error"), ("medium", "warning"),
-                                              ("low", "info"), ("weird", "warning")])
+                                              ("low", "info"), ("none", "info"), ("weird", "warning")])
 def test_severity_mapping(pagerduty_server: PagerDutyServer, loopback_cert: tuple[Path, Path], ours: str,
                           theirs: str) -> None:
     channel(pagerduty_server, loopback_cert[0]).send(payload(severity=ours))

@@ -23,6 +23,7 @@ from tests.monitor.cli_support import (
     MODEL,
     Dataset,
     latest_severity,
+    log_events,
     small_scenario,
     state_engine,
     subprocess_env,
@@ -137,6 +138,16 @@ def test_check_of_a_missing_table_is_incomplete_and_names_it(
     (line,) = lines
     assert line.startswith(MODEL) and "FAILED" in line
     assert "main.cli_calm.no_such_table_drift_metrics does not exist" in line
+
+
+@pytest.mark.integration
+def test_check_logs_one_poll_cycle_line(tmp_path: Path, drifted: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["check", "--config", str(write_config(tmp_path, drifted))])
+    (cycle,) = [e for e in log_events(capsys.readouterr().err) if e["event"] == "poll_cycle"]
+    assert cycle["models"] == [MODEL] and cycle["windows"] == drifted.scenario.windows
+    assert cycle["failures"] == {} and cycle["duration_s"] > 0
+    assert cycle["newest_window_age_s"][MODEL] > 0  # the demo's windows are in the past
+    assert cycle["findings"]["high"] + cycle["findings"]["critical"] > 0
 
 
 @pytest.mark.integration
