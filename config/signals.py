@@ -31,6 +31,7 @@ from config.quality_signals import (
     TrendSignal,
 )
 from config.tiers import DurationTiers, Floors, MofN, Tiers
+from config.validity_signals import InvalidMetricsSignal
 
 __all__ = [
     "Check", "CustomMetric", "DataQualitySignal", "DriftSignal",
@@ -55,6 +56,7 @@ class Signals(Strict):
     volume: VolumeSignal = Field(default_factory=VolumeSignal)
     operational: OperationalSignal = Field(default_factory=OperationalSignal)
     monitor_health: MonitorHealthSignal = Field(default_factory=MonitorHealthSignal)
+    invalid_metrics: InvalidMetricsSignal = Field(default_factory=InvalidMetricsSignal)
 
 
 class RiskSettings(Strict):

@@ -156,6 +156,29 @@ def hash_text(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class InvalidValue:
+    """A value a source read and left out of judging because it cannot be right (``monitor.sources.validity``).
+
+    ``column`` is the metric row's column (``:table`` for the table itself), ``statistic`` the flat
+    name (``ks_pvalue``), the missing column, or ``window`` for rows with a NULL window; ``value`` is
+    what the table held (None when missing or NULL); ``rule`` what a valid value is ("a p-value in
+    [0, 1]"). ``window_start`` is None for values outside any window (the baseline's rows, a missing
+    column, NULL windows); ``baseline`` marks the baseline's rows; ``rows`` counts the rows the record
+    stands for (NULL windows).
+    """
+
+    table: str
+    column: str
+    statistic: str
+    value: float | None
+    rule: str
+    scope: Scope = WHOLE
+    window_start: datetime | None = None
+    baseline: bool = False
+    rows: int = 1
+
+
+@dataclass(frozen=True)
 class WindowMetrics:
     """Everything a source knows about one model in one window."""
 
@@ -173,6 +196,7 @@ class WindowMetrics:
     operations: Operations | None = None
     version: str | None = None
     monitor: MonitorStatus | None = None
+    invalid: tuple[InvalidValue, ...] = ()  # values left out as impossible: judged by ``invalid_metrics``
 
     @property
     def key(self) -> tuple[str, datetime, datetime]:

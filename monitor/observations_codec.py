@@ -10,7 +10,15 @@ import math
 from datetime import datetime
 from typing import Any
 
-from monitor.observations import ColumnDrift, ColumnProfile, MonitorStatus, Operations, Scope, WindowMetrics
+from monitor.observations import (
+    ColumnDrift,
+    ColumnProfile,
+    InvalidValue,
+    MonitorStatus,
+    Operations,
+    Scope,
+    WindowMetrics,
+)
 
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
@@ -119,6 +127,19 @@ def _unmonitor(data: dict[str, Any] | None) -> MonitorStatus | None:
                          refresh_message=data.get("refresh_message", ""))
 
 
+def _invalid(record: InvalidValue) -> dict[str, Any]:
+    return {"table": record.table, "column": record.column, "statistic": record.statistic,
+            "value": _num(record.value), "rule": record.rule, "scope": _scope(record.scope),
+            "window_start": _time(record.window_start), "baseline": record.baseline, "rows": record.rows}
+
+
+def _uninvalid(data: dict[str, Any]) -> InvalidValue:
+    return InvalidValue(table=data["table"], column=data["column"], statistic=data["statistic"],
+                        value=_unnum(data["value"]), rule=data["rule"], scope=Scope(*data["scope"]),
+                        window_start=_untime(data.get("window_start")), baseline=data.get("baseline", False),
+                        rows=data.get("rows", 1))
+
+
 def window_to_json(window: WindowMetrics) -> dict[str, Any]:
     return {
         "model": window.model, "source": window.source, "granularity": window.granularity,
@@ -127,6 +148,7 @@ def window_to_json(window: WindowMetrics) -> dict[str, Any]:
         "notes": list(window.notes), "drift": [_drift(r) for r in window.drift],
         "profile": [_profile(r) for r in window.profile], "baseline": [_profile(r) for r in window.baseline],
         "operations": _operations(window.operations), "monitor": _monitor(window.monitor),
+        "invalid": [_invalid(r) for r in window.invalid],
     }
 
 
@@ -142,4 +164,5 @@ def window_from_json(data: dict[str, Any]) -> WindowMetrics:
         profile=tuple(_unprofile(r) for r in data.get("profile", [])),
         baseline=tuple(_unprofile(r) for r in data.get("baseline", [])),
         operations=_unoperations(data.get("operations")), monitor=_unmonitor(data.get("monitor")),
+        invalid=tuple(_uninvalid(r) for r in data.get("invalid", [])),
     )

@@ -24,10 +24,11 @@ from monitor.risk.ops_rules import SEASONS_BACK, operational, volume
 from monitor.risk.quality_rules import custom_metrics, fairness, model_quality
 from monitor.risk.score import counted, rank_key, risk_score, severity_for
 from monitor.risk.trend import trend
+from monitor.risk.validity_rules import invalid_metrics
 
 MAX_HISTORY = 2000
 RULES: tuple[Rule, ...] = (drift, model_quality, trend, custom_metrics, fairness, data_quality, volume, operational,
-                          monitor_health)
+                          monitor_health, invalid_metrics)
 
 
 def judge(model: ModelSettings, window: WindowMetrics, history: Sequence[PriorWindow] = (),

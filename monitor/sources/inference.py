@@ -19,7 +19,7 @@ from config.basics.clock import Clock, utc
 from config.models import ModelSettings
 from config.sources import InferenceSource
 from monitor.engines.base import Engine, EngineError
-from monitor.observations import Operations, WindowMetrics
+from monitor.observations import WHOLE, Operations, WindowMetrics
 from monitor.profile.windows import Granularity, parse_granularity
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.payload import (
@@ -31,6 +31,7 @@ from monitor.sources.payload import (
     status_sql,
 )
 from monitor.sources.unpack import sync_processed
+from monitor.sources.validity import Checker, Where, wrong_types
 
 Key = tuple[datetime, datetime]
 
@@ -75,7 +76,8 @@ class InferenceTableSource:
         newest = _newest_of(known.get(windows[index - 1])) if index > 0 else None
         try:
             schema = self.schema(cfg)
-            measured = self._measure(cfg, schema, gran, scan[0][0], scan[-1][1])
+            checker = Checker(cfg.table)
+            measured = self._measure(cfg, schema, gran, scan[0][0], scan[-1][1], checker)
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc
         out = []
@@ -92,17 +94,25 @@ class InferenceTableSource:
                 out.append(WindowMetrics(model=model.name, source=self.kind, granularity=stream.granularity,
                                          window_start=key[0], window_end=key[1], monitor_version=None,
                                          row_count=ops.requests, operations=ops, version=version,
-                                         notes=(f"payload table {cfg.table} ({schema.kind} schema)",)))
+                                         notes=(f"payload table {cfg.table} ({schema.kind} schema)",),
+                                         invalid=checker.of_window(key[0])))
         return out
 
     def schema(self, cfg: InferenceSource) -> PayloadSchema:
         if not self._engine.table_exists(cfg.table):
             raise EngineError(f"inference table {cfg.table} does not exist: check sources.inference.table and that "
                               "inference tables are enabled on the serving endpoint")
-        return detect(cfg.table, self._engine.columns(cfg.table), cfg.payload_schema)
+        columns = self._engine.columns(cfg.table)
+        found = detect(cfg.table, columns, cfg.payload_schema)
+        numbers = {found.duration_sql.strip("`"): "latency", "status_code": "status_code",
+                   "sampling_fraction": "sampling_fraction"}
+        if wrong := wrong_types(cfg.table, columns, numbers):
+            raise EngineError(f"{'; '.join(wrong)}: is it the serving endpoint's inference (payload) table?")
+        return found
 
     def _measure(self, cfg: InferenceSource, schema: PayloadSchema, gran: Granularity, since: datetime,
-                 until: datetime) -> dict[Key, Operations]:
+                 until: datetime, checker: Checker) -> dict[Key, Operations]:
+        """Per window, the serving metrics; latencies and estimated requests out of range are left out (``checker``)."""
         start_sql, gparams = gran.start_sql(schema.ts_sql)
         ref = self._engine.table_ref(cfg.table)
         params = {**range_params(since, until), **gparams}
@@ -117,13 +127,15 @@ class InferenceTableSource:
         for row in rows:
             start = utc(row["window_start"])
             latency = list(row["latency"] or [])
+            where = Where(schema.duration_sql.strip("`"), WHOLE, start)
             out[(start, gran.end_of(start))] = Operations(
                 requests=int(row["requests"]), status_counts=statuses.get(start, {}),
-                latency_ms={name: None if i >= len(latency) or latency[i] is None else float(latency[i])
+                latency_ms={name: None if i >= len(latency) else checker.number(latency[i], f"latency_{name}", where)
                             for i, name in enumerate(QUANTILES)},
                 logging_errors=None if row["logging_errors"] is None else int(row["logging_errors"]),
                 newest_row=None if row["newest"] is None else utc(row["newest"]), freshness_seconds=None,
-                estimated_requests=None if row["estimated"] is None else float(row["estimated"]))
+                estimated_requests=checker.number(row["estimated"], "estimated_requests",
+                                                  Where("sampling_fraction", WHOLE, start)))
         return out
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -28,11 +28,12 @@ from typing import Any
 from config.basics.clock import Clock, utc
 from config.models import LakehouseSource, ModelSettings
 from monitor.engines.base import Engine, EngineError
-from monitor.observations import WindowMetrics
+from monitor.observations import TABLE_COLUMN, InvalidValue, WindowMetrics
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_REQUIRED, PROFILE_FIELDS, PROFILE_REQUIRED
 from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, window_metrics
 from monitor.sources.lakehouse_sql import Selection, Shape, rows_sql, shape, versions_sql
+from monitor.sources.validity import Checker, wrong_types
 
 TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile table, drift table)
 
@@ -81,23 +82,32 @@ class LakehouseMetricsSource:
         since = self.horizon(model)
         drift_versions: dict[Key, str] = {}
         profile_versions: dict[Key, str] = {}
+        counts: dict[str, tuple[int, int]] = {}  # table -> (rows with a NULL window, rows with one)
         for row in self._query(*versions_sql(drift, profile, sel, since)):
+            if row["tbl"].endswith(":null"):
+                table = drift.table if row["tbl"] == "drift:null" else profile.table if profile else ""
+                counts[table] = (int(row["n"] or 0), int(row["mv"] or 0))
+                continue
             found = profile_versions if row["tbl"] == "profile" else drift_versions
             key = (utc(row["window_start"]), utc(row["window_end"]))
             found[key] = f"v{row['mv']}:{row['n']}:{row['h']}:{row['cv']}"
+        undated = null_windows(model, counts, stream.granularity)
         ready = _ready(drift_versions, profile_versions)
         versions = {key: f"{drift_versions.get(key, '-')}|{profile_versions.get(key, '-')}" for key in ready}
         changed = sorted(key for key in ready if key not in known or known[key] != versions[key])
         if not changed:
             return []
         first, last = changed[0][0], changed[-1][0]
+        drift_check, profile_check = Checker(drift.table), Checker(profile.table if profile else "")
+        table_level = (*missing_statistics(model, drift), *undated)
         drift_read, dropped = deduplicated(self._query(*rows_sql(drift, sel, first, last, profile=False)))
         drift_rows = by_window(drift_read)
         read, dropped_profile = (deduplicated(self._query(*rows_sql(profile, sel, first, last, profile=True)))
                                  if profile else ([], {}))
         profile_rows = by_window(r for r in read if r["log_type"] == "INPUT")
-        baseline = tuple(profile_row(r, profile.extras, "BASELINE") for r in read
+        baseline = tuple(profile_row(r, profile.extras, "BASELINE", profile_check) for r in read
                          if r["log_type"] == "BASELINE") if profile else ()
+        baseline_invalid = profile_check.of_window(None, baseline=True)
         out = []
         for key in changed:
             notes = [*drift.notes, *(profile.notes if profile else ())]
@@ -110,11 +120,13 @@ class LakehouseMetricsSource:
             if duplicates := dropped.get(key, 0) + dropped_profile.get(key, 0):
                 notes.append(f"{duplicates} duplicated metric rows (same window, scope and column) were left out: "
                              "only the newest monitor version's rows are judged")
-            out.append(window_metrics(
-                model.name, stream.granularity, key, versions[key],
-                [drift_row(r, drift.extras) for r in drift_rows.get(key, [])],
-                [profile_row(r, profile.extras, "INPUT") for r in profile_rows.get(key, [])] if profile else [],
-                baseline, notes, _monitor_version(drift_versions.get(key))))
+            drift_of = [drift_row(r, drift.extras, drift_check) for r in drift_rows.get(key, [])]
+            profile_of = ([profile_row(r, profile.extras, "INPUT", profile_check) for r in profile_rows.get(key, [])]
+                          if profile else [])
+            invalid = (*drift_check.of_window(key[0]), *profile_check.of_window(key[0]), *baseline_invalid,
+                       *table_level)
+            out.append(window_metrics(model.name, stream.granularity, key, versions[key], drift_of, profile_of,
+                                      baseline, notes, _monitor_version(drift_versions.get(key)), invalid))
         return out
 
     def _shape(self, table: str, required: tuple[str, ...], cfg: LakehouseSource, known: dict[str, str]) -> Shape:
@@ -131,6 +143,10 @@ class LakehouseMetricsSource:
                               "is it a Lakehouse Monitoring metrics table?")
         if cfg.model_id_column and cfg.model_id_column.lower() not in lower:
             raise EngineError(f"model_id_column {cfg.model_id_column!r} is not a column of {table}")
+        if wrong := wrong_types(table, columns, known):
+            raise EngineError(f"{'; '.join(wrong)}: lakewarden cannot judge a metrics table whose statistics are "
+                              "not numbers; fix what writes it (a Lakehouse monitor writes numbers: refresh it, or "
+                              "point sources.lakehouse at the monitor's own metric tables)")
         return shape(table, self._engine.table_ref(table), columns, cfg.model_id_column, known)
 
     def _query(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,6 +176,40 @@ def _ready(drift: dict[Key, str], profile: dict[Key, str]) -> list[Key]:
     ready |= {k for k in drift if k not in profile and (newest_profile is None or newest_profile > k[0])}
     ready |= {k for k in profile if k not in drift and (newest_drift is None or newest_drift > k[0])}
     return sorted(ready)
+
+
+DRIFT_PATHS = {alias: path for path, alias in DRIFT_FIELDS.items()}
+NULL_WINDOW_RULE = "a row with a window (start and end)"
+MISSING_RULE = "a column of the drift metrics table"
+
+
+def missing_statistics(model: ModelSettings, drift: Shape) -> list[InvalidValue]:
+    """The statistics the model's enabled drift signals judge that the drift table lacks, one record each."""
+    signals = model.signals
+    wanted: dict[str, list[str]] = {}
+    for name in ("feature_drift", "prediction_drift", "label_drift"):
+        signal = getattr(signals, name)
+        if signal.enabled:
+            wanted.setdefault(signal.statistic, []).append(name)
+    return [InvalidValue(drift.table, TABLE_COLUMN, statistic, None,
+                         f"{MISSING_RULE} (judged by {', '.join(f'signals.{n}' for n in names)})")
+            for statistic, names in wanted.items() if not drift.has(DRIFT_PATHS.get(statistic, statistic))]
+
+
+def null_windows(model: ModelSettings, counts: dict[str, tuple[int, int]], granularity: str) -> list[InvalidValue]:
+    """One record per table with rows of ``granularity`` whose window is NULL (reported on each window judged).
+
+    When no table has a row with a window, there is no window to report them on: a SourceError.
+    """
+    found = [InvalidValue(table, TABLE_COLUMN, "window", None, f"{NULL_WINDOW_RULE} (granularity {granularity!r})",
+                          rows=nulls) for table, (nulls, _) in counts.items() if nulls]
+    if found and not any(dated for _, dated in counts.values()):
+        tables = "; ".join(f"{r.table}: {r.rows} rows" for r in found)
+        raise SourceError(f"model {model.name}: every row of granularity {granularity!r} in the metric tables has a "
+                          f"NULL window ({tables}): such rows belong to no window and nothing can be judged; fix "
+                          "what writes the tables (a Lakehouse monitor writes a window on every INPUT row: refresh "
+                          "it)")
+    return found
 
 
 def _monitor_version(version: str | None) -> int | None:

@@ -8,19 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from config.basics.clock import utc
-from monitor.observations import ALL_MODELS, TABLE_COLUMN, ColumnDrift, ColumnProfile, Scope, WindowMetrics
+from monitor.observations import (
+    ALL_MODELS,
+    TABLE_COLUMN,
+    ColumnDrift,
+    ColumnProfile,
+    InvalidValue,
+    Scope,
+    WindowMetrics,
+)
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_NOT_STATISTICS, PROFILE_STATISTICS
+from monitor.sources.validity import Checker, Where
 
 Key = tuple[datetime, datetime]
 Row = dict[str, Any]
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
 
 
 def scope_of(row: Row) -> Scope:
@@ -28,27 +29,40 @@ def scope_of(row: Row) -> Scope:
     return Scope(row.get("slice_key"), row.get("slice_value"), None if model_id is None else str(model_id))
 
 
-def drift_row(row: Row, extras: dict[str, str]) -> ColumnDrift:
-    stats = {alias: _float(row[alias]) for alias in DRIFT_FIELDS.values()
+def where_of(row: Row, baseline: bool = False) -> Where:
+    start = row.get("window_start")
+    return Where(row["column_name"], scope_of(row), None if start is None else utc(start), baseline)
+
+
+def drift_row(row: Row, extras: dict[str, str], checker: Checker) -> ColumnDrift:
+    """One drift row; values outside their range (``validity.RANGES``) become None and are recorded by ``checker``."""
+    where = where_of(row)
+    stats = {alias: checker.number(row[alias], alias, where) for alias in DRIFT_FIELDS.values()
              if alias in row and alias not in DRIFT_NOT_STATISTICS}
-    stats.update({path: _float(row[alias]) for alias, path in extras.items() if alias in row})
+    stats.update({path: checker.number(row[alias], path, where) for alias, path in extras.items() if alias in row})
     return ColumnDrift(column=row["column_name"], drift_type=row["drift_type"], statistics=stats,
-                       scope=scope_of(row), data_type=row.get("data_type"),
-                       columns_added=_int(row.get("columns_added")), columns_missing=_int(row.get("columns_missing")))
+                       scope=where.scope, data_type=row.get("data_type"),
+                       columns_added=checker.count(row.get("columns_added"), "columns_added", where),
+                       columns_missing=checker.count(row.get("columns_missing"), "columns_missing", where))
 
 
-def profile_row(row: Row, extras: dict[str, str], log_type: str) -> ColumnProfile:
-    metrics = {name: _float(row[name]) for name in PROFILE_STATISTICS if name in row}
-    metrics.update({path: _float(row[alias]) for alias, path in extras.items() if alias in row})
-    items = row.get("frequent_items") or []
+def profile_row(row: Row, extras: dict[str, str], log_type: str, checker: Checker) -> ColumnProfile:
+    """One profile row; values outside their range become None (counts too) and are recorded by ``checker``."""
+    where = where_of(row, baseline=log_type == "BASELINE")
+    metrics = {name: checker.number(row[name], name, where) for name in PROFILE_STATISTICS if name in row}
+    metrics.update({path: checker.number(row[alias], path, where) for alias, path in extras.items() if alias in row})
+    items = [(str(i["item"]), checker.count(i["count"], "frequent_items.count", where))
+             for i in row.get("frequent_items") or [] if i and i.get("count") is not None]
     non_null = row.get("non_null_columns")
     return ColumnProfile(
-        column=row["column_name"], count=_int(row.get("row_count")), num_nulls=_int(row.get("num_nulls")),
-        percent_null=_float(row.get("percent_null")), scope=scope_of(row),
+        column=row["column_name"], count=checker.count(row.get("row_count"), "row_count", where),
+        num_nulls=checker.count(row.get("num_nulls"), "num_nulls", where),
+        percent_null=checker.number(row.get("percent_null"), "percent_null", where), scope=where.scope,
         log_type="BASELINE" if log_type == "BASELINE" else "INPUT", data_type=row.get("data_type"),
-        num_nan=_int(row.get("num_nan")), num_zeros=_int(row.get("num_zeros")),
-        distinct_count=_int(row.get("distinct_count")),
-        frequent_items=tuple((str(i["item"]), int(i["count"])) for i in items if i and i.get("count") is not None),
+        num_nan=checker.count(row.get("num_nan"), "num_nan", where),
+        num_zeros=checker.count(row.get("num_zeros"), "num_zeros", where),
+        distinct_count=checker.count(row.get("distinct_count"), "distinct_count", where),
+        frequent_items=tuple((item, count) for item, count in items if count is not None),
         non_null_columns=None if non_null is None else tuple(non_null), metrics=metrics,
     )
 
@@ -71,11 +85,11 @@ def row_count(profile: Iterable[ColumnProfile]) -> int | None:
 
 def window_metrics(model: str, granularity: str, key: Key, version: str, drift: list[ColumnDrift],
                    profile: list[ColumnProfile], baseline: tuple[ColumnProfile, ...], notes: list[str],
-                   monitor_version: int | None) -> WindowMetrics:
+                   monitor_version: int | None, invalid: tuple[InvalidValue, ...] = ()) -> WindowMetrics:
     return WindowMetrics(
         model=model, source="lakehouse", granularity=granularity, window_start=key[0], window_end=key[1],
         monitor_version=monitor_version, row_count=row_count(profile), drift=tuple(drift), profile=tuple(profile),
-        notes=tuple(notes), baseline=baseline, version=version,
+        notes=tuple(notes), baseline=baseline, version=version, invalid=invalid,
     )
 
 

@@ -110,15 +110,32 @@ def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, An
             f"{commit} AS cv FROM {s.ref} WHERE {' AND '.join(clauses)} GROUP BY `window`.`start`, `window`.`end`")
 
 
+NULL_WINDOW = "(`window` IS NULL OR `window`.`start` IS NULL OR `window`.`end` IS NULL)"
+
+
+def _null_windows_part(s: Shape, sel: Selection, profile: bool, params: dict[str, Any]) -> str:
+    """One row per table: ``n`` rows with a NULL window, ``mv`` rows with one (any age): ``tbl`` ends in ``:null``."""
+    clauses, own = where(s, sel, windows=False)
+    params.update(own)
+    if profile:
+        clauses.append("log_type = 'INPUT'")  # the baseline's rows have no window, rightly
+    return (f"SELECT '{'profile' if profile else 'drift'}:null' AS tbl, CAST(NULL AS TIMESTAMP) AS window_start, "
+            f"CAST(NULL AS TIMESTAMP) AS window_end, count_if({NULL_WINDOW}) AS n, "
+            f"count_if(NOT {NULL_WINDOW}) AS mv, CAST(NULL AS INT) AS h, CAST(NULL AS BIGINT) AS cv "
+            f"FROM {s.ref} WHERE {' AND '.join(clauses)}")
+
+
 def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: datetime) -> tuple[str, dict[str, Any]]:
     """Per table and window: row count, newest monitor version, a content hash (and the logging table's commit).
 
-    One statement for both tables: on a warehouse or a local Spark, each statement costs about a second.
+    Plus, per table, how many rows have a NULL window (and how many have one): such rows belong to no
+    window and are reported, not judged. One statement for both tables: on a warehouse or a local
+    Spark, each statement costs about a second.
     """
     params: dict[str, Any] = {"since": since}
-    parts = [_versions_part(drift, sel, False, params)]
+    parts = [_versions_part(drift, sel, False, params), _null_windows_part(drift, sel, False, params)]
     if profile is not None:
-        parts.append(_versions_part(profile, sel, True, params))
+        parts += [_versions_part(profile, sel, True, params), _null_windows_part(profile, sel, True, params)]
     return " UNION ALL ".join(parts), params
 
 
