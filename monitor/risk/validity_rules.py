@@ -43,19 +43,19 @@ def describe(table: str, window: WindowMetrics, records: Sequence[InvalidValue],
     missing = [r for r in records if r.value is None and r.statistic != "window"]
     undated = [r for r in records if r.value is None and r.statistic == "window"]
     values = [r for r in records if r.value is not None]
-    parts = [f"column {r.statistic} is missing (must be {r.rule})" for r in missing]
-    parts += [f"{r.rows} rows have a NULL window (each must be {r.rule})" for r in undated]
     groups: dict[tuple[str, str], list[InvalidValue]] = {}
     for record in values:
         groups.setdefault((record.statistic, record.rule), []).append(record)
+    parts = [f"{len(values)} invalid values"] if values else []
     for (statistic, rule), found in groups.items():
         shown = ", ".join(_value(r, r.value) for r in found[:listed] if r.value is not None)
         more = f" and {len(found) - listed} more" if len(found) > listed else ""
         parts.append(f"{statistic} {shown}{more} (must be {rule})")
+    parts += [f"column {r.statistic} is missing ({r.rule})" for r in missing]
+    parts += [f"{r.rows} rows of granularity {window.granularity!r} have a NULL window ({r.rule})" for r in undated]
     fixes = [fix for fix, seen in ((_FIX_VALUES, values), (_FIX_MISSING, missing), (_FIX_NULL_WINDOWS, undated))
              if seen]
-    count = f"{len(values)} invalid values; " if values else ""
-    return (f"{table}, window {window.window_start.isoformat()} to {window.window_end.isoformat()}: {count}"
+    return (f"{table}, window {window.window_start.isoformat()} to {window.window_end.isoformat()}: "
             f"{'; '.join(parts)}; {'; '.join(fixes)}")
 
 

@@ -179,8 +179,7 @@ def _ready(drift: dict[Key, str], profile: dict[Key, str]) -> list[Key]:
 
 
 DRIFT_PATHS = {alias: path for path, alias in DRIFT_FIELDS.items()}
-NULL_WINDOW_RULE = "a row with a window (start and end)"
-MISSING_RULE = "a column of the drift metrics table"
+NULL_WINDOW_RULE = "every INPUT row needs a window start and end"
 
 
 def missing_statistics(model: ModelSettings, drift: Shape) -> list[InvalidValue]:
@@ -192,7 +191,7 @@ def missing_statistics(model: ModelSettings, drift: Shape) -> list[InvalidValue]
         if signal.enabled:
             wanted.setdefault(signal.statistic, []).append(name)
     return [InvalidValue(drift.table, TABLE_COLUMN, statistic, None,
-                         f"{MISSING_RULE} (judged by {', '.join(f'signals.{n}' for n in names)})")
+                         f"the statistic {', '.join(f'signals.{n}' for n in names)} judge{'s' if len(names) == 1 else ''}")
             for statistic, names in wanted.items() if not drift.has(DRIFT_PATHS.get(statistic, statistic))]
 
 
@@ -201,8 +200,8 @@ def null_windows(model: ModelSettings, counts: dict[str, tuple[int, int]], granu
 
     When no table has a row with a window, there is no window to report them on: a SourceError.
     """
-    found = [InvalidValue(table, TABLE_COLUMN, "window", None, f"{NULL_WINDOW_RULE} (granularity {granularity!r})",
-                          rows=nulls) for table, (nulls, _) in counts.items() if nulls]
+    found = [InvalidValue(table, TABLE_COLUMN, "window", None, NULL_WINDOW_RULE, rows=nulls)
+             for table, (nulls, _) in counts.items() if nulls]
     if found and not any(dated for _, dated in counts.values()):
         tables = "; ".join(f"{r.table}: {r.rows} rows" for r in found)
         raise SourceError(f"model {model.name}: every row of granularity {granularity!r} in the metric tables has a "
