@@ -179,7 +179,7 @@ def _ready(drift: dict[Key, str], profile: dict[Key, str]) -> list[Key]:
 
 
 DRIFT_PATHS = {alias: path for path, alias in DRIFT_FIELDS.items()}
-NULL_WINDOW_RULE = "every INPUT row needs a window start and end"
+NULL_WINDOW_RULE = "every row but the baseline's needs a window start and end"
 
 
 def missing_statistics(model: ModelSettings, drift: Shape) -> list[InvalidValue]:
@@ -191,7 +191,7 @@ def missing_statistics(model: ModelSettings, drift: Shape) -> list[InvalidValue]
         if signal.enabled:
             wanted.setdefault(signal.statistic, []).append(name)
     return [InvalidValue(drift.table, TABLE_COLUMN, statistic, None,
-                         f"the statistic {', '.join(f'signals.{n}' for n in names)} judge{'s' if len(names) == 1 else ''}")
+                         f"the statistic {', '.join(f'signals.{n}' for n in names)} judge{'' if names[1:] else 's'}")
             for statistic, names in wanted.items() if not drift.has(DRIFT_PATHS.get(statistic, statistic))]
 
 

@@ -211,7 +211,7 @@ def test_a_quiet_monitor_window_leaves_the_firing_streams_findings_in_the_alert(
     assert [m.assessment.stream for m in made] == ["lakehouse:1 hour"] * 3 + ["lakehouse_monitor:1h"]
     assert made[-1].assessment.findings == () and made[-1].assessment.alert_severity == "medium"
     assert "prediction drift" in alert.annotations["findings"]  # the firing stream's findings, kept
-    # 91, not 88: the table's infinite PSI (window 2) is an invalid_metrics finding too
+    # 91, not 88: the table's NaN JS distance and infinite PSI are an invalid_metrics finding too
     assert alert.annotations["summary"].startswith("churn: risk 91 (high)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from monitor.observations_codec import window_from_json, window_to_json
 from monitor.risk import judge
 from monitor.risk.validity_rules import SIGNAL
 from monitor.sources.base import SourceError
+from monitor.sources.contract import DRIFT_FIELDS, DRIFT_NOT_STATISTICS, PROFILE_FIELDS
 from monitor.sources.lakehouse import missing_statistics, null_windows
 from monitor.sources.lakehouse_rows import drift_row, profile_row
 from monitor.sources.lakehouse_sql import shape
@@ -107,8 +109,6 @@ def test_valid_values_pass_untouched_and_data_statistics_are_not_checked() -> No
 
 
 def test_every_contract_statistic_of_the_drift_table_has_a_range() -> None:
-    from monitor.sources.contract import DRIFT_FIELDS, DRIFT_NOT_STATISTICS, PROFILE_FIELDS  # noqa: PLC0415
-
     assert {a for a in DRIFT_FIELDS.values() if a not in DRIFT_NOT_STATISTICS} - set(RANGES) == {"avg_delta"}
     assert {"row_count", "num_nulls", "num_nan", "num_zeros", "distinct_count", "percent_null"} <= set(RANGES)
     assert set(PROFILE_FIELDS.values()) - set(RANGES) == {
@@ -132,15 +132,11 @@ TYPE_CASES = [
 @pytest.mark.parametrize(("case", "types", "message"), TYPE_CASES, ids=[c[0] for c in TYPE_CASES])
 def test_non_numeric_statistic_columns_are_named_with_their_type(case: str, types: dict[str, str],
                                                                  message: str) -> None:
-    from monitor.sources.contract import DRIFT_FIELDS, PROFILE_FIELDS  # noqa: PLC0415
-
     [found] = wrong_types(DRIFT_TABLE, {**DRIFT_COLUMNS, **types}, {**DRIFT_FIELDS, **PROFILE_FIELDS})
     assert found.startswith(message), case
 
 
 def test_numeric_types_of_every_kind_are_accepted() -> None:
-    from monitor.sources.contract import DRIFT_FIELDS  # noqa: PLC0415
-
     columns = {**DRIFT_COLUMNS, "js_distance": "decimal(10,4)", "tv_distance": "FLOAT", "count_delta": "bigint",
                "chi_squared_test": "struct<statistic: double, pvalue: double>", "data_type": "string"}
     assert wrong_types(DRIFT_TABLE, columns, DRIFT_FIELDS) == []
@@ -175,8 +171,6 @@ def _bad(statistic: str, value: float, column: str = "age", **kw: Any) -> Invali
 
 
 def _window(*invalid: InvalidValue) -> Any:
-    from dataclasses import replace  # noqa: PLC0415
-
     return replace(window(), invalid=invalid)
 
 
@@ -195,7 +189,8 @@ RULE_CASES = [
      "column js_distance is missing (the statistic signals.feature_drift judges); refresh the monitor so that "
      "it writes the column, or set the signal's statistic to one the table has"),
     ("NULL windows", [InvalidValue(DRIFT_TABLE, ":table", "window", None, "a window on every row", rows=12)],
-     "12 rows of granularity '1 hour' have a NULL window (a window on every row); rows without a window belong to no window"),
+     "12 rows of granularity '1 hour' have a NULL window (a window on every row); rows without a window belong "
+     "to no window"),
 ]
 
 
@@ -214,7 +209,8 @@ def test_five_hundred_bad_rows_are_one_finding_with_the_first_few_values() -> No
     bad = [_bad("ks_pvalue", -float(i), f"c{i}") for i in range(1, 501)]
     a = judge(model(), _window(*bad, _bad("js_distance", 7.5)))
     [finding] = [f for f in a.findings if f.signal == SIGNAL]
-    assert ("window 2026-01-01T00:00:00+00:00 to 2026-01-01T01:00:00+00:00: 501 invalid values; ks_pvalue -1 on `c1`, -2 on `c2`, -3 on `c3` and 497 more "
+    assert ("window 2026-01-01T00:00:00+00:00 to 2026-01-01T01:00:00+00:00: 501 invalid values; "
+            "ks_pvalue -1 on `c1`, -2 on `c2`, -3 on `c3` and 497 more "
             "(must be a p-value in [0, 1]); js_distance 7.5 on `age`") in finding.detail
     assert "invalid metrics (medium): main.ml.t_drift_metrics, window" in finding.describe()
 
@@ -243,8 +239,6 @@ def test_a_broken_row_is_judged_neither_as_drift_nor_as_a_small_window() -> None
               drift_row(drow("income", js_distance=0.35, ks_pvalue=-3.0), {}, checker)]
     profiles = [profile_row(prow("age", row_count=-5), {}, "INPUT", checker),
                 profile_row(prow(":table", row_count=1000), {}, "INPUT", checker)]
-    from dataclasses import replace  # noqa: PLC0415
-
     w = replace(window(*drifts, *profiles), invalid=tuple(checker.found))
     a = judge(model(), w)
     drift_findings = [f for f in a.findings if f.signal == "feature_drift"]
