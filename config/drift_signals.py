@@ -47,10 +47,30 @@ class DriftSignal(Strict):
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
 
 
-def feature_drift() -> DriftSignal:
+class FeatureDriftSignal(DriftSignal):
+    """Drift of the feature columns, which leaves out columns that look like row ids.
+
+    An id (request id, row number, UUID) has a new value on every row, so it drifts by construction.
+    With ``exclude_ids`` a column is left out of feature drift, with a note, when it is integral or a
+    string and, over at least ``id_min_rows`` non-null rows, its distinct count is at least 90 % of
+    them (distinct counts of numeric columns are HyperLogLog estimates) or its most frequent value
+    occurs once. The baseline's profile row decides where it has enough rows (stable from window to
+    window), else the window's own. A column listed in ``columns`` is always judged.
+
+    The thresholds and weight default to the feature defaults, so ``feature_drift: {columns: [...]}``
+    alone keeps them.
+    """
+
     # Jensen-Shannon distance (base 2, in [0, 1]). Databricks' own examples flag 0.2; a single
     # feature moving that far is worth a look, not a page, so paging starts at high (0.3).
-    return DriftSignal(thresholds=Tiers(low=0.1, medium=0.2, high=0.3, critical=0.5), weight=0.8)
+    thresholds: Tiers = Field(default_factory=lambda: Tiers(low=0.1, medium=0.2, high=0.3, critical=0.5))
+    weight: float = Field(default=0.8, ge=0.0, le=1.0)
+    exclude_ids: bool = True
+    id_min_rows: int = Field(default=50, ge=2)
+
+
+def feature_drift() -> FeatureDriftSignal:
+    return FeatureDriftSignal()
 
 
 def prediction_drift() -> DriftSignal:

@@ -30,6 +30,13 @@ class LakehouseSource(Strict):
     all-models aggregate), and every single model id with ``per_model_id``. ``drift_type``: ``auto``
     reads BASELINE drift where the window has it and CONSECUTIVE drift otherwise; ``both`` reads both.
     Windows that ended within ``lookback`` are read, and re-read when a refresh rewrites them.
+
+    The model's outputs are ``prediction_column``, ``label_column`` and its scores:
+    ``prediction_proba_column`` plus ``score_columns`` (e.g. one probability per class, or a raw
+    margin next to the calibrated probability). Scores are profiled by ``lakewarden profile`` and their
+    drift is judged as prediction drift. ``features``: the feature columns (``lakewarden profile``
+    profiles only these, and the judge leaves other columns out of feature drift, with a note);
+    empty: every column that is not an output, the timestamp or the model id.
     """
 
     table: str
@@ -46,6 +53,8 @@ class LakehouseSource(Strict):
     slices: tuple[str, ...] = ()
     prediction_column: str | None = "prediction"
     prediction_proba_column: str | None = None
+    score_columns: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
     label_column: str | None = None
     timestamp_column: str = "timestamp"
     baseline_table: str | None = None
@@ -61,6 +70,22 @@ class LakehouseSource(Strict):
     @classmethod
     def _columns(cls, value: str | None) -> str | None:
         return None if value is None else check_column(value)
+
+    @field_validator("score_columns", "features")
+    @classmethod
+    def _column_lists(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(check_column(name) for name in value))
+
+    @model_validator(mode="after")
+    def _features_are_inputs(self) -> LakehouseSource:
+        roles = dict.fromkeys(self.outcome_columns, "an output column")
+        roles.update({self.timestamp_column: "the timestamp column"})
+        if self.model_id_column is not None:
+            roles[self.model_id_column] = "the model id column"
+        clashes = [f"{name!r} is {roles[name]}" for name in self.features if name in roles]
+        if clashes:
+            raise ValueError(f"features lists columns that are not features: {'; '.join(clashes)}")
+        return self
 
     @field_validator("output_schema")
     @classmethod
@@ -91,10 +116,16 @@ class LakehouseSource(Strict):
         return tuple(dict.fromkeys((self.model_id, *self.model_ids)))
 
     @property
+    def score_column_names(self) -> tuple[str, ...]:
+        """The probability column and the other score columns: their drift is prediction drift."""
+        names = (self.prediction_proba_column, *self.score_columns)
+        return tuple(dict.fromkeys(name for name in names if name is not None))
+
+    @property
     def outcome_columns(self) -> tuple[str, ...]:
-        """Prediction, probability and label columns: not features."""
-        names = (self.prediction_column, self.prediction_proba_column, self.label_column)
-        return tuple(name for name in names if name is not None)
+        """Prediction, probability, score and label columns: not features."""
+        names = (self.prediction_column, *self.score_column_names, self.label_column)
+        return tuple(dict.fromkeys(name for name in names if name is not None))
 
 
 class Sources(Strict):

@@ -11,7 +11,15 @@ from pydantic import Field, model_validator
 
 from config.base import Strict
 from config.basics.severity import ALERT_SEVERITIES, AlertSeverity, severity_rank
-from config.drift_signals import DriftSignal, DriftStatistic, DriftTest, FeatureWeights, feature_drift, label_drift
+from config.drift_signals import (
+    DriftSignal,
+    DriftStatistic,
+    DriftTest,
+    FeatureDriftSignal,
+    FeatureWeights,
+    feature_drift,
+    label_drift,
+)
 from config.drift_signals import prediction_drift as _prediction_drift
 from config.health_signals import (
     Check,
@@ -44,7 +52,7 @@ __all__ = [
 class Signals(Strict):
     """The signals judged for a model. Each has tiers and a weight; defaults are documented in the README."""
 
-    feature_drift: DriftSignal = Field(default_factory=feature_drift)
+    feature_drift: FeatureDriftSignal = Field(default_factory=feature_drift)
     prediction_drift: DriftSignal = Field(default_factory=_prediction_drift)
     label_drift: DriftSignal = Field(default_factory=label_drift)
     feature_weights: FeatureWeights = Field(default_factory=FeatureWeights)

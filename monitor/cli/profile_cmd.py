@@ -34,7 +34,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--granularity", action="append", default=[], help="e.g. '1 hour' (repeatable)")
     parser.add_argument("--prediction-column")
     parser.add_argument("--label-column")
-    parser.add_argument("--proba-column", help="score of the positive class (ROC AUC)")
+    parser.add_argument("--proba-column", help="score of the positive class (ROC AUC; profiled, prediction drift)")
+    parser.add_argument("--score-column", action="append", default=[], dest="score_columns",
+                        help="another score column of the model: profiled, prediction drift (repeatable)")
     parser.add_argument("--model-id-column")
     parser.add_argument("--output-schema", help="catalog.schema for the metric tables (default: the table's)")
     parser.add_argument("--features", help="comma-separated feature columns (default: every other column)")
@@ -73,7 +75,8 @@ def _flag_source(args: argparse.Namespace) -> Any:
                            granularity=(args.granularity or ["1 hour"])[0],
                            all_granularities=tuple(args.granularity or ["1 hour"]),
                            prediction_column=args.prediction_column, label_column=args.label_column,
-                           prediction_proba_column=args.proba_column, model_id_column=args.model_id_column,
+                           prediction_proba_column=args.proba_column, score_columns=tuple(args.score_columns),
+                           model_id_column=args.model_id_column,
                            output_schema=args.output_schema, slices=())
 
 

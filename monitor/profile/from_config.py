@@ -1,9 +1,10 @@
 """Profile specs from a model's ``sources.lakehouse`` settings, with command-line overrides.
 
 The lakehouse source names the monitored table, its baseline, timestamp, model-id, prediction,
-probability and label columns, granularities and slicing expressions. Features are the columns given
-with ``--features``, or else every other column of the table (columns of unsupported types are then
-skipped, with the reason reported).
+probability, score and label columns, granularities and slicing expressions. The probability and
+score columns are profiled as the model's outputs (their drift is prediction drift). Features are the
+columns given with ``--features``, else the source's ``features``, else every other column of the
+table (columns of unsupported types are then skipped, with the reason reported).
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def spec_from_source(source: Any, columns: Sequence[str], overrides: Overrides, 
         if given is not None and given != expected:
             raise ProfileError(f"{attr} is {given}: `lakewarden profile` writes {expected} (Lakehouse Monitoring's "
                                "naming); remove the override or set output_schema")
+    scores = tuple(getattr(source, "score_columns", ()) or ())
     outcome = [getattr(source, a, None) for a in ("prediction_column", "prediction_proba_column", "label_column")]
-    skip = {source.timestamp_column, getattr(source, "model_id_column", None), *outcome}
-    features = overrides.features or tuple(c for c in columns if c not in skip and not c.startswith("_"))
+    skip = {source.timestamp_column, getattr(source, "model_id_column", None), *outcome, *scores}
+    listed = overrides.features or tuple(getattr(source, "features", ()) or ())
+    features = listed or tuple(c for c in columns if c not in skip and not c.startswith("_"))
     slices = overrides.slicing_exprs
     if slices is None:  # the slice keys the source judges are slicing expressions; '*' means "all" there
         slices = tuple(key for key in getattr(source, "slices", ()) or () if key != "*")
@@ -59,10 +62,10 @@ def spec_from_source(source: Any, columns: Sequence[str], overrides: Overrides, 
         granularity=granularity, feature_cols=tuple(features), prediction_col=prediction, label_col=label,
         model_id_col=getattr(source, "model_id_column", None), output_schema=source.output_schema,
         problem_type=overrides.problem_type or "classification",
-        prediction_proba_col=getattr(source, "prediction_proba_column", None),
+        prediction_proba_col=getattr(source, "prediction_proba_column", None), score_cols=scores,
         positive_label=overrides.positive_label, slicing_exprs=tuple(slices),
         custom_metrics=overrides.custom_metrics,
-        skip_unsupported=overrides.skip_unsupported or not overrides.features)
+        skip_unsupported=overrides.skip_unsupported or not listed)
 
 
 def granularities_of(source: Any) -> tuple[str, ...]:

@@ -82,6 +82,7 @@ def baseline_spec(spec: ProfileSpec, schema: dict[str, str]) -> ProfileSpec:
     return replace(spec, table=spec.baseline_table,
                    model_id_col=spec.model_id_col if spec.model_id_col in schema else None,
                    prediction_proba_col=spec.prediction_proba_col if spec.prediction_proba_col in schema else None,
+                   score_cols=tuple(name for name in spec.score_cols if name in schema),
                    label_col=spec.label_col if has_quality else None,
                    prediction_col=spec.prediction_col if has_quality or spec.prediction_col in schema else None)
 

@@ -73,7 +73,8 @@ class ProfileSpec:
     model_id_col: str | None = None
     output_schema: str | None = None  # "catalog.schema"; default: the monitored table's
     problem_type: ProblemType = "classification"
-    prediction_proba_col: str | None = None  # score of the positive class, for ROC AUC
+    prediction_proba_col: str | None = None  # score of the positive class, for ROC AUC; profiled like a score
+    score_cols: tuple[str, ...] = ()  # other score columns of the model: profiled, not features
     positive_label: str | None = None  # default: the larger of the two labels
     slicing_exprs: tuple[str, ...] = ()
     custom_metrics: tuple[CustomMetric, ...] = ()
@@ -117,9 +118,14 @@ class ProfileSpec:
         return self.quality == "classification"
 
     @property
+    def score_columns(self) -> tuple[str, ...]:
+        """The probability column, then the other score columns, without repeats."""
+        return tuple(dict.fromkeys(n for n in (self.prediction_proba_col, *self.score_cols) if n is not None))
+
+    @property
     def monitored_columns(self) -> tuple[str, ...]:
-        """Features, then prediction and label, without repeats."""
-        names = [*self.feature_cols, self.prediction_col, self.label_col]
+        """Features, then prediction, scores and label, without repeats."""
+        names = [*self.feature_cols, self.prediction_col, *self.score_columns, self.label_col]
         return tuple(dict.fromkeys(name for name in names if name is not None))
 
     def output_tables(self) -> tuple[TableName, TableName]:
@@ -133,7 +139,7 @@ class ProfileSpec:
         """A hash of everything that shapes the metric tables' content (not the baseline's data, and not
         the granularity: one monitor writes several granularities into the same tables)."""
         settings = {k: v for k, v in asdict(self).items() if k not in ("monitor_version", "granularity", "reader")}
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        return _hash(self._with_scores(settings))
 
     def reference_key(self) -> str:
         """A hash of what shapes the baseline's statistics (columns, types, model id, slices, quality)."""
@@ -141,7 +147,19 @@ class ProfileSpec:
                 "prediction_proba_col", "slicing_exprs", "custom_metrics", "skip_unsupported",
                 "slice_values_limit")
         settings = {k: v for k, v in asdict(self).items() if k in keys}
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        return _hash(self._with_scores(settings))
+
+    def _with_scores(self, settings: dict[str, object]) -> dict[str, object]:
+        """Scores are profiled since issue 12: a spec with scores hashes differently from before, so its windows
+        and baseline statistics are computed again with them; a spec without scores keeps its hashes."""
+        settings.pop("score_cols", None)
+        if self.score_columns:
+            settings["profiled_scores"] = list(self.score_columns)
+        return settings
+
+
+def _hash(settings: dict[str, object]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -188,6 +206,22 @@ def category_key(name: str) -> str:
     return f"{name}\x00categories"
 
 
+def _require_columns(spec: ProfileSpec, schema: Mapping[str, str]) -> None:
+    """Every configured column is in the table; a missing score column is an error (its drift would
+    otherwise go unwatched without a word), named with the setting that asks for it."""
+    roles = dict.fromkeys(spec.feature_cols, "feature")
+    roles.update(dict.fromkeys(spec.score_cols, "score column"))
+    for name, role in ((spec.prediction_proba_col, "probability (score) column"),
+                       (spec.prediction_col, "prediction column"), (spec.label_col, "label column"),
+                       (spec.model_id_col, "model id column"), (spec.timestamp_col, "timestamp column")):
+        if name is not None:
+            roles[name] = role
+    missing = [f"{role} {name!r}" for name, role in roles.items() if name not in schema]
+    if missing:
+        raise ProfileError(f"{', '.join(missing)} not in {spec.table} (it has {sorted(schema)}): fix the column "
+                           "names (sources.lakehouse) or remove them")
+
+
 def column_infos(spec: ProfileSpec, schema: Mapping[str, str]
                  ) -> tuple[tuple[ColumnInfo, ...], tuple[tuple[str, str], ...]]:
     """Classify the monitored columns from the table's schema (column -> Spark simpleString type).
@@ -195,10 +229,7 @@ def column_infos(spec: ProfileSpec, schema: Mapping[str, str]
     Returns (profiled columns, skipped (column, reason)); an unsupported type is an error naming the
     column and its type unless ``spec.skip_unsupported``.
     """
-    needed = [*spec.monitored_columns, spec.timestamp_col, spec.model_id_col, spec.prediction_proba_col]
-    missing = [name for name in needed if name is not None and name not in schema]
-    if missing:
-        raise ProfileError(f"columns {missing} are not in {spec.table} (it has {sorted(schema)})")
+    _require_columns(spec, schema)
     infos = []
     skipped = []
     outcomes = {spec.prediction_col, spec.label_col} if spec.classification else set()
