@@ -134,7 +134,7 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
     spec = ProfileSpec(table=source.table, baseline_table=source.baseline_table,
                        timestamp_col=source.timestamp_column, granularity=source.granularity,
                        feature_cols=data.FEATURES, prediction_col=source.prediction_column,
-                       label_col=source.label_column)
+                       prediction_proba_col=source.prediction_proba_column, label_col=source.label_column)
     engine = app.engine
     if not isinstance(engine, LocalSparkEngine) or not isinstance(app.clock, SimulatedClock):
         raise RuntimeError("the demo runs on local Spark with a simulated clock")
