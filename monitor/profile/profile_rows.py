@@ -48,7 +48,10 @@ def distinct_count(info: ColumnInfo, group: GroupStats) -> int | None:
     if isinstance(cats, CategoricalStats):
         return len(cats.counts) + (1 if cats.other else 0)
     numeric = group.columns.get(info.name)
-    return hll.estimate(numeric.registers) if isinstance(numeric, NumericStats) else None
+    if not isinstance(numeric, NumericStats):
+        return None
+    # an estimate can exceed the values there are (all-distinct columns: scores, ids); it never says more
+    return min(hll.estimate(numeric.registers), max(group.rows - numeric.nulls, 0))
 
 
 def non_null_columns(group: GroupStats, infos: Sequence[ColumnInfo]) -> list[str]:

@@ -14,7 +14,7 @@ Everything not pinned down by the contract is decided here and only here:
 - ``frequent_items`` holds the ``FREQUENT_ITEMS_LIMIT`` most frequent values of categorical columns;
 - ``num_nan`` counts NaN and infinite values (non-finite values), which no statistic includes;
 - ``distinct_count`` is exact for categorical columns and a HyperLogLog estimate (about 2 % error)
-  for numeric ones, as Spark's ``approx_count_distinct``.
+  for numeric ones, as Spark's ``approx_count_distinct``, never above the non-null values.
 """
 
 from __future__ import annotations

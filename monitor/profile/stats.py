@@ -83,7 +83,7 @@ def js_distance(ref: Counts, cur: Counts) -> float:
         mask = a > 0
         return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
 
-    return float(np.sqrt(max((kl(p) + kl(q)) / 2.0, 0.0)))
+    return float(np.sqrt(min(max((kl(p) + kl(q)) / 2.0, 0.0), 1.0)))  # rounding must not leave [0, 1]
 
 
 def ks_pvalue(statistic: float, n_ref: int, n_cur: int) -> float:
@@ -98,7 +98,7 @@ def ks_from_bins(ref: Counts, cur: Counts) -> KSResult:
     """KS statistic from counts over the same ordered bins, with its p-value and error bound."""
     p_counts, q_counts = _pair(ref, cur)
     p, q = proportions(p_counts), proportions(q_counts)
-    statistic = float(np.max(np.abs(np.cumsum(p) - np.cumsum(q))))
+    statistic = min(float(np.max(np.abs(np.cumsum(p) - np.cumsum(q)))), 1.0)  # cumulative sums can round past 1
     pvalue = ks_pvalue(statistic, int(p_counts.sum()), int(q_counts.sum()))
     return KSResult(statistic=statistic, pvalue=pvalue, error_bound=float(max(p.max(), q.max())))
 
@@ -164,7 +164,7 @@ def chi_square(ref: Counts, cur: Counts) -> ChiSquareResult:
 def tv_distance(ref: Counts, cur: Counts) -> float:
     """Total variation distance: half the L1 distance between the proportions."""
     p, q = (proportions(a) for a in _pair(ref, cur))
-    return float(0.5 * np.sum(np.abs(p - q)))
+    return min(float(0.5 * np.sum(np.abs(p - q))), 1.0)  # disjoint supports can round past 1
 
 
 def l_infinity_distance(ref: Counts, cur: Counts) -> float:

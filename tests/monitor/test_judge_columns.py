@@ -1,15 +1,20 @@
 """Which drift rows are which signal: score columns are prediction drift, ids and unlisted columns are left
-out of feature drift with a note, and what the profile writer is asked to profile (no Spark)."""
+out of feature drift with a note; what the profile writer is asked to profile, and that what it writes for
+all-distinct columns stays in range (no Spark)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from config.models import LakehouseSource
 from monitor.observations import WHOLE, ColumnProfile, Scope
+from monitor.profile import hll, stats
 from monitor.profile.from_config import Overrides, spec_from_source
-from monitor.profile.spec import ProfileError, ProfileSpec, column_infos
+from monitor.profile.partials import GroupStats, NumericStats
+from monitor.profile.profile_rows import distinct_count
+from monitor.profile.spec import ColumnInfo, ProfileError, ProfileSpec, column_infos
 from monitor.risk import Assessment, judge
 from monitor.risk.id_columns import id_evidence, id_type
 from tests.monitor.judge_support import drift, model, profile, window
@@ -158,3 +163,13 @@ def test_id_types() -> None:
     assert [id_type(t) for t in ("bigint", "int", "string", "varchar(36)", "IntegerType()", "double", "boolean",
                                  None)] == [True, True, True, True, True, False, False, False]
     assert WHOLE.whole_table
+
+
+def test_all_distinct_and_disjoint_columns_stay_in_the_ranges_of_the_contract() -> None:
+    """Scores and ids are all-distinct and, against the baseline, disjoint: what they write stays in range."""
+    values = np.random.default_rng(2).normal(size=3_000)
+    assert hll.estimate(hll.registers(values)) == 3_023  # the estimate says more values than there are
+    group = GroupStats(rows=3_000, columns={"score": NumericStats(registers=hll.registers(values))})
+    assert distinct_count(ColumnInfo("score", "double", numeric=True, categorical=False), group) == 3_000
+    assert stats.tv_distance(np.array([1.0] + [0.0] * 6), np.array([0.0] + [1.0] * 6)) == 1.0  # was 1 + 2e-16
+    assert stats.ks_from_bins(np.array([1.0] * 9 + [0.0] * 9), np.array([0.0] * 9 + [1.0] * 9)).statistic == 1.0
