@@ -23,9 +23,14 @@ from monitor.observations import PERCENT_SCALE, InvalidValue, Scope
 from monitor.sources.contract import is_numeric, struct_fields
 
 
+# Floating-point slack at a range's ends: a distance of 1 + 2e-16 between disjoint distributions is
+# rounding, not a broken table, and must not raise a finding.
+ROUNDING = 1e-9
+
+
 @dataclass(frozen=True)
 class Range:
-    """Finite, and within [low, high] where given; ``rule`` says so in words."""
+    """Finite, and within [low, high] where given (give or take rounding); ``rule`` says so in words."""
 
     rule: str
     low: float | None = None
@@ -34,7 +39,8 @@ class Range:
     def holds(self, value: float) -> bool:
         if not math.isfinite(value):
             return False
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+        low_ok = self.low is None or value >= self.low - ROUNDING * max(1.0, abs(self.low))
+        return low_ok and (self.high is None or value <= self.high + ROUNDING * max(1.0, abs(self.high)))
 
 
 COUNT = Range("a count >= 0", 0.0)
@@ -59,7 +65,9 @@ RANGES: dict[str, Range] = {
     "percent_null": PERCENT,
     "percent_nan": PERCENT,
     "percent_zeros": PERCENT,
-    "percent_distinct": PERCENT,
+    # Distinct counts are estimates (HyperLogLog, here and on Databricks): an all-distinct column can
+    # read a little over 100%, which is no broken table.
+    "percent_distinct": Range("a percentage >= 0", 0.0),
     "stddev": Range("a standard deviation >= 0", 0.0),
     "min_length": Range("a length >= 0", 0.0),
     "max_length": Range("a length >= 0", 0.0),

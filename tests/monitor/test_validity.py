@@ -76,7 +76,7 @@ PROFILE_CASES = [
     ("negative NaN count", {"num_nan": -2}, "num_nan", -2.0, "a count >= 0"),
     ("negative distinct count", {"distinct_count": -7}, "distinct_count", -7.0, "a count >= 0"),
     ("percent NULL above 100", {"percent_null": 140.0}, "percent_null", 140.0, "a percentage in [0, 100]"),
-    ("negative percent distinct", {"percent_distinct": -1.0}, "percent_distinct", -1.0, "a percentage in [0, 100]"),
+    ("negative percent distinct", {"percent_distinct": -1.0}, "percent_distinct", -1.0, "a percentage >= 0"),
     ("negative standard deviation", {"stddev": -0.5}, "stddev", -0.5, "a standard deviation >= 0"),
     ("negative frequent-item count", {"frequent_items": [{"item": "a", "count": -3}, {"item": "b", "count": 4}]},
      "frequent_items.count", -3.0, "a count >= 0"),
@@ -96,6 +96,20 @@ def test_invalid_profile_values_are_left_out_and_recorded(case: str, values: dic
         assert row.count is None  # not a window of -5 rows: no "small window"
     if statistic == "frequent_items.count":
         assert row.frequent_items == (("b", 4),)
+
+
+def test_rounding_at_a_range_end_and_distinct_estimates_over_the_row_count_are_not_invalid() -> None:
+    """Disjoint distributions give a TV distance of 1 + 2e-16, and HyperLogLog's distinct estimate of an
+    all-distinct column can exceed its rows: neither is a broken table, so neither may raise a finding."""
+    checker = Checker(DRIFT_TABLE)
+    row = drift_row(drow(tv_distance=1 + 2e-16, ks_statistic=1 + 2e-16, ks_pvalue=-1e-17), {}, checker)
+    assert row.statistics["tv_distance"] == 1 + 2e-16 and row.statistics["ks_pvalue"] == -1e-17
+    profile = profile_row(prow(percent_distinct=103.0), {}, "INPUT", checker)
+    assert profile.metrics["percent_distinct"] == 103.0
+    assert checker.found == []
+    far = Checker(DRIFT_TABLE)
+    drift_row(drow(tv_distance=1.001), {}, far)
+    assert [f.statistic for f in far.found] == ["tv_distance"]
 
 
 def test_valid_values_pass_untouched_and_data_statistics_are_not_checked() -> None:
