@@ -14,14 +14,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from monitor.profile.spec import CustomMetric, ProfileError, ProfileResult, ProfileSpec
+    from monitor.profile.spec import CustomMetricDefinition, ProfileError, ProfileResult, ProfileSpec
     from monitor.profile.store import ProfileStore
     from monitor.profile.writer import write_profile
 
-_WHERE = {"CustomMetric": "spec", "ProfileError": "spec", "ProfileResult": "spec", "ProfileSpec": "spec",
+_WHERE = {"CustomMetricDefinition": "spec", "ProfileError": "spec", "ProfileResult": "spec", "ProfileSpec": "spec",
           "ProfileStore": "store", "write_profile": "writer"}
 
-__all__ = ["CustomMetric", "ProfileError", "ProfileResult", "ProfileSpec", "ProfileStore", "write_profile"]
+__all__ = ["CustomMetricDefinition", "ProfileError", "ProfileResult", "ProfileSpec", "ProfileStore", "write_profile"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,12 +16,12 @@ from monitor.engines.identifiers import quote_ident
 from monitor.profile.kernel import ALL_MODELS
 from monitor.profile.partials import GroupKey
 from monitor.profile.scan import Rows, Slices, SparkEngine
-from monitor.profile.spec import TABLE_INPUT, CustomMetric, ProfileError, ProfileSpec
+from monitor.profile.spec import TABLE_INPUT, CustomMetricDefinition, ProfileError, ProfileSpec
 
 CustomValues = dict[GroupKey, dict[tuple[str, str], float | None]]  # group -> (column, metric) -> value
 
 
-def _expand(metric: CustomMetric, column: str, spec: ProfileSpec) -> str:
+def _expand(metric: CustomMetricDefinition, column: str, spec: ProfileSpec) -> str:
     sql = metric.definition
     if column != TABLE_INPUT:
         sql = sql.replace("{{input_column}}", quote_ident(column))

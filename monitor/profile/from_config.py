@@ -13,20 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.profile.spec import CustomMetric, ProblemType, ProfileError, ProfileSpec
+from monitor.profile.spec import CustomMetricDefinition, ProblemType, ProfileError, ProfileSpec
 
 
 @dataclass(frozen=True)
 class Overrides:
     features: tuple[str, ...] = ()
     slicing_exprs: tuple[str, ...] | None = None
-    custom_metrics: tuple[CustomMetric, ...] = ()
+    custom_metrics: tuple[CustomMetricDefinition, ...] = ()
     problem_type: ProblemType | None = None
     positive_label: str | None = None
     skip_unsupported: bool = False
 
 
-def parse_custom_metric(text: str) -> CustomMetric:
+def parse_custom_metric(text: str) -> CustomMetricDefinition:
     """``NAME=SQL`` or ``NAME[col1,col2]=SQL`` (the SQL may use ``{{input_column}}``)."""
     name, sep, definition = text.partition("=")
     if not sep:
@@ -36,7 +36,7 @@ def parse_custom_metric(text: str) -> CustomMetric:
     if name.endswith("]") and "[" in name:
         name, _, inside = name[:-1].partition("[")
         columns = tuple(c.strip() for c in inside.split(",") if c.strip())
-    return CustomMetric(name=name.strip(), definition=definition.strip(), input_columns=columns)
+    return CustomMetricDefinition(name=name.strip(), definition=definition.strip(), input_columns=columns)
 
 
 def spec_from_source(source: Any, columns: Sequence[str], overrides: Overrides, granularity: str) -> ProfileSpec:

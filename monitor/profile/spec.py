@@ -38,7 +38,7 @@ def check_sql_expression(text: str, what: str) -> str:
 
 
 @dataclass(frozen=True)
-class CustomMetric:
+class CustomMetricDefinition:
     """An aggregate custom metric, as in Lakehouse Monitoring: an extra column of the profile table.
 
     ``definition`` is a Spark SQL aggregate expression over the rows of a window (and slice), e.g.
@@ -77,7 +77,7 @@ class ProfileSpec:
     score_cols: tuple[str, ...] = ()  # other score columns of the model: profiled, not features
     positive_label: str | None = None  # default: the larger of the two labels
     slicing_exprs: tuple[str, ...] = ()
-    custom_metrics: tuple[CustomMetric, ...] = ()
+    custom_metrics: tuple[CustomMetricDefinition, ...] = ()
     skip_unsupported: bool = False  # skip columns of unsupported types (with a reason) instead of failing
     monitor_version: int = 0  # used when no state store keeps the version
     slice_values_limit: int = 100

@@ -22,7 +22,6 @@ from typing import Any
 from monitor.observations import PERCENT_SCALE, InvalidValue, Scope
 from monitor.sources.contract import is_numeric, struct_fields
 
-
 # Floating-point slack at a range's ends: a distance of 1 + 2e-16 between disjoint distributions is
 # rounding, not a broken table, and must not raise a finding.
 ROUNDING = 1e-9

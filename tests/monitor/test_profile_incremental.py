@@ -16,7 +16,7 @@ from sklearn import metrics
 from monitor.app import package_migrations
 from monitor.engines.base import TableNotFound
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.profile import CustomMetric, ProfileError, ProfileSpec, ProfileStore, write_profile
+from monitor.profile import CustomMetricDefinition, ProfileError, ProfileSpec, ProfileStore, write_profile
 from monitor.state import open_store
 
 pytestmark = pytest.mark.integration
@@ -89,8 +89,8 @@ def test_regression_quality_and_custom_metrics_on_table_rows(spark_engine: Local
     engine.write("main.reg.base", _frame(6, [0]), mode="overwrite")
     engine.write("main.reg.t", data, mode="overwrite")
     spec = _spec("reg", custom_metrics=(
-        CustomMetric("expected_loss", "avg(abs({{prediction_col}} - {{label_col}}) * 2)"),
-        CustomMetric("p90", "percentile({{input_column}}, 0.9)", input_columns=("x",))))
+        CustomMetricDefinition("expected_loss", "avg(abs({{prediction_col}} - {{label_col}}) * 2)"),
+        CustomMetricDefinition("p90", "percentile({{input_column}}, 0.9)", input_columns=("x",))))
     result = write_profile(engine, spec, store=store)
     rows = [r for r in _rows(engine, result.profile_table) if r["log_type"] == "INPUT"]
     table = next(r for r in rows if r["column_name"] == ":table")
