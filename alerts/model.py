@@ -96,6 +96,13 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     return f"{h:016x}"
 
 
+def without_empty(labels: Mapping[str, str]) -> dict[str, str]:
+    """``labels`` less those whose value is empty. Alertmanager drops them from every alert it
+    receives, so an empty value and an absent label are the same alert (fingerprint), the same
+    match and the same group key; :class:`Alert` does this on creation."""
+    return {name: value for name, value in labels.items() if value != ""}
+
+
 def _aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is UTC:
         return value
@@ -106,7 +113,9 @@ def _aware(value: datetime, what: str) -> datetime:
 
 @dataclass(frozen=True)
 class Alert:
-    """A firing (or ended) alert. ``ends_at`` set and not in the future means resolved."""
+    """A firing (or ended) alert. ``ends_at`` set and not in the future means resolved.
+
+    Labels with an empty value are dropped (:func:`without_empty`), as Alertmanager drops them."""
 
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
@@ -116,8 +125,10 @@ class Alert:
 
     def __post_init__(self) -> None:
         labels = self.labels if isinstance(self.labels, LabelSet) else LabelSet(self.labels)
+        if any(value == "" for value in labels.values()):
+            labels = LabelSet(without_empty(labels))
         if not labels:
-            raise ValueError("an alert needs at least one label")
+            raise ValueError("an alert needs at least one label with a value")
         object.__setattr__(self, "labels", labels)
         if not isinstance(self.annotations, LabelSet):
             object.__setattr__(self, "annotations", LabelSet(self.annotations))

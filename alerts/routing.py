@@ -53,10 +53,12 @@ class ResolvedRoute:
         return ".".join(str(i) for i in self.path)
 
     def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
-        """The ``group_by`` labels the alert has (all of them for ``'...'``), in name order."""
+        """The ``group_by`` labels the alert has (all of them for ``'...'``), in name order. A label
+        with an empty value counts as absent, as in Alertmanager (an :class:`Alert` has none; this
+        covers label maps given directly, as ``lakewarden alerts routes`` does)."""
         if self.group_by_all:
-            return dict(sorted(labels.items()))
-        return {name: labels[name] for name in sorted(self.group_by) if name in labels}
+            return {name: value for name, value in sorted(labels.items()) if value != ""}
+        return {name: labels[name] for name in sorted(self.group_by) if labels.get(name, "") != ""}
 
     def group_key(self, labels: Mapping[str, str]) -> str:
         """``<route key>:{name="value", ...}``, Alertmanager's group key."""

@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import Strict
 from config.durations import Duration
-from config.matchers import Matcher, MatcherField, Op
+from config.matchers import Matcher, MatcherField, Op, split_matchers
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 GROUP_BY_ALL = "..."
@@ -48,6 +48,24 @@ def _legacy_matchers(values: Any, prefix: str = "") -> Any:
     return out
 
 
+def _matcher_lists(values: Any, keys: tuple[str, ...]) -> Any:
+    """Alertmanager reads each ``matchers:`` entry as zero or more matchers (``a="x",b="y"``,
+    ``{a="x"}``): entries holding several are split here into one string per matcher, so that each
+    is checked (and reported) on its own."""
+    if not isinstance(values, dict):
+        return values
+    out = dict(values)
+    for key in keys:
+        entries = out.get(key)
+        if not isinstance(entries, list | tuple):
+            continue
+        expanded: list[Any] = []
+        for entry in entries:
+            expanded += split_matchers(entry) if isinstance(entry, str) else [entry]
+        out[key] = expanded
+    return out
+
+
 def _check_label_names(names: tuple[str, ...], what: str) -> tuple[str, ...]:
     for name in names:
         if not LABEL_NAME.match(name):
@@ -75,7 +93,7 @@ class Route(Strict):
     @model_validator(mode="before")
     @classmethod
     def _fold_legacy(cls, values: Any) -> Any:
-        return _legacy_matchers(values)
+        return _matcher_lists(_legacy_matchers(values), ("matchers",))
 
     @field_validator("receiver")
     @classmethod
@@ -87,6 +105,10 @@ class Route(Strict):
     @field_validator("group_by")
     @classmethod
     def _group_by(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value == ():
+            # Alertmanager (up to 0.30, the Debian 0.25 included) reads an empty list as "not set": the
+            # route inherits its parent's group_by, '...' included (docs/external/alertmanager-semantics.md).
+            return None
         if value is None or value == (GROUP_BY_ALL,):
             return value
         if GROUP_BY_ALL in value:
@@ -143,7 +165,8 @@ class InhibitRule(Strict):
     @model_validator(mode="before")
     @classmethod
     def _fold_legacy(cls, values: Any) -> Any:
-        return _legacy_matchers(_legacy_matchers(values, "source_"), "target_")
+        return _matcher_lists(_legacy_matchers(_legacy_matchers(values, "source_"), "target_"),
+                              ("source_matchers", "target_matchers"))
 
     @model_validator(mode="after")
     def _both_sides(self) -> InhibitRule:

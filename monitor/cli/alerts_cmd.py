@@ -18,8 +18,13 @@ def register(sub: Any) -> None:
     cmds = alerts.add_subparsers(dest="alerts_command", required=True, metavar="SUBCOMMAND")
 
     routes = cmds.add_parser("routes", help="which receivers an alert with these labels reaches, in order "
-                                            "(like amtool config routes test)")
+                                            "(like amtool config routes test); --tree: the whole routing tree")
     routes.add_argument("--config", required=True, help="path to the YAML config")
+    routes.add_argument("--tree", action="store_true",
+                        help="print every route with its effective receiver, group_by and timers (like amtool "
+                             "config routes show); with labels, mark the routes the alert reaches")
+    routes.add_argument("--verify-receivers", metavar="R1,R2",
+                        help="exit 1 unless the alert reaches exactly these receivers, in this order (for CI)")
     routes.add_argument("labels", nargs="*", metavar="label=value")
     routes.set_defaults(handler=_routes)
 
@@ -60,29 +65,51 @@ def open_alert_state(path: str) -> tuple[Settings, AlertStore]:
 
 def _routes(args: argparse.Namespace) -> int:
     from alerts import resolve_routes  # noqa: PLC0415
+    from alerts.model import without_empty  # noqa: PLC0415
+    from alerts.routetree import render_tree  # noqa: PLC0415
     from config import load_settings  # noqa: PLC0415
     from config.durations import format_duration  # noqa: PLC0415
+    from config.matchers import Matcher, Op  # noqa: PLC0415
 
-    labels: dict[str, str] = {}
+    given: dict[str, str] = {}
     for item in args.labels:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            print(f"lakewarden: error: {item!r} is not label=value", flush=True)
+        try:
+            label = Matcher.parse(item)
+        except ValueError:
+            label = None
+        if label is None or label.op is not Op.EQ:
+            print(f'lakewarden: error: {item!r} is not label=value (for example severity=critical or model="a b")',
+                  flush=True)
             return exitcodes.CONFIG_ERROR
-        labels[name] = value.strip('"')
+        given[label.name] = label.value
+    if not given and not args.tree:
+        print("lakewarden: error: give the alert's labels (label=value ...), or --tree for the whole tree", flush=True)
+        return exitcodes.CONFIG_ERROR
+    labels = without_empty(given)  # Alertmanager drops labels with an empty value
     settings = load_settings(args.config)
+    if args.tree:
+        print(render_tree(settings.route, labels if given else None))
+        if not given:
+            return exitcodes.OK
     found = resolve_routes(settings.route, labels)
-    print(",".join(route.receiver for route in found))
-    for number, route in enumerate(found, 1):
-        group_by = "..." if route.group_by_all else ",".join(route.group_by)
-        t = route.timers
-        extra = [f"mute={','.join(route.mute_time_intervals)}" if route.mute_time_intervals else "",
-                 f"active={','.join(route.active_time_intervals)}" if route.active_time_intervals else "",
-                 f"escalation={route.escalation}" if route.escalation else ""]
-        print(f"  {number}. {route.receiver:<16} group_by=[{group_by}] group_wait={format_duration(t.group_wait)} "
-              f"group_interval={format_duration(t.group_interval)} "
-              f"repeat_interval={format_duration(t.repeat_interval)} {' '.join(e for e in extra if e)}".rstrip())
-        print(f"     route {route.key}  group {route.group_key(labels)}")
+    reached = ",".join(route.receiver for route in found)
+    print(reached)
+    if not args.tree:
+        for number, route in enumerate(found, 1):
+            group_by = "..." if route.group_by_all else ",".join(route.group_by)
+            t = route.timers
+            extra = [f"mute={','.join(route.mute_time_intervals)}" if route.mute_time_intervals else "",
+                     f"active={','.join(route.active_time_intervals)}" if route.active_time_intervals else "",
+                     f"escalation={route.escalation}" if route.escalation else ""]
+            print(f"  {number}. {route.receiver:<16} group_by=[{group_by}] group_wait={format_duration(t.group_wait)} "
+                  f"group_interval={format_duration(t.group_interval)} "
+                  f"repeat_interval={format_duration(t.repeat_interval)} {' '.join(e for e in extra if e)}".rstrip())
+            print(f"     route {route.key}  group {route.group_key(labels)}")
+    if args.verify_receivers is not None:
+        expected = ",".join(name.strip() for name in args.verify_receivers.split(","))
+        if expected != reached:
+            print(f"lakewarden: receivers differ: expected {expected}, the alert reaches {reached}", flush=True)
+            return exitcodes.ERROR
     return exitcodes.OK
 
 

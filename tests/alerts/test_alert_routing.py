@@ -20,7 +20,7 @@ TREE = Route.model_validate({
         {"matchers": ['severity="critical"'], "receiver": "pager", "continue": True, "group_wait": "10s"},
         # 1: critical or high; groups by every label; stops the scan.
         {"matchers": ['severity=~"critical|high"'], "receiver": "chat-high", "group_by": ["..."]},
-        # 2: legacy match; explicit empty group_by overrides the parent; children inherit it.
+        # 2: legacy match; an empty group_by is "not set" (Alertmanager <= 0.30): inherits the parent's.
         {"match": {"team": "ml"}, "receiver": "ml", "group_by": [], "mute_time_intervals": ["nights"],
          "routes": [
              {"match_re": {"env": "prod|staging"}, "receiver": "ml-prod", "repeat_interval": "1h"},
@@ -81,10 +81,10 @@ def test_group_by_all_labels() -> None:
     assert route.group_labels(labels) == {"model": "churn", "severity": "high"}
 
 
-def test_explicit_empty_group_by_overrides_parent_and_is_inherited() -> None:
-    assert by_path({"team": "ml"}, (2, 1)).group_by == ()
+def test_empty_group_by_inherits_the_parents_and_passes_it_down() -> None:
+    assert by_path({"team": "ml"}, (2, 1)).group_by == ("model",)
     ml_prod = by_path({"team": "ml", "env": "prod"}, (2, 0))
-    assert ml_prod.group_by == ()
+    assert ml_prod.group_by == ("model",)
     assert ml_prod.timers.repeat_interval == timedelta(hours=1)
 
 

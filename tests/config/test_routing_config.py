@@ -91,9 +91,9 @@ def test_bad_child_route_is_reported_with_its_path() -> None:
     assert "routes.1.matchers.0" in text
 
 
-def test_group_by_all_labels_and_empty_list_are_kept_apart_from_inherit() -> None:
+def test_group_by_all_labels_is_kept_and_an_empty_list_means_inherit() -> None:
     assert Route.model_validate({"group_by": ["..."]}).group_by == ("...",)
-    assert Route.model_validate({"group_by": []}).group_by == ()
+    assert Route.model_validate({"group_by": []}).group_by is None
 
 
 def test_referenced_names_cover_the_whole_tree() -> None:
