@@ -52,7 +52,8 @@ def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
         issues.append((("route", "matchers"), "matchers on the root route", "none: the root route matches every alert"))
     if settings.route.continue_:
         issues.append((("route", "continue"), "continue: true on the root route",
-                       "none: continue belongs on child routes (the root has no siblings; Alertmanager refuses it too)"))
+                       "none: continue belongs on child routes (the root has no siblings; Alertmanager "
+                       "refuses it too)"))
     for key in ("mute_time_intervals", "active_time_intervals"):
         if getattr(settings.route, key):
             issues.append((("route", key), f"{key} on the root route",

@@ -82,9 +82,6 @@ def _routes(args: argparse.Namespace) -> int:
                   flush=True)
             return exitcodes.CONFIG_ERROR
         given[label.name] = label.value
-    if not given and not args.tree:
-        print("lakewarden: error: give the alert's labels (label=value ...), or --tree for the whole tree", flush=True)
-        return exitcodes.CONFIG_ERROR
     labels = without_empty(given)  # Alertmanager drops labels with an empty value
     settings = load_settings(args.config)
     if args.tree:
