@@ -22,6 +22,7 @@ from pydantic import BeforeValidator, PlainSerializer
 _SYNTAX = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.DOTALL)
 _HINT = 'a matcher like severity="critical", model!="x", team=~"ml-.*" or env!~"dev|test"'
 _LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")
+_SEEN_LIMIT = 4096
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # RE2 would print every syntax error on stderr as well
 
@@ -58,6 +59,9 @@ class Matcher:
     op: Op
     value: str
     _regex: Any = field(default=None, compare=False, repr=False)
+    # label value -> regex matched: values repeat (severity, team, model) and a call into RE2 costs
+    # ~4 µs through the binding, against ~0.1 µs for a dict look-up
+    _seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def create(cls, name: str, op: Op | str, value: str) -> Matcher:
@@ -68,7 +72,7 @@ class Matcher:
                 regex = compile_regex(value)
             except ValueError as exc:
                 raise ValueError(f"invalid regular expression {value!r} for label {name!r}: {exc}") from None
-        return cls(name, op, value, regex)
+        return cls(name, op, value, regex, {})
 
     @classmethod
     def parse(cls, text: str) -> Matcher:
@@ -93,8 +97,12 @@ class Matcher:
             return actual == self.value
         if self.op is Op.NE:
             return actual != self.value
-        # search, as Go's MatchString: the anchors come from the wrapper (a value like "a)|(b" keeps Go's meaning)
-        found = self._regex is not None and self._regex.search(actual) is not None
+        found = self._seen.get(actual)
+        if found is None:
+            if len(self._seen) >= _SEEN_LIMIT:
+                self._seen.clear()
+            # search, as Go's MatchString: the anchors come from the wrapper ("a)|(b" keeps Go's meaning)
+            found = self._seen[actual] = self._regex is not None and self._regex.search(actual) is not None
         return found if self.op is Op.RE else not found
 
     def __str__(self) -> str:
