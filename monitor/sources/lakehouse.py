@@ -28,11 +28,11 @@ from typing import Any
 from config.basics.clock import Clock, utc
 from config.models import LakehouseSource, ModelSettings
 from monitor.engines.base import Engine, EngineError
-from monitor.observations import TABLE_COLUMN, InvalidValue, WindowMetrics
+from monitor.observations import TABLE_COLUMN, InvalidValue, Newest, WindowMetrics
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_REQUIRED, PROFILE_FIELDS, PROFILE_REQUIRED
 from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, window_metrics
-from monitor.sources.lakehouse_sql import Selection, Shape, rows_sql, shape, versions_sql
+from monitor.sources.lakehouse_sql import Selection, Shape, newest_sql, rows_sql, shape, versions_sql
 from monitor.sources.validity import Checker, wrong_types
 
 TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile table, drift table)
@@ -76,6 +76,26 @@ class LakehouseMetricsSource:
             return self._read(model, stream, sel, drift, profile, dict(known or {}))
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc
+
+    def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
+        """The stream's newest window in the metric tables, whenever it ended: the older of the two
+        tables' newest (a window is judged once both have it), in the table that lags."""
+        cfg = _cfg(model)
+        profile_table, drift_table = self.tables(model)
+        try:
+            drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
+            profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
+                       if self._engine.table_exists(profile_table) else None)
+            rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity)))
+        except EngineError as exc:
+            raise SourceError(f"model {model.name}: {exc}") from exc
+        names = {"drift": drift_table, "profile": profile_table}
+        found = [(utc(r["window_end"]), utc(r["window_start"]), names[r["tbl"]]) for r in rows
+                 if r["window_end"] is not None and r["window_start"] is not None]
+        if not found:
+            return Newest(stream.name, drift_table, stream.granularity)
+        end, start, table = min(found)
+        return Newest(stream.name, table, stream.granularity, start, end)
 
     def _read(self, model: ModelSettings, stream: Stream, sel: Selection, drift: Shape, profile: Shape | None,
               known: dict[Key, str | None]) -> list[WindowMetrics]:

@@ -1,4 +1,4 @@
-"""The SQL the Lakehouse metrics source sends: per-window versions, then the rows of changed windows.
+"""The SQL the Lakehouse metrics source sends: per-window versions, the rows of changed windows, the newest window.
 
 Identifiers come from validated config or from the table's own schema and are quoted; every value
 is a bound scalar parameter (the SQL warehouse binds no arrays), so lists become ``IN (:p0, :p1)``.
@@ -136,6 +136,26 @@ def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: dat
     parts = [_versions_part(drift, sel, False, params), _null_windows_part(drift, sel, False, params)]
     if profile is not None:
         parts += [_versions_part(profile, sel, True, params), _null_windows_part(profile, sel, True, params)]
+    return " UNION ALL ".join(parts), params
+
+
+def newest_sql(drift: Shape, profile: Shape | None, sel: Selection) -> tuple[str, dict[str, Any]]:
+    """Per table, the newest window of the selection's rows, whenever it ended (NULLs when there is none).
+
+    Windows of one granularity have one length and do not overlap, so the newest start and the newest
+    end are one window's. One statement for both tables, one row each.
+    """
+    params: dict[str, Any] = {}
+    parts = []
+    for name, s in (("drift", drift), ("profile", profile)):
+        if s is None:
+            continue
+        clauses, own = where(s, sel)
+        params.update(own)
+        if name == "profile":
+            clauses.append("log_type = 'INPUT'")
+        parts.append(f"SELECT '{name}' AS tbl, max(`window`.`start`) AS window_start, "
+                     f"max(`window`.`end`) AS window_end FROM {s.ref} WHERE {' AND '.join(clauses)}")
     return " UNION ALL ".join(parts), params
 
 
