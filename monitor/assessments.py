@@ -101,10 +101,14 @@ class AssessmentStore:
         rows = self.history(model, limit=1)
         return rows[0] if rows else None
 
-    def history(self, model: str, limit: int = 50, stream: str | None = None) -> list[StoredAssessment]:
+    def history(self, model: str, limit: int = 50, stream: str | None = None,
+                until: datetime | None = None) -> list[StoredAssessment]:
+        """Newest window first; ``until``: only windows that ended at or before it (``explain --as-of``)."""
         query = sa.select(T).where(T.c.model == model)
         if stream is not None:
             query = query.where(T.c.stream == stream)
+        if until is not None:
+            query = query.where(T.c.window_end <= until)
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(T.c.window_end.desc(), T.c.id.desc()).limit(limit))
             return [_stored(r) for r in rows]

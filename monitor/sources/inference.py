@@ -40,9 +40,10 @@ Key = tuple[datetime, datetime]
 class InferenceTableSource:
     kind = "inference"
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, replay: bool = False) -> None:
         self._engine = engine
         self._clock = clock
+        self._replay = replay  # newest(): requests after the clock's time are left out (check --as-of)
 
     def streams(self, model: ModelSettings) -> list[Stream]:
         cfg = model.sources.inference
@@ -105,9 +106,9 @@ class InferenceTableSource:
         try:
             schema = self.schema(cfg)
             ref = self._engine.table_ref(cfg.table)
-            newest = None
-            for since in (self._clock() - cfg.lookback, None):  # the whole table only when nothing is recent
-                row = self._rows(*newest_sql(ref, schema, cfg.served_entity, since))
+            newest, now = None, self._clock()
+            for since in (now - cfg.lookback, None):  # the whole table only when nothing is recent
+                row = self._rows(*newest_sql(ref, schema, cfg.served_entity, since, now if self._replay else None))
                 newest = row[0]["newest"] if row else None
                 if newest is not None:
                     break

@@ -17,6 +17,9 @@ One poll, per granularity (a stream):
 Metric table names come from config; ``resolve_tables`` is the hook for monitor discovery (the
 monitor API's ``profile_metrics_table_name`` and ``drift_metrics_table_name``): when it returns
 names they win, when it returns None the configured names are used.
+
+With ``replay`` (``lakewarden check --as-of``), windows that end after the clock's time are left
+out: at that time they did not exist yet.
 """
 
 from __future__ import annotations
@@ -42,10 +45,14 @@ class LakehouseMetricsSource:
     kind = "lakehouse"
 
     def __init__(self, engine: Engine, clock: Clock,
-                 resolve_tables: TableResolver | None = None) -> None:
+                 resolve_tables: TableResolver | None = None, replay: bool = False) -> None:
         self._engine = engine
         self._clock = clock
         self._resolve = resolve_tables
+        self._replay = replay
+
+    def _until(self) -> datetime | None:
+        return self._clock() if self._replay else None
 
     def streams(self, model: ModelSettings) -> list[Stream]:
         cfg = model.sources.lakehouse
@@ -86,7 +93,7 @@ class LakehouseMetricsSource:
             drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
             profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
                        if self._engine.table_exists(profile_table) else None)
-            rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity)))
+            rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity), self._until()))
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc
         names = {"drift": drift_table, "profile": profile_table}
@@ -103,7 +110,7 @@ class LakehouseMetricsSource:
         drift_versions: dict[Key, str] = {}
         profile_versions: dict[Key, str] = {}
         counts: dict[str, tuple[int, int]] = {}  # table -> (rows with a NULL window, rows with one)
-        for row in self._query(*versions_sql(drift, profile, sel, since)):
+        for row in self._query(*versions_sql(drift, profile, sel, since, self._until())):
             if row["tbl"].endswith(":null"):
                 table = drift.table if row["tbl"] == "drift:null" else profile.table if profile else ""
                 counts[table] = (int(row["n"] or 0), int(row["mv"] or 0))
