@@ -24,6 +24,7 @@ from config.signals import RiskSettings
 from monitor import schema
 from monitor.risk import Assessment, PriorWindow, StreamState, advance
 from monitor.risk.stored import StoredAssessment, StoredRevision
+from monitor.sources import STATUS_KINDS
 
 T = schema.window_assessments
 
@@ -93,9 +94,11 @@ class AssessmentStore:
             return _model_alert(conn, model)
 
     def newest_window_end(self, model: str) -> datetime | None:
-        """The end of the model's newest stored window, any stream; None when none is stored."""
+        """The end of the model's newest stored data window; None when none is stored. The status streams
+        (the monitor's, freshness) are left out: their window is the current period, whatever the data."""
+        data = [T.c.stream.not_like(f"{kind}:%") for kind in STATUS_KINDS]
         with self._engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(T.c.window_end)).where(T.c.model == model)).scalar()
+            return conn.execute(sa.select(sa.func.max(T.c.window_end)).where(T.c.model == model, *data)).scalar()
 
     def latest(self, model: str) -> StoredAssessment | None:
         rows = self.history(model, limit=1)

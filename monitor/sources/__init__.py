@@ -10,9 +10,9 @@ from monitor.sources.lakehouse import LakehouseMetricsSource, TableResolver
 from monitor.sources.monitor_status import KIND as MONITOR_STATUS
 from monitor.sources.monitor_status import MonitorStatusSource, StatusReader
 
-__all__ = ["FRESHNESS", "MONITOR_STATUS", "FreshnessSource", "InferenceTableSource", "LakehouseMetricsSource",
-           "MonitorStatusSource", "Source", "SourceError", "StatusReader", "Stream", "TableResolver", "build_sources",
-           "is_data_stream"]
+__all__ = ["FRESHNESS", "MONITOR_STATUS", "STATUS_KINDS", "FreshnessSource", "InferenceTableSource",
+           "LakehouseMetricsSource", "MonitorStatusSource", "Source", "SourceError", "StatusReader", "Stream",
+           "TableResolver", "build_sources", "is_data_stream"]
 
 # Streams of status periods, not of data windows: their window is the current period whatever the data.
 STATUS_KINDS = (MONITOR_STATUS, FRESHNESS)
