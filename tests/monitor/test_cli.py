@@ -154,7 +154,9 @@ def test_check_of_a_missing_table_is_incomplete_and_names_it(
 def test_check_logs_one_poll_cycle_line(tmp_path: Path, drifted: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
     main(["check", "--config", str(write_config(tmp_path, drifted))])
     (cycle,) = [e for e in log_events(capsys.readouterr().err) if e["event"] == "poll_cycle"]
-    assert cycle["models"] == [MODEL] and cycle["windows"] == drifted.scenario.windows
+    # The data windows, and the freshness stream's period (stale: the demo's windows are from 2025).
+    assert cycle["models"] == [MODEL] and cycle["windows"] == drifted.scenario.windows + 1
+    assert cycle["findings"]["medium"] > 0
     assert cycle["failures"] == {} and cycle["duration_s"] > 0
     assert cycle["newest_window_age_s"][MODEL] > 0  # the demo's windows are in the past
     assert cycle["findings"]["high"] + cycle["findings"]["critical"] > 0
