@@ -21,6 +21,7 @@ from config.drift_signals import (
     label_drift,
 )
 from config.drift_signals import prediction_drift as _prediction_drift
+from config.freshness_signals import FreshnessSignal
 from config.health_signals import (
     Check,
     DataQualitySignal,
@@ -44,6 +45,7 @@ from config.validity_signals import InvalidMetricsSignal
 __all__ = [
     "Check", "CustomMetric", "DataQualitySignal", "DriftSignal",
     "DriftStatistic", "DriftTest", "DurationTiers", "FairnessSignal", "FeatureWeights", "Floors", "FreshnessCheck",
+    "FreshnessSignal",
     "LatencyCheck", "ModelQualitySignal", "MofN", "MonitorHealthSignal", "OperationalSignal", "QualityMetric",
     "RiskSettings", "SchemaCheck", "Signals", "Tiers", "TrendSignal", "VolumeSignal",
 ]
@@ -65,6 +67,7 @@ class Signals(Strict):
     operational: OperationalSignal = Field(default_factory=OperationalSignal)
     monitor_health: MonitorHealthSignal = Field(default_factory=MonitorHealthSignal)
     invalid_metrics: InvalidMetricsSignal = Field(default_factory=InvalidMetricsSignal)
+    freshness: FreshnessSignal = Field(default_factory=FreshnessSignal)
 
 
 class RiskSettings(Strict):

@@ -166,7 +166,8 @@ def mlflow_env(settings: Settings) -> dict[str, str]:
             "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
-def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None = None) -> App:
+def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None = None, replay: bool = False) -> App:
+    """The daemon's components. ``replay`` (``check --as-of``): the sources leave out data after the clock's time."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     engine = engine or build_engine(settings)
     store = open_state(settings)
@@ -176,7 +177,8 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     lifecycle = build_lifecycle(settings, store, workspace, clock)
     health = Health()
     cycle = PollCycle(assessments, clock)
-    handlers = Handlers(settings, build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status),
+    handlers = Handlers(settings, build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status,
+                                                replay),
                         assessments, delivery.service, lifecycle, health, clock,
                         FeatureWeightsProvider(workspace.mlflow, clock))
     bus = MessageBus(

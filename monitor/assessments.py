@@ -24,6 +24,7 @@ from config.signals import RiskSettings
 from monitor import schema
 from monitor.risk import Assessment, PriorWindow, StreamState, advance
 from monitor.risk.stored import StoredAssessment, StoredRevision
+from monitor.sources import STATUS_KINDS
 
 T = schema.window_assessments
 
@@ -93,18 +94,24 @@ class AssessmentStore:
             return _model_alert(conn, model)
 
     def newest_window_end(self, model: str) -> datetime | None:
-        """The end of the model's newest stored window, any stream; None when none is stored."""
+        """The end of the model's newest stored data window; None when none is stored. The status streams
+        (the monitor's, freshness) are left out: their window is the current period, whatever the data."""
+        data = [T.c.stream.not_like(f"{kind}:%") for kind in STATUS_KINDS]
         with self._engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(T.c.window_end)).where(T.c.model == model)).scalar()
+            return conn.execute(sa.select(sa.func.max(T.c.window_end)).where(T.c.model == model, *data)).scalar()
 
     def latest(self, model: str) -> StoredAssessment | None:
         rows = self.history(model, limit=1)
         return rows[0] if rows else None
 
-    def history(self, model: str, limit: int = 50, stream: str | None = None) -> list[StoredAssessment]:
+    def history(self, model: str, limit: int = 50, stream: str | None = None,
+                until: datetime | None = None) -> list[StoredAssessment]:
+        """Newest window first; ``until``: only windows that ended at or before it (``explain --as-of``)."""
         query = sa.select(T).where(T.c.model == model)
         if stream is not None:
             query = query.where(T.c.stream == stream)
+        if until is not None:
+            query = query.where(T.c.window_end <= until)
         with self._engine.connect() as conn:
             rows = conn.execute(query.order_by(T.c.window_end.desc(), T.c.id.desc()).limit(limit))
             return [_stored(r) for r in rows]

@@ -28,8 +28,9 @@ from monitor.messages import (
 )
 from monitor.observations import WindowMetrics
 from monitor.risk import history_needed, judge
+from monitor.risk.freshness_rules import SIGNAL as STALE_DATA
 from monitor.risk.importances import FeatureWeightsProvider
-from monitor.sources import Source, SourceError
+from monitor.sources import FRESHNESS, Source, SourceError, Stream
 from monitor.translate import alert_annotations, alert_labels, alert_scope
 from retrain import Lifecycle, StartReason, Step
 
@@ -40,8 +41,8 @@ SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks 
 class HealthReporter(Protocol):
     """The part of ``monitor.http.Health`` the handlers use."""
 
-    def model_ok(self, name: str) -> None: ...
-    def model_failed(self, name: str, error: str) -> None: ...
+    def model_ok(self, name: str, stale: Sequence[str] = ()) -> None: ...
+    def model_failed(self, name: str, error: str, stale: Sequence[str] = ()) -> None: ...
 
 
 class Handlers:
@@ -62,11 +63,13 @@ class Handlers:
         """Read every stream of every source of the model; judge new and rewritten windows, oldest first.
 
         One failing source does not stop the others: it is reported (``SourceFailed``, readiness)
-        and the next poll tries again.
+        and the next poll tries again. Stale streams (the newest freshness window's ``stale_data``
+        findings) are listed in readiness too.
         """
         model = self.settings.model(message.model)
         weights = self.weights.weights(model) if self.weights is not None else {}
-        errors = []
+        errors: list[str] = []
+        stale: list[str] = []
         for source in self.sources:
             streams = source.streams(model)
             if not streams:
@@ -88,10 +91,18 @@ class Handlers:
                 continue
             for stream, window in windows:
                 yield from self._judge(model, stream.name, window, weights)
+            if source.kind == FRESHNESS:
+                stale += self._stale(model, streams)
         if errors:
-            self.health.model_failed(model.name, "; ".join(errors))
+            self.health.model_failed(model.name, "; ".join(errors), stale)
         else:
-            self.health.model_ok(model.name)
+            self.health.model_ok(model.name, stale)
+
+    def _stale(self, model: ModelSettings, streams: Sequence[Stream]) -> list[str]:
+        """The ``stale_data`` findings of the newest judged freshness window, without what to do (for /readyz)."""
+        return [str(finding.get("detail", "")).split("; ")[0]
+                for stream in streams for row in self.assessments.history(model.name, limit=1, stream=stream.name)
+                for finding in row.findings if finding.get("signal") == STALE_DATA]
 
     def _judge(self, model: ModelSettings, stream: str, window: WindowMetrics,
                weights: dict[str, float]) -> Iterator[Message]:

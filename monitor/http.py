@@ -12,6 +12,7 @@ import json
 import socket
 import socketserver
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
@@ -74,6 +75,13 @@ class Health:
     Not ready, though, while the state database cannot be written (``state_failed``, from the daemon's
     self-check): nothing can be judged, stored or notified then, and no alert can say so (the outbox
     lives in that database). Status ``state_unwritable`` with the reason under ``state``.
+
+    Stale data (``stale_data`` findings of ``signals.freshness``) does not make the service unready
+    either: a metric table that stopped getting windows is the data pipeline's problem, which no
+    restart of lakewarden fixes, and the stale_data finding already reaches the model's alerts. But
+    ``/readyz`` never says a plain ``ok`` over it: the stale streams are listed under the model
+    (``"stale": ["the newest window of ... ended 3h ago, ..."]``) and the status is ``stale`` (or
+    ``degraded`` when a source also failed).
     """
 
     def __init__(self, clock: Clock = utc_now) -> None:
@@ -92,17 +100,18 @@ class Health:
         with self._lock:
             self._stopping = True
 
-    def model_ok(self, name: str) -> None:
-        entry = {"ok": True, "checked_at": self._clock().isoformat()}
+    def model_ok(self, name: str, stale: Sequence[str] = ()) -> None:
+        """The model's sources were read; ``stale``: its stale streams, in words (none: all fresh)."""
+        entry: dict[str, Any] = {"ok": True, "checked_at": self._clock().isoformat()}
+        if stale:
+            entry["stale"] = [_short(text) for text in stale]
         with self._lock:
             self._models[name] = entry
 
-    def model_failed(self, name: str, error: str) -> None:
-        # Errors may quote library messages; registered secrets and URL credentials are masked.
-        text = redact_text(error)
-        if len(text) > _MAX_ERROR_CHARS:
-            text = text[: _MAX_ERROR_CHARS - 1] + "…"
-        entry = {"ok": False, "error": text, "checked_at": self._clock().isoformat()}
+    def model_failed(self, name: str, error: str, stale: Sequence[str] = ()) -> None:
+        entry: dict[str, Any] = {"ok": False, "error": _short(error), "checked_at": self._clock().isoformat()}
+        if stale:
+            entry["stale"] = [_short(text) for text in stale]
         with self._lock:
             self._models[name] = entry
 
@@ -130,10 +139,12 @@ class Health:
             status = phase
         elif state_error is not None:
             status = "state_unwritable"
-        elif all(entry["ok"] for entry in models.values()):
-            status = "ok"
-        else:
+        elif not all(entry["ok"] for entry in models.values()):
             status = "degraded"
+        elif any(entry.get("stale") for entry in models.values()):
+            status = "stale"
+        else:
+            status = "ok"
         details: dict[str, Any] = {"status": status, "phase": phase, "models": models}
         if state_error is not None:
             details["state"] = {"ok": False, "error": state_error}
@@ -143,6 +154,12 @@ class Health:
         if self._stopping:
             return "stopping"
         return "running" if self._started else "starting"
+
+
+def _short(text: str) -> str:
+    """Errors may quote library messages: registered secrets and URL credentials are masked; long texts cut."""
+    text = redact_text(text)
+    return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
 
 
 class _Server(ThreadingHTTPServer):

@@ -22,7 +22,7 @@ from monitor.discovery import MonitorDiscovery
 from monitor.discovery.model import MonitorRefreshState
 from monitor.engines.base import Engine
 from monitor.lifecycle_triggers import lifecycle_signal
-from monitor.sources.monitor_status import KIND as MONITOR_STATUS
+from monitor.sources import is_data_stream
 from retrain import RefreshState, WindowVerdict
 
 log = structlog.get_logger(__name__)
@@ -36,8 +36,8 @@ class AssessmentVerdicts:
     def windows_since(self, model: str, since: datetime) -> list[WindowVerdict]:
         """One verdict per data stream and window, signals in the lifecycle's names (``rollout.watch``).
 
-        The monitor-status stream is left out: a canary must not pass on hourly status windows
-        while no window of data has been judged since it went live.
+        The status streams (the monitor's, freshness) are left out: a canary must not pass on hourly
+        status windows while no window of data has been judged since it went live.
         """
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(T.c.stream, T.c.window_start, T.c.window_end, T.c.severity, T.c.risk,
@@ -46,8 +46,8 @@ class AssessmentVerdicts:
                                 .order_by(T.c.window_start, T.c.stream)).all()
         verdicts = []
         for row in rows:
-            if row.stream.startswith(f"{MONITOR_STATUS}:"):
-                continue  # the monitor's status, one window per period: it says nothing of the model's data
+            if not is_data_stream(row.stream):
+                continue  # a status stream, one window per period: it says nothing of the model's data
             signals: dict[str, str] = {}
             for finding in row.findings or []:
                 signal, tier = lifecycle_signal(str(finding.get("signal"))), str(finding.get("tier"))

@@ -3,7 +3,7 @@
 - Only the stream's newest window asks: a catch-up poll's or a rewrite's older windows are history.
 - Severity held: the stream's last ``held_for.of`` judged windows (this one included) have at least
   ``held_for.windows`` at ``min_severity`` or worse (raw window severities, not the alert's); not
-  on the monitor-status stream (an unwatched model is not a wrong one).
+  on the status streams, the monitor's and freshness (an unwatched model is not a wrong one).
 - Signals: the window has a finding of a signal in ``on_signals`` at that signal's tier or worse
   (in the lifecycle's signal names: ``quality`` for the judge's ``model_quality`` and so on, see
   ``lifecycle_signal``); such a trigger is ``requested_by="signal"``, so the severity floor that
@@ -25,7 +25,7 @@ from config.durations import format_duration
 from config.models import ModelSettings
 from monitor.assessments import AssessmentStore
 from monitor.risk import Assessment
-from monitor.sources.monitor_status import KIND as MONITOR_STATUS
+from monitor.sources import is_data_stream
 from retrain import Trigger
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -42,13 +42,13 @@ def lifecycle_signal(signal: str) -> str:
 def facts(store: AssessmentStore, model: str) -> tuple[datetime | None, bool | None]:
     """The end of the newest judged data window and whether quality could be judged on the newest one that tried.
 
-    The monitor-status stream is left out: its window is the current period whatever the data, so
-    it would make stale data look fresh. Labels are read on the newest window of a stream that
+    The status streams (the monitor's, freshness) are left out: their window is the current period
+    whatever the data, so they would make stale data look fresh. Labels are read on the newest window of a stream that
     judges quality (an inference stream without labels says nothing about them); True when none does.
     """
     latest = []
     for stream in store.streams(model):
-        if stream.startswith(f"{MONITOR_STATUS}:"):
+        if not is_data_stream(stream):
             continue
         rows = store.history(model, limit=1, stream=stream)
         latest += rows[:1]
@@ -83,9 +83,9 @@ def policy_trigger(model: ModelSettings, assessment: Assessment, store: Assessme
     if historical(store, assessment):
         return None
     reason, requested_by = None, "policy"
-    # The monitor's own status says the model is unwatched, not that it is wrong: a retrain cannot
-    # fix it (``on_signals: {monitor: ...}`` asks for that explicitly).
-    data = not assessment.stream.startswith(f"{MONITOR_STATUS}:")
+    # A status stream (the monitor's, freshness) says the model is unwatched, not that it is wrong: a
+    # retrain cannot fix it (``on_signals: {monitor: ...}`` asks for that explicitly).
+    data = is_data_stream(assessment.stream)
     if data and at_least(assessment.severity, policy.min_severity):
         held = policy.held_for
         # This window and the ones before it (a later one may be stored by a concurrent poll).

@@ -151,6 +151,33 @@ class MonitorStatus:
                          f"{hash_text(self.message)}:{hash_text(self.refresh_message)}"))
 
 
+@dataclass(frozen=True)
+class Newest:
+    """The newest window a stream's table holds: ``window_start``/``window_end`` None when it holds none.
+
+    ``stream``: the stream it is the newest window of (``lakehouse:1 hour``); ``table``: the table
+    named in findings (for a Lakehouse stream, the metric table that lags).
+    """
+
+    stream: str
+    table: str
+    granularity: str
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.window_end is None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The newest window of each of a model's streams, as seen at ``observed_at`` (the app clock's time)."""
+
+    observed_at: datetime
+    newest: tuple[Newest, ...]
+
+
 def hash_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12] if text else "-"
 
@@ -197,6 +224,7 @@ class WindowMetrics:
     version: str | None = None
     monitor: MonitorStatus | None = None
     invalid: tuple[InvalidValue, ...] = ()  # values left out as impossible: judged by ``invalid_metrics``
+    freshness: Freshness | None = None
 
     @property
     def key(self) -> tuple[str, datetime, datetime]:

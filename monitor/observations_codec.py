@@ -13,8 +13,10 @@ from typing import Any
 from monitor.observations import (
     ColumnDrift,
     ColumnProfile,
+    Freshness,
     InvalidValue,
     MonitorStatus,
+    Newest,
     Operations,
     Scope,
     WindowMetrics,
@@ -140,6 +142,27 @@ def _uninvalid(data: dict[str, Any]) -> InvalidValue:
                         rows=data.get("rows", 1))
 
 
+def _freshness(facts: Freshness | None) -> dict[str, Any] | None:
+    if facts is None:
+        return None
+    return {"observed_at": _time(facts.observed_at),
+            "newest": [{"stream": n.stream, "table": n.table, "granularity": n.granularity,
+                        "window_start": _time(n.window_start), "window_end": _time(n.window_end)}
+                       for n in facts.newest]}
+
+
+def _unfreshness(data: dict[str, Any] | None) -> Freshness | None:
+    if data is None:
+        return None
+    observed = _untime(data["observed_at"])
+    if observed is None:
+        raise ValueError("stored freshness facts without the time they were observed")
+    return Freshness(observed_at=observed, newest=tuple(
+        Newest(stream=n["stream"], table=n["table"], granularity=n["granularity"],
+               window_start=_untime(n.get("window_start")), window_end=_untime(n.get("window_end")))
+        for n in data.get("newest", [])))
+
+
 def window_to_json(window: WindowMetrics) -> dict[str, Any]:
     return {
         "model": window.model, "source": window.source, "granularity": window.granularity,
@@ -149,6 +172,7 @@ def window_to_json(window: WindowMetrics) -> dict[str, Any]:
         "profile": [_profile(r) for r in window.profile], "baseline": [_profile(r) for r in window.baseline],
         "operations": _operations(window.operations), "monitor": _monitor(window.monitor),
         "invalid": [_invalid(r) for r in window.invalid],
+        "freshness": _freshness(window.freshness),
     }
 
 
@@ -165,4 +189,5 @@ def window_from_json(data: dict[str, Any]) -> WindowMetrics:
         baseline=tuple(_unprofile(r) for r in data.get("baseline", [])),
         operations=_unoperations(data.get("operations")), monitor=_unmonitor(data.get("monitor")),
         invalid=tuple(_uninvalid(r) for r in data.get("invalid", [])),
+        freshness=_unfreshness(data.get("freshness")),
     )

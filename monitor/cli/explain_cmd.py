@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from config.basics.clock import utc
-from monitor.cli import exitcodes
+from monitor.cli import as_of, exitcodes
 
 if TYPE_CHECKING:
     from config import Settings
@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--window", help="the window's start, ISO 8601 (UTC unless an offset is given); "
                                          "default: the latest window of each stream")
     parser.add_argument("--stream", help="one stream, e.g. 'lakehouse:1 hour' or 'inference:1 hour'")
+    as_of.add_argument(parser, as_of.HELP + ": the latest window of each stream that ended by then")
     parser.add_argument("--all", action="store_true", help="also list every metric below its lowest tier")
     parser.add_argument("--replay", action="store_true",
                         help="judge the stored inputs again with the current config and show what changes")
@@ -53,6 +54,22 @@ def _when(text: str) -> datetime | None:
     return utc(value)
 
 
+def _times(args: argparse.Namespace) -> tuple[datetime | None, datetime | None] | None:
+    """(``--window``'s start, ``--as-of``'s time), or None after saying what is wrong with them."""
+    start = _when(args.window) if args.window else None
+    if args.window and start is None:
+        print(f"lakewarden explain: --window {args.window!r} is not an ISO 8601 time such as 2025-03-03T05:00")
+        return None
+    when = as_of.parse_time(args.as_of) if args.as_of else None
+    if args.as_of and when is None:
+        print(as_of.not_a_time("explain", "--as-of", args.as_of))
+        return None
+    if when is not None and start is not None:
+        print("lakewarden explain: give --window or --as-of, not both")
+        return None
+    return start, when
+
+
 def _explain(args: argparse.Namespace) -> int:
     from config import load_settings  # noqa: PLC0415 - keep --help fast
     from config.basics.clock import utc_now  # noqa: PLC0415
@@ -60,10 +77,10 @@ def _explain(args: argparse.Namespace) -> int:
     from monitor.risk import history_needed  # noqa: PLC0415
     from monitor.risk.explain import render, replay  # noqa: PLC0415
 
-    start = _when(args.window) if args.window else None
-    if args.window and start is None:
-        print(f"lakewarden explain: --window {args.window!r} is not an ISO 8601 time such as 2025-03-03T05:00")
+    times = _times(args)
+    if times is None:
         return exitcodes.CONFIG_ERROR
+    start, when = times
     settings = load_settings(args.config)
     try:
         model = settings.model(args.model)
@@ -79,9 +96,10 @@ def _explain(args: argparse.Namespace) -> int:
             rows = store.window(model.name, start, args.stream)
         else:
             streams = [args.stream] if args.stream else store.streams(model.name)
-            rows = [r for s in streams for r in store.history(model.name, limit=1, stream=s)]
+            rows = [r for s in streams for r in store.history(model.name, limit=1, stream=s, until=when)]
         if not rows:
-            where = f" for the window starting {args.window}" if args.window else ""
+            where = (f" for the window starting {args.window}" if args.window
+                     else f" with a window that ended by {when.isoformat()}" if when else "")
             print(f"no assessment of {model.name}{where} in {settings.state.url} yet")
             return exitcodes.ERROR
         if args.json:

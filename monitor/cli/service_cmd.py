@@ -7,15 +7,19 @@ import json
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from config.basics.severity import severity_rank
-from monitor.cli import exitcodes
+from monitor.cli import as_of, exitcodes
 
 if TYPE_CHECKING:
     from config import Settings
+    from config.models import ModelSettings
+    from monitor.app import App
+    from monitor.risk.stored import StoredAssessment
 
 
 def register(sub: Any) -> None:
@@ -25,7 +29,9 @@ def register(sub: Any) -> None:
 
     check_parser = sub.add_parser("check", help="run one cycle for every model; exit code by worst severity")
     check_parser.add_argument("--config", required=True, help="path to the YAML config")
-    check_parser.set_defaults(handler=lambda args: check(args.config))
+    as_of.add_argument(check_parser, as_of.HELP + ": the clock is set to it, data after it is left out, and "
+                       "nothing is stored (a temporary state database) or sent")
+    check_parser.set_defaults(handler=_check)
 
     health_parser = sub.add_parser("health", help="GET the daemon's /healthz; exit 0 when healthy (container check)")
     health_parser.add_argument("--url", default="http://127.0.0.1:8080/healthz")
@@ -35,6 +41,16 @@ def register(sub: Any) -> None:
 
 def _health(args: argparse.Namespace) -> int:
     return health(args.url, args.timeout)
+
+
+def _check(args: argparse.Namespace) -> int:
+    when = None
+    if args.as_of is not None:
+        when = as_of.parse_time(args.as_of)
+        if when is None:
+            print(as_of.not_a_time("check", "--as-of", args.as_of))
+            return exitcodes.CONFIG_ERROR
+    return check(args.config, when)
 
 
 def _settings(path: str) -> Settings:
@@ -81,39 +97,108 @@ def run(path: str) -> int:
     return Daemon(build_app(settings), signals=signals).run()
 
 
-def check(path: str) -> int:
+def check(path: str, when: datetime | None = None) -> int:
+    """One poll of every model, then one line per model: its severity, risk, and the data window it judged.
+
+    A model with no judged data window is not a pass: its source failed (FAILED), or its tables hold
+    no window, or none within ``lookback`` (NOT JUDGED, with the reason); either exits INCOMPLETE.
+    With ``when`` (``--as-of``): the clock is a simulated one at that time, data after it is left out,
+    the state database is a temporary one and nothing is delivered.
+    """
+    import tempfile  # noqa: PLC0415
+
+    from config.basics.clock import SimulatedClock, utc_now  # noqa: PLC0415
     from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
     from monitor.messages import PollDue, SourceFailed  # noqa: PLC0415
 
     settings = _settings(path)
-    app = build_app(settings)
-    failed: dict[str, str] = {}
-    app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
-    try:
-        for model in settings.models:
-            started, raised = time.monotonic(), None
-            try:
-                app.bus.handle(PollDue(model.name))
-            except Exception as exc:
-                failed[model.name] = raised = str(exc)
-            app.cycle.polled(model.name, time.monotonic() - started, raised)
-        app.cycle.close()  # the one poll_cycle line, as the daemon logs per cycle
-        app.delivery.run_once(limit=100)
-        worst = "ok"
-        for model in settings.models:
-            # The worst of each stream's newest window (the lakehouse, inference and monitor-status streams).
-            newest = [r for s in app.assessments.streams(model.name)
-                      for r in app.assessments.history(model.name, limit=1, stream=s)]
-            latest = max(newest, key=lambda r: (severity_rank(r.severity), r.risk), default=None)
-            severity = latest.severity if latest else "ok"
-            status = f"FAILED: {failed[model.name]}" if model.name in failed else severity
-            risk = f"risk {latest.risk:.0f}" if latest else "no assessment yet"
-            print(f"{model.name:<24} {status:<10} {risk}")
-            if severity_rank(severity) > severity_rank(worst):
-                worst = severity
-    finally:
-        app.close()
-    return exitcodes.INCOMPLETE if failed else exitcodes.SEVERITY[worst]
+    with tempfile.TemporaryDirectory(prefix="lakewarden-replay-") as scratch:
+        if when is not None:
+            settings = _replay_settings(settings, f"sqlite:///{scratch}/state.db")
+            print(f"replay as of {when.isoformat()}: a temporary state database, lifecycle off; "
+                  "nothing is stored or sent")
+        app = build_app(settings, SimulatedClock(when) if when is not None else utc_now, replay=when is not None)
+        failed: dict[str, str] = {}
+        app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
+        try:
+            for model in settings.models:
+                started, raised = time.monotonic(), None
+                try:
+                    app.bus.handle(PollDue(model.name))
+                except Exception as exc:
+                    failed[model.name] = raised = str(exc)
+                app.cycle.polled(model.name, time.monotonic() - started, raised)
+            app.cycle.close()  # the one poll_cycle line, as the daemon logs per cycle
+            if when is None:
+                app.delivery.run_once(limit=100)
+            worst, incomplete = "ok", bool(failed)
+            for model in settings.models:
+                severity, line, judged = _model_line(app, model, failed.get(model.name))
+                print(line)
+                incomplete = incomplete or not judged
+                if severity_rank(severity) > severity_rank(worst):
+                    worst = severity
+        finally:
+            app.close()
+    return exitcodes.INCOMPLETE if incomplete else exitcodes.SEVERITY[worst]
+
+
+def _replay_settings(settings: Settings, state_url: str) -> Settings:
+    """The settings of a replay: a temporary state database, and no lifecycle (nothing may start or roll back)."""
+    models = tuple(m.model_copy(update={"lifecycle": m.lifecycle.model_copy(update={"enabled": False})})
+                   for m in settings.models)
+    return settings.model_copy(update={"state": settings.state.model_copy(update={"url": state_url}),
+                                       "models": models})
+
+
+def _model_line(app: App, model: ModelSettings, error: str | None) -> tuple[str, str, bool]:
+    """(worst severity of the streams' newest windows, the model's line, whether a data window was judged)."""
+    from monitor.risk.freshness_rules import format_age, format_time  # noqa: PLC0415
+    from monitor.sources import is_data_stream  # noqa: PLC0415
+
+    # The worst of each stream's newest window (the lakehouse, inference, monitor-status and freshness streams).
+    newest = [r for s in app.assessments.streams(model.name)
+              for r in app.assessments.history(model.name, limit=1, stream=s)]
+    latest = max(newest, key=lambda r: (severity_rank(r.severity), r.risk), default=None)
+    severity = latest.severity if latest else "ok"
+    risk = f"risk {latest.risk:.0f}" if latest else "no assessment yet"
+    data = max((r for r in newest if is_data_stream(r.stream)), key=lambda r: r.window_end, default=None)
+    if error is not None:
+        return severity, f"{model.name:<24} {f'FAILED: {error}':<10} {risk}", data is not None
+    if data is None:
+        return severity, f"{model.name:<24} NOT JUDGED: {_not_judged(model, newest, app.clock())}", False
+    window = f"{format_time(data.window_start)} to {format_time(data.window_end)}"
+    age = format_age(app.clock() - data.window_end)
+    return severity, f"{model.name:<24} {severity:<10} {risk:<9} window {data.stream} {window}, ended {age} ago", True
+
+
+def _not_judged(model: ModelSettings, newest: list[StoredAssessment], now: datetime) -> str:
+    """Why no data window was judged, from the freshness facts: an empty table, or none within lookback."""
+    from config.durations import format_duration  # noqa: PLC0415
+    from monitor.observations_codec import window_from_json  # noqa: PLC0415
+    from monitor.risk.freshness_rules import format_age, format_time  # noqa: PLC0415
+    from monitor.sources import FRESHNESS  # noqa: PLC0415
+
+    facts = next((window_from_json(r.inputs["window"]).freshness for r in newest
+                  if r.stream.startswith(f"{FRESHNESS}:") and "window" in r.inputs), None)
+    if facts is None:
+        return ("no window within lookback (signals.freshness is off: the tables' newest window is not known); "
+                "use --as-of to replay older windows")
+    reasons = []
+    for n in facts.newest:
+        sources = model.sources
+        lookback = (sources.lakehouse.lookback if n.stream.startswith("lakehouse:") and sources.lakehouse
+                    else sources.inference.lookback if sources.inference else None)
+        if n.window_end is None:
+            reasons.append(f"{n.table} holds no window for granularity {n.granularity}")
+        elif lookback is not None and n.window_end <= now - lookback:
+            reasons.append(f"no window within lookback {format_duration(lookback)}: the newest window of {n.table} "
+                           f"ended {format_time(n.window_end)}, {format_age(now - n.window_end)} ago; "
+                           "use --as-of to replay it")
+        else:
+            reasons.append(f"the newest window of {n.table} ended {format_time(n.window_end)} but was not judged "
+                           "yet (a window is judged once both metric tables have it)")
+    return "; ".join(reasons) or "no stream holds a window"
 
 
 def health(url: str, timeout: float) -> int:

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from monitor.bus import Message
 from monitor.messages import AlertsEnqueued, AssessmentMade, LifecycleProgressed, SourceFailed
+from monitor.sources import is_data_stream
 
 
 @dataclass
@@ -31,6 +32,10 @@ class Timeline:
 
     def on_assessment(self, message: AssessmentMade) -> Iterable[Message]:
         a = message.assessment
+        if not is_data_stream(a.stream):  # a status period (freshness): shown only when it found something
+            if a.findings:
+                self.say(f"      {a.stream}: {a.findings[0].describe()}")
+            return ()
         self.assessed += 1
         self.judged_until = a.window_end
         top = a.findings[0].describe() if a.findings else ""

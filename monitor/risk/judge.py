@@ -18,6 +18,7 @@ from monitor.observations_codec import window_to_json
 from monitor.risk.assessment import Assessment, Finding, NotRaised, PriorWindow
 from monitor.risk.context import Context, Rule
 from monitor.risk.drift_rules import drift
+from monitor.risk.freshness_rules import stale_data
 from monitor.risk.health_rules import data_quality
 from monitor.risk.monitor_rules import monitor_health
 from monitor.risk.ops_rules import SEASONS_BACK, operational, volume
@@ -28,7 +29,7 @@ from monitor.risk.validity_rules import invalid_metrics
 
 MAX_HISTORY = 2000
 RULES: tuple[Rule, ...] = (drift, model_quality, trend, custom_metrics, fairness, data_quality, volume, operational,
-                          monitor_health, invalid_metrics)
+                          monitor_health, invalid_metrics, stale_data)
 
 
 def judge(model: ModelSettings, window: WindowMetrics, history: Sequence[PriorWindow] = (),

@@ -1,4 +1,4 @@
-"""What every source offers the poll handler: its streams, how far back to look, and the changed windows."""
+"""What every source offers the poll handler: its streams, how far back to look, the changed windows, the newest one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from config.models import ModelSettings
-from monitor.observations import WindowMetrics, stream_name
+from monitor.observations import Newest, WindowMetrics, stream_name
 
 
 class SourceError(Exception):
@@ -45,4 +45,10 @@ class Source(Protocol):
     def read(self, model: ModelSettings, stream: Stream,
              known: Mapping[tuple[datetime, datetime], str | None] | None = None) -> list[WindowMetrics]:
         """Windows of ``stream`` that are new or whose version differs from ``known``, oldest first."""
+        ...
+
+    def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
+        """The newest window the stream's table holds, in or out of ``lookback`` (one small query), for
+        ``signals.freshness``; None when the source has no table whose age means anything (a status
+        stream). Raises SourceError when the table cannot be read."""
         ...

@@ -19,7 +19,7 @@ from config.basics.clock import Clock, utc
 from config.models import ModelSettings
 from config.sources import InferenceSource
 from monitor.engines.base import Engine, EngineError
-from monitor.observations import WHOLE, Operations, WindowMetrics
+from monitor.observations import WHOLE, Newest, Operations, WindowMetrics
 from monitor.profile.windows import Granularity, parse_granularity
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.payload import (
@@ -27,6 +27,7 @@ from monitor.sources.payload import (
     PayloadSchema,
     detect,
     metrics_sql,
+    newest_sql,
     range_params,
     status_sql,
 )
@@ -39,9 +40,10 @@ Key = tuple[datetime, datetime]
 class InferenceTableSource:
     kind = "inference"
 
-    def __init__(self, engine: Engine, clock: Clock) -> None:
+    def __init__(self, engine: Engine, clock: Clock, replay: bool = False) -> None:
         self._engine = engine
         self._clock = clock
+        self._replay = replay  # newest(): requests after the clock's time are left out (check --as-of)
 
     def streams(self, model: ModelSettings) -> list[Stream]:
         cfg = model.sources.inference
@@ -97,6 +99,25 @@ class InferenceTableSource:
                                          notes=(f"payload table {cfg.table} ({schema.kind} schema)",),
                                          invalid=checker.of_window(key[0])))
         return out
+
+    def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
+        """The window of the payload table's newest request (the partitions within ``lookback`` first: cheap)."""
+        cfg = _cfg(model)
+        try:
+            schema = self.schema(cfg)
+            ref = self._engine.table_ref(cfg.table)
+            newest, now = None, self._clock()
+            for since in (now - cfg.lookback, None):  # the whole table only when nothing is recent
+                row = self._rows(*newest_sql(ref, schema, cfg.served_entity, since, now if self._replay else None))
+                newest = row[0]["newest"] if row else None
+                if newest is not None:
+                    break
+        except EngineError as exc:
+            raise SourceError(f"model {model.name}: {exc}") from exc
+        if newest is None:
+            return Newest(stream.name, cfg.table, stream.granularity)
+        start, end = parse_granularity(stream.granularity).window_at(utc(newest))
+        return Newest(stream.name, cfg.table, stream.granularity, start, end)
 
     def schema(self, cfg: InferenceSource) -> PayloadSchema:
         if not self._engine.table_exists(cfg.table):

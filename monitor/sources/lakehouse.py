@@ -17,6 +17,9 @@ One poll, per granularity (a stream):
 Metric table names come from config; ``resolve_tables`` is the hook for monitor discovery (the
 monitor API's ``profile_metrics_table_name`` and ``drift_metrics_table_name``): when it returns
 names they win, when it returns None the configured names are used.
+
+With ``replay`` (``lakewarden check --as-of``), windows that end after the clock's time are left
+out: at that time they did not exist yet.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from typing import Any
 from config.basics.clock import Clock, utc
 from config.models import LakehouseSource, ModelSettings
 from monitor.engines.base import Engine, EngineError
-from monitor.observations import TABLE_COLUMN, InvalidValue, WindowMetrics
+from monitor.observations import TABLE_COLUMN, InvalidValue, Newest, WindowMetrics
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_REQUIRED, PROFILE_FIELDS, PROFILE_REQUIRED
 from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, window_metrics
-from monitor.sources.lakehouse_sql import Selection, Shape, rows_sql, shape, versions_sql
+from monitor.sources.lakehouse_sql import Selection, Shape, newest_sql, rows_sql, shape, versions_sql
 from monitor.sources.validity import Checker, wrong_types
 
 TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile table, drift table)
@@ -42,10 +45,14 @@ class LakehouseMetricsSource:
     kind = "lakehouse"
 
     def __init__(self, engine: Engine, clock: Clock,
-                 resolve_tables: TableResolver | None = None) -> None:
+                 resolve_tables: TableResolver | None = None, replay: bool = False) -> None:
         self._engine = engine
         self._clock = clock
         self._resolve = resolve_tables
+        self._replay = replay
+
+    def _until(self) -> datetime | None:
+        return self._clock() if self._replay else None
 
     def streams(self, model: ModelSettings) -> list[Stream]:
         cfg = model.sources.lakehouse
@@ -77,13 +84,33 @@ class LakehouseMetricsSource:
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc
 
+    def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
+        """The stream's newest window in the metric tables, whenever it ended: the older of the two
+        tables' newest (a window is judged once both have it), in the table that lags."""
+        cfg = _cfg(model)
+        profile_table, drift_table = self.tables(model)
+        try:
+            drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
+            profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
+                       if self._engine.table_exists(profile_table) else None)
+            rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity), self._until()))
+        except EngineError as exc:
+            raise SourceError(f"model {model.name}: {exc}") from exc
+        names = {"drift": drift_table, "profile": profile_table}
+        found = [(utc(r["window_end"]), utc(r["window_start"]), names[r["tbl"]]) for r in rows
+                 if r["window_end"] is not None and r["window_start"] is not None]
+        if not found:
+            return Newest(stream.name, drift_table, stream.granularity)
+        end, start, table = min(found)
+        return Newest(stream.name, table, stream.granularity, start, end)
+
     def _read(self, model: ModelSettings, stream: Stream, sel: Selection, drift: Shape, profile: Shape | None,
               known: dict[Key, str | None]) -> list[WindowMetrics]:
         since = self.horizon(model)
         drift_versions: dict[Key, str] = {}
         profile_versions: dict[Key, str] = {}
         counts: dict[str, tuple[int, int]] = {}  # table -> (rows with a NULL window, rows with one)
-        for row in self._query(*versions_sql(drift, profile, sel, since)):
+        for row in self._query(*versions_sql(drift, profile, sel, since, self._until())):
             if row["tbl"].endswith(":null"):
                 table = drift.table if row["tbl"] == "drift:null" else profile.table if profile else ""
                 counts[table] = (int(row["n"] or 0), int(row["mv"] or 0))

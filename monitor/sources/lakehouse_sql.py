@@ -1,4 +1,4 @@
-"""The SQL the Lakehouse metrics source sends: per-window versions, then the rows of changed windows.
+"""The SQL the Lakehouse metrics source sends: per-window versions, the rows of changed windows, the newest window.
 
 Identifiers come from validated config or from the table's own schema and are quoted; every value
 is a bound scalar parameter (the SQL warehouse binds no arrays), so lists become ``IN (:p0, :p1)``.
@@ -99,6 +99,8 @@ def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, An
     clauses, own = where(s, sel)
     params.update(own)
     clauses.append("`window`.`end` > :since")
+    if "until" in params:
+        clauses.append("`window`.`end` <= :until")
     if profile:
         clauses.append("log_type = 'INPUT'")
     hashable = [s.col(name) for lower, name in s.names.items() if not s.types[lower].lower().startswith("map<")]
@@ -125,17 +127,42 @@ def _null_windows_part(s: Shape, sel: Selection, profile: bool, params: dict[str
             f"FROM {s.ref} WHERE {' AND '.join(clauses)}")
 
 
-def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: datetime) -> tuple[str, dict[str, Any]]:
+def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: datetime,
+                 until: datetime | None = None) -> tuple[str, dict[str, Any]]:
     """Per table and window: row count, newest monitor version, a content hash (and the logging table's commit).
 
     Plus, per table, how many rows have a NULL window (and how many have one): such rows belong to no
     window and are reported, not judged. One statement for both tables: on a warehouse or a local
-    Spark, each statement costs about a second.
+    Spark, each statement costs about a second. ``until``: windows that end later are left out (a
+    replay as of that time: they did not exist yet).
     """
-    params: dict[str, Any] = {"since": since}
+    params: dict[str, Any] = {"since": since, **({"until": until} if until is not None else {})}
     parts = [_versions_part(drift, sel, False, params), _null_windows_part(drift, sel, False, params)]
     if profile is not None:
         parts += [_versions_part(profile, sel, True, params), _null_windows_part(profile, sel, True, params)]
+    return " UNION ALL ".join(parts), params
+
+
+def newest_sql(drift: Shape, profile: Shape | None, sel: Selection,
+               until: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """Per table, the newest window of the selection's rows, whenever it ended (NULLs when there is none).
+
+    Windows of one granularity have one length and do not overlap, so the newest start and the newest
+    end are one window's. One statement for both tables, one row each. ``until`` as in ``versions_sql``.
+    """
+    params: dict[str, Any] = {} if until is None else {"until": until}
+    parts = []
+    for name, s in (("drift", drift), ("profile", profile)):
+        if s is None:
+            continue
+        clauses, own = where(s, sel)
+        params.update(own)
+        if name == "profile":
+            clauses.append("log_type = 'INPUT'")
+        if until is not None:
+            clauses.append("`window`.`end` <= :until")
+        parts.append(f"SELECT '{name}' AS tbl, max(`window`.`start`) AS window_start, "
+                     f"max(`window`.`end`) AS window_end FROM {s.ref} WHERE {' AND '.join(clauses)}")
     return " UNION ALL ".join(parts), params
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from config.basics.clock import Clock
 from config.durations import format_duration
 from config.models import ModelSettings
-from monitor.observations import MonitorStatus, WindowMetrics
+from monitor.observations import MonitorStatus, Newest, WindowMetrics
 from monitor.sources.base import SourceError, Stream
 
 StatusReader = Callable[[ModelSettings], MonitorStatus | None]  # raises on API errors
@@ -48,6 +48,10 @@ class MonitorStatusSource:
 
     def horizon(self, model: ModelSettings) -> datetime:
         return self._clock() - 2 * model.signals.monitor_health.window
+
+    def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
+        """None: the status window is the current period, whatever the data (``signals.freshness`` reads the tables)."""
+        return None
 
     def read(self, model: ModelSettings, stream: Stream,
              known: Mapping[tuple[datetime, datetime], str | None] | None = None) -> list[WindowMetrics]:

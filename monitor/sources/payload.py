@@ -90,3 +90,22 @@ def status_sql(ref: str, schema: PayloadSchema, start_sql: str,
 
 def range_params(since: datetime, until: datetime) -> dict[str, Any]:
     return {"since": since, "until": until, "since_date": since.date(), "until_date": until.date()}
+
+
+def newest_sql(ref: str, schema: PayloadSchema, served_entity: str | None, since: datetime | None,
+               until: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """The newest request's time (NULL when none); with ``since``, only the partitions from its date on are
+    read; with ``until``, later requests are left out (a replay as of that time)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if until is not None:
+        clauses.append(f"{schema.ts_sql} <= :until")
+        params["until"] = until
+    if since is not None:
+        clauses.append(f"`{schema.date_column}` >= :since_date AND {schema.ts_sql} >= :since")
+        params.update(since=since, since_date=since.date())
+    if served_entity is not None:
+        clauses.append(f"{schema.model_sql} = :served_entity")
+        params["served_entity"] = served_entity
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return f"SELECT max({schema.ts_sql}) AS newest FROM {ref}{where}", params

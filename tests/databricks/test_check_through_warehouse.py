@@ -75,11 +75,16 @@ def test_check_through_the_warehouse_finds_what_the_local_engine_finds(
     assert local_code in (exitcodes.SEVERITY["high"], exitcodes.SEVERITY["critical"])
     assert (remote_code, remote_lines) == (local_code, local_lines)
     local_rows, remote_rows = assessments(local_work), assessments(remote_work)
-    assert len(local_rows) == 3 and any(row["findings"] != "[]" for row in local_rows)
+    data = [row for row in local_rows if row["stream"] == "lakehouse:1 hour"]
+    assert len(data) == 3 and any(row["findings"] != "[]" for row in data)
+    assert [row for row in remote_rows if row["stream"] == "lakehouse:1 hour"] == data
+    # The tables' freshness, judged by both engines alike (read at slightly different times): stale.
+    local_fresh, remote_fresh = ([(r["severity"], r["findings"]) for r in rows if r["stream"] == "freshness:1h"]
+                                 for rows in (local_rows, remote_rows))
+    assert remote_fresh == local_fresh and local_fresh[0][0] == "medium" and "stale_data" in local_fresh[0][1]
     # On the workspace the monitor's status is judged too (its own stream): active, so no finding.
     (status,) = [row for row in remote_rows if row["stream"] == "lakehouse_monitor:1h"]
     assert (status["severity"], status["findings"]) == ("ok", "[]")
-    assert [row for row in remote_rows if row is not status] == local_rows
     assert emulator.router.requests("POST", "/api/2.0/sql/statements")  # it really went through the warehouse
     assert emulator.router.requests("GET", "/monitor|/api/data-quality/")  # and asked the monitor
 

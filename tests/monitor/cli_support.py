@@ -149,11 +149,11 @@ def outbox_rows(engine: sa.Engine) -> list[dict[str, Any]]:
     return out
 
 
-def latest_severity(engine: sa.Engine, model: str = MODEL) -> str:
-    """The severity of the model's assessment of its latest window, read straight from the state DB."""
+def latest_severity(engine: sa.Engine, model: str = MODEL, stream: str = "lakehouse:1 hour") -> str:
+    """The severity of the model's assessment of its latest data window, read straight from the state DB."""
     with engine.connect() as conn:
         table = sa.Table("monitor_assessments", sa.MetaData(), autoload_with=conn)
-        row = conn.execute(sa.select(table.c.severity).where(table.c.model == model)
+        row = conn.execute(sa.select(table.c.severity).where(table.c.model == model, table.c.stream == stream)
                            .order_by(table.c.window_end.desc()).limit(1)).first()
     assert row is not None, f"no assessment stored for {model}"
     return str(row[0])

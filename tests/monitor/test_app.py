@@ -17,6 +17,7 @@ from monitor.profile import ProfileSpec, write_profile
 
 pytestmark = pytest.mark.integration
 
+STREAM = "lakehouse:1 hour"  # the data windows (the freshness stream has one window per hour of the clock)
 # Two drifted windows of three: the risk alert needs two of the last three windows (risk.enter).
 SCENARIO = data.DemoScenario(windows=3, drift_from=1, drift_until=3, rows_per_window=500, baseline_rows=1000)
 
@@ -60,9 +61,9 @@ def test_a_failing_source_does_not_stop_other_models(engine: LocalSparkEngine, t
         for model in ("broken", "good"):
             app.bus.handle(PollDue(model))
     assert [e["model"] for e in logs if e["event"] == "source_failed"] == ["broken"]
-    latest = app.assessments.latest("good")
-    assert latest is not None and latest.severity in ("high", "critical")
-    assert len(app.assessments.history("good")) == SCENARIO.windows
+    (latest,) = app.assessments.history("good", limit=1, stream=STREAM)
+    assert latest.severity in ("high", "critical")
+    assert len(app.assessments.history("good", stream=STREAM)) == SCENARIO.windows
     ready, details = app.health.readiness()
     assert ready
     assert details["models"]["good"]["ok"] is True
@@ -75,5 +76,5 @@ def test_a_restart_judges_no_window_twice_and_sends_nothing_again(engine: LocalS
     _app(engine, tmp_path).bus.handle(PollDue("good"))
     restarted = _app(engine, tmp_path)  # same state database, as after a restart
     restarted.bus.handle(PollDue("good"))
-    assert len(restarted.assessments.history("good")) == SCENARIO.windows
+    assert len(restarted.assessments.history("good", stream=STREAM)) == SCENARIO.windows
     assert restarted.outbox.counts().get("pending") == 1

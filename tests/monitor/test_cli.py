@@ -97,8 +97,8 @@ def test_validate_a_broken_file_lists_every_problem_with_its_line(
 # -- check ---------------------------------------------------------------------------------------------
 
 
-def _check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
-    code = main(["check", "--config", str(config)])
+def _check(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[str]]:
+    code = main(["check", "--config", str(config), *extra])
     out = capsys.readouterr().out
     return code, [line for line in out.splitlines() if line.strip()]
 
@@ -111,22 +111,32 @@ def test_check_exits_with_the_code_of_the_stored_severity_and_again_without_new_
     severity = latest_severity(state_engine(tmp_path))
     assert severity in ("high", "critical")
     assert code == exitcodes.SEVERITY[severity] in (12, 13)
-    (line,) = lines  # one line per model
+    (line,) = lines  # one line per model: severity, risk, the newest judged window and its age
     assert line.split()[:2] == [MODEL, severity] and "risk " in line
+    last = drifted.scenario.window(drifted.scenario.windows - 1)
+    assert f"window lakehouse:1 hour {last[0]:%Y-%m-%dT%H:%M}Z to {last[1]:%Y-%m-%dT%H:%M}Z, ended " in line
 
-    # No new windows: the check reports what is stored, with the same code.
+    # No new windows: the check reports what is stored, with the same code (the age moves on).
     again, lines = _check(config, capsys)
     assert again == code
-    assert lines == [line]
+    assert [text.split(", ended")[0] for text in lines] == [line.split(", ended")[0]]
 
 
 @pytest.mark.integration
-def test_check_of_calm_windows_exits_0(tmp_path: Path, calm: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
-    code, lines = _check(write_config(tmp_path, calm), capsys)
-    assert code == exitcodes.OK
+def test_check_of_calm_but_stale_windows_is_not_ok_until_replayed_as_of_their_time(
+        tmp_path: Path, calm: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, calm)
+    code, lines = _check(config, capsys)
+    # The windows are calm, but the newest is long past: stale data (medium), never a plain ok.
+    assert code == exitcodes.SEVERITY["medium"]
     assert latest_severity(state_engine(tmp_path)) == "ok"
     (line,) = lines
-    assert line.split()[:2] == [MODEL, "ok"]
+    assert line.split()[:2] == [MODEL, "medium"]
+
+    end = calm.scenario.window(calm.scenario.windows - 1)[1]
+    code, lines = _check(config, capsys, "--as-of", f"{end:%Y-%m-%dT%H:%M}")
+    assert code == exitcodes.OK
+    assert lines[0].startswith("replay as of") and lines[1].split()[:2] == [MODEL, "ok"]
 
 
 @pytest.mark.integration
@@ -144,7 +154,9 @@ def test_check_of_a_missing_table_is_incomplete_and_names_it(
 def test_check_logs_one_poll_cycle_line(tmp_path: Path, drifted: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
     main(["check", "--config", str(write_config(tmp_path, drifted))])
     (cycle,) = [e for e in log_events(capsys.readouterr().err) if e["event"] == "poll_cycle"]
-    assert cycle["models"] == [MODEL] and cycle["windows"] == drifted.scenario.windows
+    # The data windows, and the freshness stream's period (stale: the demo's windows are from 2025).
+    assert cycle["models"] == [MODEL] and cycle["windows"] == drifted.scenario.windows + 1
+    assert cycle["findings"]["medium"] > 0
     assert cycle["failures"] == {} and cycle["duration_s"] > 0
     assert cycle["newest_window_age_s"][MODEL] > 0  # the demo's windows are in the past
     assert cycle["findings"]["high"] + cycle["findings"]["critical"] > 0

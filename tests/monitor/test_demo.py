@@ -36,7 +36,8 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
 
     with sa.create_engine(f"sqlite:///{workdir}/state.db").connect() as conn:
         judged = conn.execute(sa.text(
-            "SELECT severity, state_firing, alert_severity FROM monitor_assessments ORDER BY window_start")).all()
+            "SELECT severity, state_firing, alert_severity FROM monitor_assessments WHERE stream = 'lakehouse:1 hour' "
+            "ORDER BY window_start")).all()
         severities = [row.severity for row in judged]
         outbox = {row.status: row.n for row in conn.execute(sa.text(
             "SELECT status, count(*) AS n FROM alerts_outbox GROUP BY status"))}
