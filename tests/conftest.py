@@ -40,3 +40,13 @@ def spark_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSpar
     _ = engine.spark  # start once, here, so that the first test does not pay for it
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """For tests that run the CLI's ``main`` in-process: it points logging at the sys.stderr of the
+    moment (capsys's), so point it back afterwards. Use with ``pytest.mark.usefixtures``."""
+    yield
+    from monitor.logs import configure_logging
+
+    configure_logging(stream=sys.__stderr__)

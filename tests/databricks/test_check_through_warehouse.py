@@ -8,8 +8,6 @@ must be the same.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +17,13 @@ import sqlalchemy as sa
 
 from monitor.cli import exitcodes, main
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.logs import configure_logging
 from tests.databricks.dbx_support import COMMON, DATABRICKS, LOCAL, TOKEN, WAREHOUSE_ID
 from tests.databricks.dbx_tables import put, write_metric_tables
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_logging")]
 
 TABLE = "main.dbx_check.inference"
 OUTPUT_SCHEMA = "main.dbx_check_out"
-
-@pytest.fixture(autouse=True)
-def _logging_back_to_stderr() -> Iterator[None]:
-    yield
-    configure_logging(stream=sys.__stderr__)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,7 +19,6 @@ from emu_oauth import CLIENT_ID, CLIENT_SECRET
 from config.service import WorkspaceSettings
 from monitor.cli import exitcodes, main
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.logs import configure_logging
 from monitor.workspace import export_mlflow_credentials
 from retrain.databricks import UnityCatalogRegistry, WorkspaceError, workspace_client
 from retrain.registry import MlflowRegistry
@@ -33,11 +30,6 @@ pytestmark = pytest.mark.integration
 MODEL = "main.ml.churn"
 WRONG = "not-the-secret-5f2a9c"  # a wrong secret, which must never show
 
-
-@pytest.fixture
-def _logging_back_to_stderr() -> Iterator[None]:
-    yield
-    configure_logging(stream=sys.__stderr__)  # the CLI pointed structlog at the captured stream
 
 
 def m2m(url: str, secret: str = CLIENT_SECRET, **extra: str) -> WorkspaceSettings:
@@ -91,7 +83,7 @@ def test_an_unknown_token_is_refused_and_a_token_expires(emulator) -> None:  # t
     assert requests.get(url, headers={"Authorization": f"Bearer {got['access_token']}"}, timeout=5).status_code == 401
 
 
-@pytest.mark.usefixtures("_logging_back_to_stderr")
+@pytest.mark.usefixtures("restore_logging")
 def test_monitors_status_from_a_config_with_client_id_and_secret(tmp_path: Path, emulator,  # type: ignore[no-untyped-def]
                                                                  spark_engine: LocalSparkEngine,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:

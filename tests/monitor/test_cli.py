@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ import pytest
 from monitor.cli import exitcodes, main
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.http import Health, HttpServer
-from monitor.logs import configure_logging
 from tests.monitor.cli_support import (
     MODEL,
     Dataset,
@@ -31,16 +29,12 @@ from tests.monitor.cli_support import (
     write_dataset,
 )
 
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_EXAMPLE = REPO / "config" / "examples" / "local.yaml"
 TRACEBACK = "Traceback (most recent call last)"
 
-
-@pytest.fixture(autouse=True)
-def _logging_back_to_stderr() -> Iterator[None]:
-    """``main`` points logging at the sys.stderr of the moment (capsys's); point it back afterwards."""
-    yield
-    configure_logging(stream=sys.__stderr__)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ tables; before, ``lifecycle`` migrated only monitor and retrain, ``alerts``/``si
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,8 @@ from config.basics.clock import utc_now
 from monitor import schema
 from monitor.app import build_alert_store, build_notifier, open_state
 from monitor.cli import exitcodes, main
-from monitor.logs import configure_logging
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 CONFIG = """\
 state: {{url: "sqlite:///{tmp}/state.db"}}
@@ -39,12 +38,6 @@ alerting:
 
 CURRENT = {"monitor": len(schema.MIGRATIONS), "alerts": len(alerts.MIGRATIONS), "retrain": len(retrain.MIGRATIONS)}
 
-
-@pytest.fixture(autouse=True)
-def _logging_back_to_stderr() -> Iterator[None]:
-    """``main`` points logging at the sys.stderr of the moment (capsys's); point it back afterwards."""
-    yield
-    configure_logging(stream=sys.__stderr__)
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ Metric tables are hand-made Parquet (``tests.monitor.metric_tables``: three hour
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,6 @@ from config.basics.clock import SimulatedClock
 from monitor.app import App, build_app
 from monitor.cli import exitcodes, main
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.logs import configure_logging
 from monitor.messages import AlertsEnqueued, AssessmentMade, PollDue
 from monitor.observations import Newest
 from monitor.risk.stored import StoredAssessment
@@ -30,18 +27,12 @@ from monitor.sources import InferenceTableSource, Stream
 from tests.monitor.metric_tables import DRIFT, PROFILE, START, drow, prow, put, table
 from tests.monitor.payloads import Call, ai_gateway
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("restore_logging")]
 
 MODEL = "churn"
 NEWEST_END = START + timedelta(hours=3)  # the newest window: 2025-06-02T02:00Z to 03:00Z
 FRESHNESS = "freshness:1h"
 
-
-@pytest.fixture(autouse=True)
-def _logging_back_to_stderr() -> Iterator[None]:
-    """``main`` points logging at the sys.stderr of the moment (capsys's); point it back afterwards."""
-    yield
-    configure_logging(stream=sys.__stderr__)
 
 
 def _metric_tables(engine: LocalSparkEngine, schema: str, drift_windows: int = 3, profile_windows: int = 3) -> str:

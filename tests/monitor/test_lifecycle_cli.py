@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.cli import exitcodes, main
-from monitor.logs import configure_logging
 from monitor.schema import window_assessments
 from retrain import RunState, Step, Trigger
 from retrain import runs as run_store
 from tests.monitor.cli_support import subprocess_env
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 CONFIG = """\
 engine: {{kind: local_spark, lakehouse_root: {root}/lakehouse}}
@@ -50,12 +50,6 @@ route: {{receiver: log}}
 receivers: [{{name: log}}]
 """
 
-
-@pytest.fixture(autouse=True)
-def _logging_back_to_stderr() -> Iterator[None]:
-    """``main`` points logging at the sys.stderr of the moment (capsys's); point it back afterwards."""
-    yield
-    configure_logging(stream=sys.__stderr__)
 
 
 @pytest.fixture
