@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -10,6 +12,9 @@ from pydantic import BeforeValidator, PlainSerializer
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+# No setting means anything over ten years; past it a number is a typo (and past ~2.7 million
+# years Python's timedelta overflows).
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -19,9 +24,11 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("a duration such as 30s, 5m, 4h or 1d")
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a duration such as 30s, 5m, 4h or 1d, not a number that is not finite")
         if value < 0:
             raise ValueError("a non-negative duration")
-        return timedelta(seconds=value)
+        return _bounded(float(value), value)
     if not isinstance(value, str):
         raise ValueError("a duration such as 30s, 5m, 4h or 1d")
     text = value.strip()
@@ -33,7 +40,25 @@ def parse_duration(value: Any) -> timedelta:
         pos = match.end()
     if not text or pos != len(text):
         raise ValueError(f"a duration such as 30s, 5m, 4h or 1d (units ms, s, m, h, d, w), not {value!r}")
-    return timedelta(seconds=total)
+    return _bounded(total, value)
+
+
+def _bounded(seconds: float, shown: Any) -> timedelta:
+    if not math.isfinite(seconds) or seconds > MAX_DURATION.total_seconds():
+        text = repr(shown) if len(repr(shown)) <= 40 else repr(shown)[:37] + "..."
+        raise ValueError(f"a duration of at most {MAX_DURATION.days}d (ten years), not {text}")
+    return timedelta(seconds=seconds)
+
+
+def at_least(minimum: timedelta, why: str) -> Callable[[timedelta], timedelta]:
+    """A field validator: the duration is at least ``minimum`` (``why`` says what a smaller one would do)."""
+
+    def check(value: timedelta) -> timedelta:
+        if value < minimum:
+            raise ValueError(f"a duration of at least {format_duration(minimum)} ({why})")
+        return value
+
+    return check
 
 
 def format_duration(value: timedelta) -> str:

@@ -33,11 +33,16 @@ class ConfigIssue:
 class ConfigError(Exception):
     """The configuration cannot be used. ``issues`` lists every problem, not just the first."""
 
-    def __init__(self, file: str, issues: list[ConfigIssue]) -> None:
+    def __init__(self, file: str, issues: list[ConfigIssue], warnings: list[ConfigIssue] | None = None) -> None:
         self.file = file
         self.issues = issues
+        self.warnings = list(warnings or ())
         super().__init__(self.render())
 
     def render(self) -> str:
         head = f"{self.file}: {len(self.issues)} problem{'s' if len(self.issues) != 1 else ''} in the configuration"
-        return "\n".join([head, *("  " + issue.render(self.file) for issue in self.issues)])
+        lines = [head, *("  " + issue.render(self.file) for issue in self.issues)]
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)})")
+            lines.extend("  " + issue.render(self.file) for issue in self.warnings)
+        return "\n".join(lines)

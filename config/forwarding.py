@@ -39,7 +39,7 @@ class AlertmanagerConfig(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return plain_http_url(value).removesuffix("/api/v2/alerts")
+        return plain_http_url(value, credentials="bearer_token (or bearer_token_file)").removesuffix("/api/v2/alerts")
 
     @field_validator("bearer_token")
     @classmethod

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from config.base import Strict
-from config.durations import Duration
+from config.durations import Duration, at_least
 from config.lifecycle import LifecycleSettings
 from config.signals import RiskSettings, Signals
 from config.sources import SCHEMA_PATTERN, Granularity, InferenceSource, check_column, check_table
@@ -59,6 +60,8 @@ class LakehouseSource(Strict):
     timestamp_column: str = "timestamp"
     baseline_table: str | None = None
     lookback: Duration = Field(default="2d", validate_default=True)
+
+    _lookback = field_validator("lookback")(at_least(timedelta(minutes=1), "a shorter lookback reads no window"))
 
     @field_validator("table", "profile_metrics_table", "drift_metrics_table", "baseline_table")
     @classmethod
@@ -153,6 +156,12 @@ class ModelSettings(Strict):
     signals: Signals = Field(default_factory=Signals)
     risk: RiskSettings = Field(default_factory=RiskSettings)
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+
+    # 0 would poll back to back (a busy loop on the warehouse); under a second no poll can finish (one
+    # SQL round trip alone takes longer), so the scheduler would only pile up skipped runs. 1s keeps
+    # local demos and tests quick; production polls are minutes apart (metric tables refresh hourly).
+    _poll_interval = field_validator("poll_interval")(at_least(
+        timedelta(seconds=1), "0 would poll back to back; a poll takes longer than a second anyway"))
 
     @field_validator("name")
     @classmethod

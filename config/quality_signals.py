@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from config.base import Strict
-from config.tiers import Floors, Tiers
+from config.tiers import Floors, SignedFloors, SignedTiers, Tiers
 
 # Direction of the model-quality columns of the profile metrics table
 # (docs/external/lakehouse-monitoring.md, "Profile metrics table").
@@ -41,8 +41,8 @@ class QualityMetric(Strict):
     greater_is_better: bool | None = None
     drop: Tiers | None = None
     relative: bool = False
-    floor: Floors | None = None
-    ceiling: Tiers | None = None
+    floor: SignedFloors | None = None
+    ceiling: SignedTiers | None = None
 
     @model_validator(mode="after")
     def _direction(self) -> QualityMetric:
@@ -135,8 +135,8 @@ class CustomMetric(Strict):
     description: str | None = None
     column: str = ":table"
     table: Literal["profile", "drift"] = "profile"
-    thresholds: Tiers | None = None
-    floors: Floors | None = None
+    thresholds: SignedTiers | None = None
+    floors: SignedFloors | None = None
     against_baseline: bool = False
     weight: float = Field(default=0.7, ge=0.0, le=1.0)
 

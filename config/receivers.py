@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -25,6 +24,7 @@ from config.secrets import resolve_secret_files
 from config.slack import SlackConfig
 from config.smtp import EmailConfig
 from config.teams import MsTeamsConfig, MsTeamsV2Config
+from config.urls import http_url
 
 
 class FileConfig(Strict):
@@ -63,14 +63,8 @@ class WebhookConfig(Strict):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: SecretStr) -> SecretStr:
-        hint = "an http:// or https:// URL with a host (the value is not shown: it may hold a token)"
-        try:
-            parts = urlsplit(value.get_secret_value().strip())
-        except ValueError:
-            raise ValueError(hint) from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(hint)
-        return SecretStr(value.get_secret_value().strip())
+        return http_url(value, credentials="hmac_secret (or hmac_secret_file) to sign the body; a token the "
+                                           "receiver reads from the path or query stays in url (or url_file)")
 
     @field_validator("hmac_secret")
     @classmethod

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from config.base import Strict
-from config.durations import Duration
+from config.durations import Duration, at_least
 from config.secrets import resolve_secret_files
 from config.self_alerts import SelfAlertSettings
+from config.urls import database_url, plain_http_url, tracking_uri
 
 _MIN_WEBHOOK_SECRET = 16  # characters; a guessable secret on an open port is no secret
 
@@ -120,6 +121,18 @@ class WorkspaceSettings(Strict):
     def _secret_files(cls, values: Any) -> Any:
         return resolve_secret_files(values, ("token", "client_secret"))
 
+    @field_validator("mlflow_tracking_uri", "mlflow_registry_uri")
+    @classmethod
+    def _mlflow_uri(cls, value: str | None) -> str | None:
+        return None if value is None else tracking_uri(value)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return plain_http_url(value, credentials="token (or token_file) or client_id + client_secret")
+
     @model_validator(mode="after")
     def _auth(self) -> WorkspaceSettings:
         if self.kind == "databricks":
@@ -145,6 +158,11 @@ class StateSettings(Strict):
 
     url: str = "sqlite:///.lakewarden/state.db"
     busy_timeout: Duration = Field(default="10s", validate_default=True)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return database_url(value)
 
 
 class HttpSettings(Strict):
@@ -196,3 +214,10 @@ class ServiceSettings(Strict):
     lifecycle_interval: Duration = Field(default="30s", validate_default=True)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Each delivery tick reads the outbox (one small query): 100ms keeps a test's 0.5s fast and 0
+    # (a busy loop on the state database) out. Each lifecycle tick polls job runs over the network.
+    _delivery = field_validator("delivery_interval")(at_least(
+        timedelta(milliseconds=100), "0 would read the outbox in a busy loop"))
+    _lifecycle = field_validator("lifecycle_interval")(at_least(
+        timedelta(seconds=1), "0 would poll lifecycle jobs in a busy loop"))

@@ -6,12 +6,13 @@ The Lakehouse metrics source is in ``config.models``.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from config.base import Strict
-from config.durations import Duration
+from config.durations import Duration, at_least
 
 Granularity = Literal["5 minutes", "30 minutes", "1 hour", "1 day", "1 week", "1 month", "1 year"]
 ColumnType = Literal["double", "float", "bigint", "int", "string", "boolean"]
@@ -89,6 +90,8 @@ class InferenceSource(Strict):
     lookback: Duration = Field(default="2d", validate_default=True)
     recheck: Duration = Field(default="2h", validate_default=True)
     settle: Duration = Field(default="10m", validate_default=True)
+
+    _lookback = field_validator("lookback")(at_least(timedelta(minutes=1), "a shorter lookback reads no window"))
     processed: ProcessedTable | None = None
 
     @field_validator("table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import ClassVar
 
 from pydantic import Field, model_validator
 
@@ -10,11 +11,16 @@ from config.base import Strict
 from config.basics.severity import ALERT_SEVERITIES, SEVERITIES, AlertSeverity, Severity, severity_rank
 from config.durations import Duration
 
-__all__ = ["ALERT_SEVERITIES", "SEVERITIES", "AlertSeverity", "DurationTiers", "Floors", "MofN", "Severity", "Tiers",
-           "severity_rank"]
+__all__ = ["ALERT_SEVERITIES", "SEVERITIES", "AlertSeverity", "DurationTiers", "Floors", "MofN", "Severity",
+           "SignedFloors", "SignedTiers", "Tiers", "severity_rank"]
 
 
 class _Levels(Strict):
+    # Distances, ratios, counts, hours and score drops are never negative: a negative tier is a sign
+    # typo that would make every window a finding. Limits on a metric's own value (an r2 floor, a
+    # custom metric) may be negative: those blocks use SignedTiers/SignedFloors.
+    signed: ClassVar[bool] = False
+
     low: float | None = None
     medium: float | None = None
     high: float | None = None
@@ -33,6 +39,9 @@ class _Levels(Strict):
         given = self.given()
         if not given:
             raise ValueError("give at least one tier (low, medium, high, critical)")
+        negative = [f"{name} ({value})" for name, value in given if value < 0]
+        if negative and not self.signed:
+            raise ValueError(f"tiers of 0 or more: {', '.join(negative)} is negative, which this measure never is")
         for (a, va), (b, vb) in pairwise(given):
             if (vb <= va) if rising else (vb >= va):
                 word = "increase" if rising else "decrease"
@@ -74,6 +83,18 @@ class Floors(_Levels):
             if value <= floor:
                 found = name
         return found
+
+
+class SignedTiers(Tiers):
+    """Ascending limits on a metric's own value, which may be negative."""
+
+    signed: ClassVar[bool] = True
+
+
+class SignedFloors(Floors):
+    """Descending limits on a metric's own value (an r2 score can fall below 0)."""
+
+    signed: ClassVar[bool] = True
 
 
 class DurationTiers(Strict):

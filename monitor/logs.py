@@ -46,8 +46,17 @@ _SENSITIVE_NAMES = (
 )
 # ...except names of where a secret lives, which are worth seeing: `token_file`, `secret_path`.
 _NOT_SECRET_SUFFIXES = ("_file", "_path", "_env")
-# `scheme://user:password@host`: the userinfo goes.
-_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#]+@")
+# `scheme://user:password@host`: the userinfo goes, up to the *last* `@` before whitespace: a
+# password may hold `/`, `?`, `#` or `@` (a URL in a log line is not always well formed), and
+# masking a path that holds an `@` is the cheaper mistake.
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)(?:[^\s@]*@)+")
+# `Authorization`-style credentials in free text (`Bearer eyJ...`, `Basic dXNlcjpw...`): the value
+# goes. A value is a run of token characters with a digit or a symbol in it or mixed case, so words
+# in prose (`bearer token`, `Basic auth`) stay.
+_AUTH_VALUE = re.compile(
+    r"\b((?i:bearer|basic|token|digest|apikey|api-key)\s+)"
+    r"(?=[A-Za-z0-9._~+/=:-]{6,})(?=\S*(?:[0-9._~+/=:-]|[a-z]\S*[A-Z]|[A-Z]\S*[a-z]))[A-Za-z0-9._~+/=:-]+",
+)
 # `?token=...`, `&sig=...`, `X-Amz-Signature=...`: the value goes, the parameter name stays.
 _QUERY_SECRET = re.compile(
     r"([?&;][^=&#\s]*(?:token|key|secret|passw|pwd|sig|auth|code|credential)[^=&#\s]*=)[^&#\s\"'<>]+",
@@ -105,6 +114,7 @@ class Redactor:
             text = _URL_USERINFO.sub(rf"\1{MASK}@", text)
         if "=" in text and ("?" in text or "&" in text):
             text = _QUERY_SECRET.sub(rf"\1{MASK}", text)
+        text = _AUTH_VALUE.sub(rf"\1{MASK}", text)
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)

@@ -43,6 +43,13 @@ JOBS_PATH = "/webhooks/databricks/jobs"
 MAX_BODY = 64 * 1024  # bytes; a job notification is well under 1 KiB
 EXTERNAL_JOB_KEYS = ("job_external_id", "validate_job_external_id", "batch_job_external_id")
 _REALM = 'realm="lakewarden"'
+# Authorization schemes (the IANA registry and common non-standard ones) that may be named in a log
+# line. Anything else before the first space may be the credential itself (a token sent without
+# ``Bearer ``), so it is never echoed, not even in part.
+_KNOWN_SCHEMES = frozenset({
+    "basic", "bearer", "digest", "dpop", "gnap", "hoba", "mutual", "negotiate", "ntlm", "oauth", "privatetoken",
+    "scram-sha-1", "scram-sha-256", "vapid", "aws4-hmac-sha256", "token", "apikey", "api-key", "key",
+})
 
 
 def job_run_ids(runs: Iterable[RunRecord]) -> dict[str, str]:
@@ -146,7 +153,11 @@ class WebhookIngress:
             return None if hmac.compare_digest(given, self._basic) else "wrong username or password"
         if scheme.lower() == "bearer" and self._token is not None:
             return None if hmac.compare_digest(value.encode("utf-8"), self._token) else "wrong bearer token"
-        return f"scheme {scheme[:16]!r} not accepted"
+        if scheme.lower() in _KNOWN_SCHEMES:
+            return f"scheme {scheme!r} not accepted"
+        if not value:
+            return "no scheme (a bare credential?): send Authorization: Bearer <token> or Basic <base64>"
+        return "an unknown scheme (not shown: it may be part of a credential)"
 
     def _read_json(self, headers: Message, body: BufferedIOBase) -> dict[str, Any] | Reply:
         length_text = headers.get("Content-Length")
