@@ -13,6 +13,7 @@ environment: unset ``${VARS}`` and ``*_file`` paths that cannot be read here bec
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
 import errno
 import os
@@ -34,6 +35,7 @@ from config.crossref import cross_check
 from config.errors import ConfigError, ConfigIssue, Loc
 from config.secrets import offline_files
 from config.settings import Settings
+from config.urls import has_userinfo
 from config.yamlsource import MAX_FILE_BYTES, Document, DocumentError, load_document
 
 _EXPECTATION = ("a ", "an ", "one of", "the ", "at least", "at most", "give ", "either", "none", "tiers ",
@@ -132,8 +134,11 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
             warnings.append(ConfigIssue(loc, doc.line_of(loc), f"{path}, which cannot be read here ({reason})",
                                         "the file to be readable where lakewarden runs (not checked offline)"))
             unknown |= {loc, (*loc[:-1], str(loc[-1]).removesuffix("_file"))}
-        if offline:
-            schema = [i for i in schema if not any(i.path[: len(u)] == u for u in unknown)]
+        if offline and schema:
+            kept = [i for i in schema if not any(i.path[: len(u)] == u for u in unknown)]
+            if not kept:  # only values nobody can know here were wrong: check the rest with their defaults
+                settings, kept = _validate(doc, without=tuple(i.path for i in schema))
+            schema = kept
         issues.extend(schema)
         checked = settings if settings is not None else _partial_settings(doc.data)
         if checked is not None:
@@ -149,9 +154,16 @@ def _nothing() -> Iterator[list[tuple[str, str]]]:
     yield []
 
 
-def _validate(doc: Document) -> tuple[Settings | None, list[ConfigIssue]]:
+def _validate(doc: Document, without: tuple[Loc, ...] = ()) -> tuple[Settings | None, list[ConfigIssue]]:
+    data = doc.data
+    if without:
+        data = copy.deepcopy(data)
+        for loc in without:
+            parent = _value_at(data, loc[:-1])
+            if isinstance(parent, dict):
+                parent.pop(loc[-1], None)
     try:
-        return Settings.model_validate(doc.data), []
+        return Settings.model_validate(data), []
     except ValidationError as exc:
         return None, [_issue(error, doc) for error in exc.errors()]
     except RecursionError:  # bounded by yamlsource.MAX_DEPTH; kept so that no input can crash the check
@@ -310,6 +322,8 @@ def _describe(value: Any, loc: Loc, doc: Document) -> str:
         return "an empty value"
     text = str(value)
     last = str(loc[-1]) if loc else ""
+    if has_userinfo(text):
+        return "a URL with user:password@ in it (not shown)"
     if text in doc.secret_values or (_SECRETISH.search(last) and not last.endswith("_file")):
         return "a value (hidden: the key holds a secret)"
     shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."

@@ -12,7 +12,7 @@ from config.base import Strict
 from config.durations import Duration, at_least
 from config.secrets import resolve_secret_files
 from config.self_alerts import SelfAlertSettings
-from config.urls import database_url, plain_http_url, tracking_uri
+from config.urls import database_url, no_userinfo, tracking_uri
 
 _MIN_WEBHOOK_SECRET = 16  # characters; a guessable secret on an open port is no secret
 
@@ -131,7 +131,8 @@ class WorkspaceSettings(Strict):
     def _host(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        return plain_http_url(value, credentials="token (or token_file) or client_id + client_secret")
+        no_userinfo(value, "token (or token_file) or client_id + client_secret")
+        return value
 
     @model_validator(mode="after")
     def _auth(self) -> WorkspaceSettings:

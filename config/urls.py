@@ -40,7 +40,8 @@ def has_userinfo(text: str) -> bool:
     return bool(sep) and "@" in rest.split("/", 1)[0]
 
 
-def _no_userinfo(text: str, credentials: str, shown: bool) -> None:
+def no_userinfo(text: str, credentials: str, shown: bool = True) -> None:
+    """Refuse ``scheme://user:password@host``, pointing at the fields where credentials go."""
     if has_userinfo(text):
         what = "a URL" if shown else f"a URL ({_SECRET_HINT})"
         raise ValueError(f"{what} without user:password@ in it: give credentials in {credentials}")
@@ -51,7 +52,7 @@ def http_url(value: SecretStr, *, https_only: bool = False, credentials: str = _
     schemes = ("https",) if https_only else ("http", "https")
     hint = f"an {' or '.join(s + '://' for s in schemes)} URL with a host ({_SECRET_HINT})"
     text = value.get_secret_value().strip()
-    _no_userinfo(text, credentials, shown=False)
+    no_userinfo(text, credentials, shown=False)
     parts = _split(text)
     if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise ValueError(hint)
@@ -61,7 +62,7 @@ def http_url(value: SecretStr, *, https_only: bool = False, credentials: str = _
 def plain_http_url(value: str, *, https_only: bool = False, credentials: str = _CREDENTIALS) -> str:
     """A URL that holds no secret (a base URL): the error may show it, except a ``user:password@``."""
     schemes = ("https",) if https_only else ("http", "https")
-    _no_userinfo(value.strip(), credentials, shown=True)
+    no_userinfo(value.strip(), credentials, shown=True)
     parts = _split(value.strip())
     if parts is None or parts.scheme not in schemes or not parts.hostname:
         raise ValueError(f"an {' or '.join(s + '://' for s in schemes)} URL with a host")
@@ -103,7 +104,7 @@ def tracking_uri(value: str) -> str:
     scheme = (parts.scheme if parts else "").split("+", 1)[0]
     if parts is None or scheme not in _MLFLOW_SCHEMES:
         raise ValueError(f"an MLflow URI with a known scheme: {allowed}")
-    _no_userinfo(text, "the workspace token or MLFLOW_TRACKING_USERNAME/PASSWORD in the environment", shown=False)
+    no_userinfo(text, "the workspace token or MLFLOW_TRACKING_USERNAME/PASSWORD in the environment", shown=False)
     if scheme in ("http", "https") and not parts.hostname:
         raise ValueError(f"an http(s) tracking server URL with a host ({allowed})")
     if scheme in _DB_SCHEMES and scheme != "sqlite" and not parts.hostname:
