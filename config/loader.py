@@ -23,6 +23,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ _START = "a path to a YAML config (start from config/examples/local.yaml)"
 # The blocks cross_check reads; with these valid (or their items' names known), references are checked.
 _CROSS_BLOCKS = ("route", "receivers", "time_intervals", "models", "alerting")
 _NAMED_LISTS = ("receivers", "time_intervals", "models")
+# pydantic's wording for a value of the wrong type, in YAML's words.
+_TYPE_WORDS = {
+    "tuple_type": "a list", "list_type": "a list", "set_type": "a list", "frozen_set_type": "a list",
+    "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false",
+}
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,7 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
         if checked is not None:
             issues.extend(ConfigIssue(loc, doc.line_of(loc), found, allowed)
                           for loc, found, allowed in cross_check(checked))
+    warnings.sort(key=lambda w: w.line or 0)
     if issues or settings is None:
         raise ConfigError(file, issues, warnings)
     return Checked(settings, tuple(warnings))
@@ -266,7 +276,16 @@ def _issue(error: ErrorDetails, doc: Document) -> ConfigIssue:
         return ConfigIssue(loc, doc.line_of(loc), f"unknown key {key!r}", text)
     if kind == "missing":
         return ConfigIssue(loc, doc.line_of(loc[:-1]), "nothing", f"a value for the required key {loc[-1]!r}")
+    if kind == "invalid_key":
+        loc = (*loc[:-1], str(loc[-1]))  # the file has the key as YAML wrote it
+        return ConfigIssue(loc, doc.line_of(loc), f"the key {loc[-1]!r}, which is not text",
+                           "keys that are text (quote a key YAML reads as a number, date or boolean)")
     found = _describe(error.get("input"), loc, doc)
+    if kind in _TYPE_WORDS:
+        allowed = _TYPE_WORDS[kind]
+        if kind == "string_type" and isinstance(error.get("input"), bool | int | float | date):
+            allowed += " (quote it: YAML reads it unquoted as a number, date or boolean)"
+        return ConfigIssue(loc, doc.line_of(loc), found, allowed)
     allowed = message
     for prefix in ("Value error, ", "Assertion failed, "):
         allowed = allowed.removeprefix(prefix)
@@ -320,6 +339,8 @@ def _describe(value: Any, loc: Loc, doc: Document) -> str:
         return "a list"
     if value is None:
         return "an empty value"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
     text = str(value)
     last = str(loc[-1]) if loc else ""
     if has_userinfo(text):

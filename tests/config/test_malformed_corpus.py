@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, parse_settings
+from config.errors import format_path
 from config.loader import check_text
 from config.yamlsource import MAX_FILE_BYTES, MAX_NODES
 from monitor.cli import exitcodes, main
@@ -120,6 +121,13 @@ CORPUS: list[tuple[str, str, int, str, tuple[str, ...]]] = [
      ("nested more than 64 deep",)),
     ("alias bomb", BOMB, 9, "(top level)", (f"more than {MAX_NODES} values", "aliases")),
     ("recursive alias", MINIMAL + "x: &loop\n  - *loop\n", 10, "(top level)", ("inside the block its anchor",)),
+    ("a date where text goes", with_("name: churn", "name: 2024-01-01"), 2, "models[0].name",
+     ("the date 2024-01-01", "quote it")),
+    ("a number as a key", MINIMAL + "1: 2\n", 10, "1", ("not text",)),
+    ("a scalar where a list goes", with_("receivers:\n  - name: log\n" + WEBHOOK, "receivers: 5\n"), 7, "receivers",
+     ("expected a list",)),
+    ("a list where a mapping goes", with_("route:\n  receiver: log\n", "route: [log]\n"), 5, "route",
+     ("expected a mapping",)),
     ("schema and cross-reference errors together", with_("name: churn", "name: Churn").replace(
         "  receiver: log\n", "  receiver: pager\n"), 6, "route.receiver", ("receiver 'pager'",)),
 ]
@@ -295,6 +303,17 @@ def test_offline_lists_unset_variables_and_unreadable_files_as_warnings(
                               (13, "workspace.token", "${DATABRICKS_TOKEN}"), (15, "state.url", "${DATABASE_URL}"),
                               (18, "service.webhooks.token_file", "/run/secrets/lakewarden-webhook-token")):
         assert f"{path}:{line}: {where}: found {what}" in out, out
+
+
+@pytest.mark.parametrize("name", ["local.yaml", "databricks.yaml"])
+def test_the_shipped_examples_pass_offline_with_an_empty_environment(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "config" / "examples" / name
+    checked = check_text(path.read_text(encoding="utf-8"), name, {}, offline=True)
+    if name == "databricks.yaml":
+        assert {format_path(w.path) for w in checked.warnings} >= {
+            "workspace.token", "receivers[1].webhook_configs[0].url", "service.webhooks.token_file"}
+        lines = [w.line or 0 for w in checked.warnings]
+        assert lines == sorted(lines)
 
 
 def test_offline_still_fails_on_everything_else(tmp_path: Path, capsys: pytest.CaptureFixture[str],
