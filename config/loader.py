@@ -59,19 +59,28 @@ _TYPE_WORDS = {
 
 @dataclass(frozen=True)
 class Checked:
-    """A usable configuration and what could not be checked (``offline``: unset variables, unreadable files)."""
+    """A usable configuration and what could not be checked (``offline``: unset variables, unreadable files).
 
-    settings: Settings
+    ``settings`` is None only offline, when nothing is wrong but a required value is unknown here.
+    """
+
+    settings: Settings | None
     warnings: tuple[ConfigIssue, ...] = ()
+
+    @property
+    def usable(self) -> Settings:
+        if self.settings is None:
+            raise RuntimeError("only an offline check leaves settings unknown")
+        return self.settings
 
 
 def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
     """Parse ``path`` into :class:`Settings` or raise :class:`ConfigError` listing every problem."""
-    return check_file(path, env).settings
+    return check_file(path, env).usable
 
 
 def parse_settings(text: str, file: str, env: Mapping[str, str]) -> Settings:
-    return check_text(text, file, env).settings
+    return check_text(text, file, env).usable
 
 
 def check_file(path: str | Path, env: Mapping[str, str] | None = None, *, offline: bool = False) -> Checked:
@@ -146,7 +155,8 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
         if offline and schema:
             kept = [i for i in schema if not any(i.path[: len(u)] == u for u in unknown)]
             if not kept:  # only values nobody can know here were wrong: check the rest with their defaults
-                settings, kept = _validate(doc, without=tuple(i.path for i in schema))
+                settings, again = _validate(doc, without=tuple(i.path for i in schema))
+                kept = [i for i in again if not any(i.path[: len(u)] == u for u in unknown)]
             schema = kept
         issues.extend(schema)
         checked = settings if settings is not None else _partial_settings(doc.data)
@@ -154,7 +164,7 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
             issues.extend(ConfigIssue(loc, doc.line_of(loc), found, allowed)
                           for loc, found, allowed in cross_check(checked))
     warnings.sort(key=lambda w: w.line or 0)
-    if issues or settings is None:
+    if issues or (settings is None and not offline):
         raise ConfigError(file, issues, warnings)
     return Checked(settings, tuple(warnings))
 

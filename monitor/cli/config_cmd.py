@@ -35,6 +35,13 @@ def _validate(args: argparse.Namespace) -> int:
         args.parser.error("give the config file once: `config validate FILE` or `config validate --config FILE`")
     file = args.file or args.config_file
     checked = check_file(file, offline=args.offline)
+    if checked.settings is None:  # offline: nothing wrong, but a required value is only known where it runs
+        count = len(checked.warnings)
+        print(f"{file}: valid offline ({count} value{'s' if count != 1 else ''} not checked; no summary: a "
+              "required value is unknown here)")
+        print("\n".join(["", f"warnings ({len(checked.warnings)})",
+                         *(f"  {w.render(file)}" for w in checked.warnings)]))
+        return 0
     print(summary(checked.settings, file, checked.warnings))
     return 0
 

@@ -328,6 +328,17 @@ def test_offline_still_fails_on_everything_else(tmp_path: Path, capsys: pytest.C
     assert "warnings (1)" in err and f"{path}:13: workspace.token: found ${{DATABRICKS_TOKEN}}" in err, err
 
 
+def test_offline_passes_when_only_a_required_value_is_unknown(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    path = tmp_path / "ci.yaml"
+    path.write_text(MINIMAL + "engine: {kind: spark_connect, remote: '${SPARK_REMOTE}'}\n", encoding="utf-8")
+    code, out, err = validate(capsys, "--offline", str(path))
+    assert code == exitcodes.OK, err
+    assert "valid offline (1 value not checked; no summary" in out
+    assert f"{path}:10: engine.remote: found ${{SPARK_REMOTE}}" in out
+
+
 def test_offline_checks_a_readable_secret_file_as_usual(tmp_path: Path) -> None:
     short = tmp_path / "token"
     short.write_text("too-short", encoding="utf-8")
