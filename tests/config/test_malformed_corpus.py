@@ -7,10 +7,8 @@ Runs ``monitor.cli.main`` in-process (no subprocess); the alias bomb is timed an
 from __future__ import annotations
 
 import os
-import sys
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,6 @@ from config.errors import format_path
 from config.loader import check_text
 from config.yamlsource import MAX_FILE_BYTES, MAX_NODES
 from monitor.cli import exitcodes, main
-from monitor.logs import configure_logging
 
 MINIMAL = """\
 models:
@@ -36,6 +33,8 @@ receivers:
 WEBHOOK = "    file_configs: [{path: /tmp/alerts.jsonl}]\n"
 MODEL_LINE = "  - name: churn\n"
 SOURCE = "      lakehouse: {table: main.ml.churn_inference}\n"
+
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 BOMB = "\n".join([
     "models: []", "route: {receiver: log}", "receivers: [{name: log}]",
@@ -131,12 +130,6 @@ CORPUS: list[tuple[str, str, int, str, tuple[str, ...]]] = [
     ("schema and cross-reference errors together", with_("name: churn", "name: Churn").replace(
         "  receiver: log\n", "  receiver: pager\n"), 6, "route.receiver", ("receiver 'pager'",)),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _logging_back_to_stderr() -> Iterator[None]:
-    yield
-    configure_logging(stream=sys.__stderr__)
 
 
 def validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
