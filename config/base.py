@@ -25,7 +25,7 @@ class Strict(BaseModel):
     def _no_crash(cls, values: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
         try:
             return handler(values)
-        except (TypeError, OverflowError, ArithmeticError, RecursionError) as exc:
+        except (TypeError, OverflowError, ArithmeticError, RecursionError, OSError) as exc:
             text = str(exc)
             text = text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
             raise ValueError(f"values of the types this block takes (a check failed with {type(exc).__name__}: "

@@ -80,6 +80,12 @@ class SparkConnectSettings(Strict):
             raise ValueError("remote must not carry a token: give token or token_file instead")
         return resolve_secret_files(values, ("token",))
 
+    @field_validator("remote")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        no_userinfo(value, "token (or token_file)", shown=False)
+        return value
+
     @field_validator("lakehouse_root")
     @classmethod
     def _absolute_root(cls, value: str | None) -> str | None:

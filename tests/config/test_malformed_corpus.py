@@ -110,6 +110,8 @@ CORPUS: list[tuple[str, str, int, str, tuple[str, ...]]] = [
                                                "  host: https://me:hunter2pass@adb-1.azuredatabricks.net\n"
                                                "  token: dapi-x\n",
      12, "workspace.host", ("without user:password@", "token")),
+    ("spark connect remote with userinfo", MINIMAL + "engine: {kind: spark_connect, remote: 'sc://me:hunter2pass@h:15002'}\n",
+     10, "engine.remote", ("without user:password@", "token_file")),
     ("unclosed single quote", with_("  receiver: log\n", "  receiver: 'log\n"), 6, "(top level)",
      ("quote that opens on line 6", "never closed")),
     ("unclosed double quote", with_("name: churn", 'name: "churn'), 2, "(top level)",
