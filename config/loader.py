@@ -10,9 +10,10 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from config.crossref import cross_check
@@ -21,7 +22,8 @@ from config.settings import Settings
 from config.yamlsource import Document, load_document
 
 _EXPECTATION = ("a ", "an ", "one of", "the ", "at least", "at most", "give ", "either", "none")
-_SECRETISH = re.compile(r"token|secret|password|key|url", re.IGNORECASE)
+_SECRETISH = re.compile(r"token|secret|password|key", re.IGNORECASE)
+_URLISH = re.compile(r"url", re.IGNORECASE)
 
 
 def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
@@ -116,10 +118,31 @@ def _describe(value: Any, loc: Loc, doc: Document) -> str:
     if value is None:
         return "an empty value"
     text = str(value)
-    if text in doc.secret_values or any(_SECRETISH.search(str(p)) for p in loc[-1:]):
+    if text in doc.secret_values or _secret_field(loc) or any(_SECRETISH.search(str(p)) for p in loc[-1:]):
         return "a value (hidden: the key holds a secret)"
+    if any(_URLISH.search(str(p)) for p in loc[-1:]) and _may_hold_credentials(text):
+        return "a URL (hidden: it holds credentials or a query string)"
     shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
     return shown
+
+
+def _secret_field(loc: Loc) -> bool:
+    """The field at ``loc`` is declared a secret (``SecretStr``), such as a webhook URL that holds a token."""
+    current: Any = Settings
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return False
+    return any(member is SecretStr for member in _members(current))
+
+
+def _may_hold_credentials(text: str) -> bool:
+    """A plain URL field (a base URL) is shown in errors unless it carries a user, password or query."""
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:
+        return True
+    return bool(parts.username or parts.password or parts.query or "@" in text)
 
 
 def _allowed_keys(loc: Loc) -> list[str]:

@@ -210,9 +210,9 @@ class Incident:
 
 
 class PagerDutyServer(ContractServer):
-    """Events API v2 at ``/v2/enqueue`` (serve it over HTTPS: the client refuses http)."""
+    """Events API v2 at ``/v2/enqueue``, over HTTPS (``tls``) or, as a loopback stand-in, plain HTTP."""
 
-    def __init__(self, tls: Any) -> None:
+    def __init__(self, tls: Any = None) -> None:
         super().__init__(tls)
         self.incidents: list[Incident] = []
 
