@@ -199,7 +199,8 @@ class Outbox:
             self._expire_dying(conn, expired, now)
             for candidate in conn.execute(due).mappings().all():
                 row = OutboxRow.from_row(candidate)
-                since = row.first_attempt_at
+                # Read again: an older candidate superseded by this one may have passed its first attempt on.
+                since = conn.execute(sa.select(t.c.first_attempt_at).where(t.c.id == row.id)).scalar()
                 if row.group_ref is not None and row.latest_wins:
                     newer = conn.execute(
                         sa.select(t.c.id).where(t.c.group_ref == row.group_ref, t.c.id > row.id, t.c.latest_wins,
