@@ -89,7 +89,9 @@ _FIELDS = frozenset(OutboxRow.__dataclass_fields__) - {"resend_since"}
 _ORDERED_KINDS = {"notification": True, "escalation": True, "acknowledgement": False}
 
 
-def ordering(payload: Mapping[str, Any], receiver: str, channel_kind: str, channel_index: int) -> tuple[str | None, bool]:
+def ordering(
+    payload: Mapping[str, Any], receiver: str, channel_kind: str, channel_index: int
+) -> tuple[str | None, bool]:
     """``(group_ref, latest_wins)`` of a row: the group at this channel, and whether a newer row
     replaces older undelivered ones. Test and meta notifications are not ordered (``None``)."""
     kind = str(payload.get("kind", "notification"))

@@ -53,7 +53,7 @@ class _EventsClient(EventsApiV2Client):
 
     @property
     def url(self) -> str:
-        return self._url
+        return str(self._url)
 
     @url.setter
     def url(self, new_base_url: str) -> None:

@@ -39,8 +39,8 @@ def main(config: str, mode: str, arg: str) -> int:
     engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
     if mode == "loop":
         store = AlertStore(engine, lambda: datetime.now(UTC))
-        notifier = build_pipeline(settings, store, build_channels(settings.receivers, store.clock, store.message_refs()),
-                                  worker_id=arg)
+        channels = build_channels(settings.receivers, store.clock, store.message_refs())
+        notifier = build_pipeline(settings, store, channels, worker_id=arg)
         print("started", flush=True)
         while True:
             notifier.run_once()

@@ -219,7 +219,9 @@ def test_without_the_history_scope_a_resend_posts_again_and_says_why(
     assert len(slack_server.top_level()) == 2  # at least once: posted again
 
 
-def test_a_rate_limited_history_lookup_is_retried_not_guessed_past(slack_server: SlackServer, engine: sa.Engine) -> None:
+def test_a_rate_limited_history_lookup_is_retried_not_guessed_past(
+    slack_server: SlackServer, engine: sa.Engine
+) -> None:
     channel = web(slack_server, engine, channel="C0ML")
     slack_server.fail_next(429, b'{"ok": false, "error": "ratelimited"}',
                            {"Content-Type": "application/json", "Retry-After": "7"})
