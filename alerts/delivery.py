@@ -6,17 +6,24 @@ retry or dead letter (the outbox's one retry policy, ``Retry-After`` honoured). 
 never escape ``run_once``; each outcome is logged (``notification_delivered``,
 ``notification_retry``, ``notification_dead``, ``notification_rate_limited``,
 ``notification_lease_lost``).
+
+One row at a time: a row is claimed when it is about to be sent, and its lease is renewed every third
+of the lease while the send runs (a heartbeat thread), so a crash holds back that one row for at most
+one lease, and none at all once the same instance (``worker_id``, stable across restarts: see
+``alerts.instance``) starts again: its first ``run_once`` takes its earlier claims back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
 
-from alerts.channels.base import Channel, Delivered, Permanent, Result, Retryable
+from alerts.channels.base import Attempt, Channel, Delivered, Permanent, Result, Retryable
 from alerts.channels.registry import ChannelKey, build_channels
 from alerts.outbox import Outbox, OutboxRow, OutboxStatus
 from alerts.ratelimit import RateLimiter
@@ -39,8 +46,8 @@ class DeliveryReport:
 
 
 class DeliveryWorker:
-    """One worker identity. Keep ``lease`` longer than ``limit`` sends at their channel timeouts,
-    or a slow batch loses rows to other workers (they are then sent twice, never lost)."""
+    """One worker identity. ``lease`` only has to outlast a heartbeat interval (a third of it) plus
+    a stalled process: the lease of the row being sent is renewed while the send runs."""
 
     def __init__(
         self,
@@ -48,7 +55,7 @@ class DeliveryWorker:
         channels: Mapping[ChannelKey, Channel],
         clock: Clock,
         worker_id: str,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=30),
         limiter: RateLimiter | None = None,
     ) -> None:
         self._outbox = outbox
@@ -57,29 +64,46 @@ class DeliveryWorker:
         self.worker_id = worker_id
         self._lease = lease
         self._limiter = limiter
+        self._taken_back = False
+
+    def take_back(self) -> int:
+        """Take back, due at once, what this identity left in flight before a restart (once per worker)."""
+        self._taken_back = True
+        count = self._outbox.take_back(self.worker_id)
+        if count:
+            log.warning("notifications_taken_back", worker_id=self.worker_id, count=count,
+                        note="left in flight by an earlier run of this instance (crash or kill); sending again")
+        return count
 
     def run_once(self, limit: int = 50, stop: Callable[[], bool] | None = None,
                  ids: Iterable[int] | None = None) -> DeliveryReport:
         """Claim up to ``limit`` due rows (among ``ids`` when given) and send them one by one.
 
-        ``stop`` is asked before each send: once it says True, the rows not sent yet are released
-        (pending again, due as before) instead of waiting for their lease to expire.
+        Each row is claimed just before it is sent. ``stop`` is asked before each claim: once it says
+        True, nothing more is claimed (nothing is left to release: only the row being sent is held).
+        The first call takes back what this identity left in flight before a restart.
         """
-        rows = self._outbox.claim(self.worker_id, limit, self._lease, ids)
+        if not self._taken_back:
+            self.take_back()
+        wanted = None if ids is None else list(ids)
         counts = {"delivered": 0, "retried": 0, "dead": 0, "lease_lost": 0, "released": 0, "rate_limited": 0}
-        for index, row in enumerate(rows):
+        claimed = 0
+        while claimed < limit:
             if stop is not None and stop():
-                counts["released"] = self._outbox.release(self.worker_id, [r.id for r in rows[index:]])
-                log.info("notifications_released", worker_id=self.worker_id, count=counts["released"])
                 break
+            row = self._outbox.claim_one(self.worker_id, self._lease, wanted)
+            if row is None:
+                break
+            claimed += 1
             counts[self._deliver(row)] += 1
-        return DeliveryReport(claimed=len(rows), **counts)
+        return DeliveryReport(claimed=claimed, **counts)
 
     def send_now(self, ids: Iterable[int]) -> dict[int, Result]:
         """Send the rows ``ids`` once, now, whatever their schedule; a failure is final (dead, with its
         reason, no retry). For ``lakewarden alerts test``: returns each row's channel result."""
         results: dict[int, Result] = {}
-        for row in self._outbox.claim(self.worker_id, 1000, self._lease, ids):
+        wanted = list(ids)
+        while (row := self._outbox.claim_one(self.worker_id, self._lease, wanted)) is not None:
             result = self._result(row)
             results[row.id] = result
             if isinstance(result, Delivered):
@@ -125,10 +149,37 @@ class DeliveryWorker:
         if channel is None:
             return Permanent(f"receiver {row.receiver!r} has no {row.channel_kind} channel "
                              f"#{row.channel_index} any more (config changed since it was queued)")
-        return self._send(channel, row)
+        with self._heartbeat(row):
+            return self._send(channel, row)
+
+    @contextmanager
+    def _heartbeat(self, row: OutboxRow) -> Iterator[None]:
+        """Renew the row's lease every third of it while the send runs."""
+        done = threading.Event()
+        interval = self._lease.total_seconds() / 3
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    if not self._outbox.renew(row.id, self.worker_id, self._lease):
+                        return
+                except Exception:  # a busy database: the next beat tries again, the lease has slack
+                    log.warning("lease_renewal_failed", outbox_id=row.id, worker_id=self.worker_id)
+
+        thread = threading.Thread(target=beat, name=f"lease-{row.id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _send(self, channel: Channel, row: OutboxRow) -> Result:
+        send_attempt = getattr(channel, "send_attempt", None)
         try:
+            if callable(send_attempt):
+                result: Result = send_attempt(row.payload, Attempt(row.idempotency_key, row.resend_since))
+                return result
             return channel.send(row.payload)
         except Exception as exc:
             # A channel bug must not stop delivery of the other rows. Log only the type: exception

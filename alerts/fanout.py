@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from alerts.outbox import enqueue
+from alerts.outbox import enqueue, ordering
 from alerts.payload import only_firing
 from config.forwarding import AlertmanagerConfig
 from config.paging import PagerDutyConfig
@@ -71,9 +71,11 @@ def outbox_rows(*, now: datetime, receiver: Receiver, payload: Mapping[str, Any]
             body = only_firing(payload)
             if not body["alerts"]:
                 continue
+        group_ref, latest_wins = ordering(body, receiver.name, kind, index)
         rows.append({"created_at": now, "receiver": receiver.name, "channel_kind": kind, "channel_index": index,
                      "idempotency_key": idempotency_key(key, receiver.name, kind, str(index)), "payload": dict(body),
-                     "status": "pending", "attempts": 0, "next_attempt_at": now})
+                     "status": "pending", "attempts": 0, "next_attempt_at": now, "group_ref": group_ref,
+                     "latest_wins": latest_wins})
     return rows
 
 

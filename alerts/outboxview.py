@@ -1,8 +1,9 @@
 """The outbox as a person reads it (``lakewarden alerts outbox``) and as lakewarden watches it.
 
-``describe_outbox``: counts per state (``retrying`` = pending after a failed attempt), then the rows
-that are not delivered (newest first): id, state, receiver and channel, attempts, when next, what
-it is, and the last error.
+``describe_outbox``: counts per state (``retrying`` = pending after a failed attempt, ``superseded`` =
+never sent because a newer notification of the same group replaced it before it went out), then the
+rows that are not delivered (newest first): id, state, receiver and channel, attempts, when next,
+what it is, and the last error.
 
 ``outbox_health``: the summary the daemon's self-alerts are computed from (``monitor.self_watch``).
 """
@@ -55,7 +56,8 @@ def outbox_health(engine: sa.Engine, *, since: datetime, fallback: str | None) -
 
 
 def describe_outbox(engine: sa.Engine, *, include_done: bool = False, limit: int = 50) -> str:
-    state = sa.case((sa.and_(t.c.status == "pending", t.c.attempts > 0), "retrying"), else_=t.c.status)
+    state = sa.case((sa.and_(t.c.status == "pending", t.c.attempts > 0), "retrying"),
+                    (sa.and_(t.c.status == "done", t.c.superseded_by.is_not(None)), "superseded"), else_=t.c.status)
     with engine.connect() as conn:
         counts: dict[str, int] = {str(r[0]): int(r[1]) for r in conn.execute(
             sa.select(state, sa.func.count()).group_by(state))}
@@ -63,14 +65,15 @@ def describe_outbox(engine: sa.Engine, *, include_done: bool = False, limit: int
         if not include_done:
             query = query.where(t.c.status != OutboxStatus.DONE.value)
         rows = conn.execute(query).all()
-    order = ("pending", "retrying", "in_flight", "dead", "done")
+    order = ("pending", "retrying", "in_flight", "dead", "done", "superseded")
     lines = ["outbox: " + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in order)]
     if not rows:
         lines.append("nothing waiting" + ("" if include_done else " (--all lists delivered rows too)"))
     for row in rows:
         payload = row.payload or {}
         what = f"{payload.get('kind', 'notification')} {payload.get('status', '?')} {payload.get('groupKey', '')}"
-        when = (f"delivered {row.delivered_at:%Y-%m-%d %H:%M:%S}Z" if row.status == "done" else
+        when = (f"not sent: superseded by #{row.superseded_by}" if row.superseded_by is not None else
+                f"delivered {row.delivered_at:%Y-%m-%d %H:%M:%S}Z" if row.status == "done" else
                 f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z" if row.status == "pending" else
                 f"lease until {row.lease_until:%H:%M:%S}Z" if row.status == "in_flight" else "")
         lines.append(f"#{row.id:<6} {row.state:<9} {row.receiver}/{row.channel_kind}#{row.channel_index} "

@@ -49,8 +49,16 @@ alerts_outbox = sa.Table(
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("delivered_at", UtcDateTime, nullable=True),
+    # v4: order per group (alerts.outbox): rows of one group_ref go out in id (decision) order; a newer
+    # row with latest_wins replaces older undelivered ones (superseded_by); first_attempt_at is when a
+    # send of this row (or of one it superseded) first began, so a channel knows a resend when it sees one.
+    sa.Column("group_ref", sa.String(64), nullable=True),
+    sa.Column("latest_wins", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("superseded_by", sa.Integer, nullable=True),
+    sa.Column("first_attempt_at", UtcDateTime, nullable=True),
     sa.CheckConstraint("status IN ('pending', 'in_flight', 'done', 'dead')", name="alerts_outbox_status"),
     sa.Index("alerts_outbox_due", "status", "next_attempt_at"),
+    sa.Index("alerts_outbox_group", "group_ref", "id"),
 )
 
 
@@ -150,15 +158,36 @@ alerts_message_refs = sa.Table(  # what a channel needs to update a message it s
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
-_V1 = [alerts_state, alerts_outbox]
 _V2 = [alerts_groups, alerts_group_members, alerts_nflog, alerts_decisions, alerts_silences, alerts_escalations,
        alerts_message_refs]
 
 
+_v1_metadata = sa.MetaData()  # the v1 shapes, which v4 changed; old and new databases converge by migrating
+_outbox_v1 = sa.Table(
+    "alerts_outbox",
+    _v1_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("receiver", sa.String(200), nullable=False),
+    sa.Column("channel_kind", sa.String(32), nullable=False),
+    sa.Column("channel_index", sa.Integer, nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(200), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'in_flight', 'done', 'dead')", name="alerts_outbox_status"),
+    sa.Index("alerts_outbox_due", "status", "next_attempt_at"),
+)
+_state_v1 = alerts_state.to_metadata(_v1_metadata)
+
+
 def _v1(conn: sa.Connection) -> None:
-    # Creates the tables as defined above. Once a later migration changes one of these two tables,
-    # this function must create the v1 shape explicitly instead, so old and new databases converge.
-    metadata.create_all(conn, tables=_V1)
+    _v1_metadata.create_all(conn, tables=[_state_v1, _outbox_v1])
 
 
 def _v2(conn: sa.Connection) -> None:
@@ -173,4 +202,16 @@ def _v3(conn: sa.Connection) -> None:
         conn.execute(sa.schema.DropIndex(sa.Index("alerts_group_members_fp")))
 
 
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3)
+def _v4(conn: sa.Connection) -> None:
+    """Order per group in the outbox: ``group_ref``, ``latest_wins``, ``superseded_by``, ``first_attempt_at``.
+
+    Rows queued before the upgrade keep ``group_ref`` NULL: they are delivered as before, unordered."""
+    for name in ("group_ref", "latest_wins", "superseded_by", "first_attempt_at"):
+        column = alerts_outbox.c[name]
+        kind = column.type.compile(dialect=conn.dialect)
+        default = " NOT NULL DEFAULT FALSE" if name == "latest_wins" else ""
+        conn.exec_driver_sql(f"ALTER TABLE alerts_outbox ADD COLUMN {name} {kind}{default}")
+    sa.Index("alerts_outbox_group", alerts_outbox.c.group_ref, alerts_outbox.c.id).create(conn)
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3, _v4)

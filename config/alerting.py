@@ -37,7 +37,12 @@ class RetrySettings(Strict):
 class AlertingSettings(Strict):
     fallback_receiver: str | None = None
     retry: RetrySettings = Field(default_factory=RetrySettings)
-    lease: Duration = timedelta(minutes=5)
+    # The lease of the one row a worker is sending, renewed every third of it while the send runs: after
+    # a crash that row waits at most this long for another worker (none for the same instance_id).
+    lease: Duration = timedelta(seconds=30)
+    # This process's identity in the outbox (alerts.instance): default $LAKEWARDEN_INSTANCE_ID, else
+    # hostname + a hash of the state URL. Distinct for every process sharing one state database.
+    instance_id: str | None = Field(default=None, min_length=1, max_length=200)
     flush_batch: int = Field(default=500, ge=1)
     silence_retention: Duration = timedelta(days=5)
     escalation_policies: tuple[EscalationPolicy, ...] = ()

@@ -27,9 +27,10 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, SecretStr, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from config.crossref import cross_check
@@ -41,7 +42,8 @@ from config.yamlsource import MAX_FILE_BYTES, Document, DocumentError, load_docu
 
 _EXPECTATION = ("a ", "an ", "one of", "the ", "at least", "at most", "give ", "either", "none", "tiers ",
                 "values ", "each ", "no ")
-_SECRETISH = re.compile(r"token|secret|password|key|url", re.IGNORECASE)
+_SECRETISH = re.compile(r"token|secret|password|key", re.IGNORECASE)
+_URLISH = re.compile(r"url", re.IGNORECASE)
 _KEY_PREFIX = re.compile(r"^([a-z][a-z0-9_]*): ")
 _START = "a path to a YAML config (start from config/examples/local.yaml)"
 # The blocks cross_check reads; with these valid (or their items' names known), references are checked.
@@ -355,10 +357,31 @@ def _describe(value: Any, loc: Loc, doc: Document) -> str:
     last = str(loc[-1]) if loc else ""
     if has_userinfo(text):
         return "a URL with user:password@ in it (not shown)"
-    if text in doc.secret_values or (_SECRETISH.search(last) and not last.endswith("_file")):
+    if text in doc.secret_values or _secret_field(loc) or (_SECRETISH.search(last) and not last.endswith("_file")):
         return "a value (hidden: the key holds a secret)"
+    if any(_URLISH.search(str(p)) for p in loc[-1:]) and _may_hold_credentials(text):
+        return "a URL (hidden: it holds credentials or a query string)"
     shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
     return shown
+
+
+def _secret_field(loc: Loc) -> bool:
+    """The field at ``loc`` is declared a secret (``SecretStr``), such as a webhook URL that holds a token."""
+    current: Any = Settings
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return False
+    return any(member is SecretStr for member in _members(current))
+
+
+def _may_hold_credentials(text: str) -> bool:
+    """A plain URL field (a base URL) is shown in errors unless it carries a user, password or query."""
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError:
+        return True
+    return bool(parts.username or parts.password or parts.query or "@" in text)
 
 
 def _allowed_keys(loc: Loc) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
@@ -19,6 +20,10 @@ STATE_BACKENDS = ("sqlite", "postgresql")
 _MLFLOW_SCHEMES = ("file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "databricks-uc",
                    "uc")
 _DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+_HTTPS_ONLY = "an https:// URL with a host (http:// only to a loopback address: 127.0.0.0/8, ::1, localhost)"
+_ANY = "an http:// or https:// URL with a host"
 
 
 def _split(text: str) -> SplitResult | None:
@@ -47,25 +52,43 @@ def no_userinfo(text: str, credentials: str, shown: bool = True) -> None:
         raise ValueError(f"{what} without user:password@ in it: give credentials in {credentials}")
 
 
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost: a proxy or a test double on this machine."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _accepted(text: str, https_only: bool) -> SplitResult | None:
+    parts = _split(text)
+    if parts is None or not parts.hostname or parts.scheme not in ("http", "https"):
+        return None
+    if https_only and parts.scheme == "http" and not is_loopback(parts.hostname):
+        return None
+    return parts
+
+
 def http_url(value: SecretStr, *, https_only: bool = False, credentials: str = _CREDENTIALS) -> SecretStr:
-    """An ``http(s)://host...`` URL kept secret; the error never quotes it."""
-    schemes = ("https",) if https_only else ("http", "https")
-    hint = f"an {' or '.join(s + '://' for s in schemes)} URL with a host ({_SECRET_HINT})"
+    """An ``http(s)://host...`` URL that may hold a token (a webhook URL): kept secret, the error never
+    quotes it. ``https_only``: plain http only to a loopback address."""
     text = value.get_secret_value().strip()
     no_userinfo(text, credentials, shown=False)
-    parts = _split(text)
-    if parts is None or parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(hint)
+    if _accepted(text, https_only) is None:
+        raise ValueError(f"{_HTTPS_ONLY if https_only else _ANY} ({_SECRET_HINT})")
     return SecretStr(text)
 
 
 def plain_http_url(value: str, *, https_only: bool = False, credentials: str = _CREDENTIALS) -> str:
-    """A URL that holds no secret (a base URL): the error may show it, except a ``user:password@``."""
-    schemes = ("https",) if https_only else ("http", "https")
+    """A URL that holds no secret (a base URL): the error may show it, except a ``user:password@``.
+    ``https_only``: plain http only to a loopback address (a local proxy or a test double)."""
     no_userinfo(value.strip(), credentials, shown=True)
-    parts = _split(value.strip())
-    if parts is None or parts.scheme not in schemes or not parts.hostname:
-        raise ValueError(f"an {' or '.join(s + '://' for s in schemes)} URL with a host")
+    if _accepted(value.strip(), https_only) is None:
+        raise ValueError(_HTTPS_ONLY if https_only else _ANY)
     return value.strip().rstrip("/")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import alerts
 import retrain
 from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, build_pipeline
+from alerts.instance import instance_id
 from alerts.outboxview import outbox_health
 from config.basics.clock import Clock, utc_now
 from config.lifecycle import LifecycleSettings
@@ -172,7 +173,8 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     engine = engine or build_engine(settings)
     store = open_state(settings)
     assessments = build_assessments(store, clock)
-    delivery = build_notifier(settings, build_alert_store(store, clock), worker_id=f"daemon-{os.getpid()}")
+    delivery = build_notifier(settings, build_alert_store(store, clock),
+                               worker_id=instance_id(settings.alerting.instance_id, str(settings.state.url)))
     workspace = build_workspace(settings, store, engine, clock)
     lifecycle = build_lifecycle(settings, store, workspace, clock)
     health = Health()

@@ -28,6 +28,7 @@ from alerts.model import iso
 from alerts.templating import TemplateFailed, context, render_text
 from config.basics.clock import Clock, utc_now
 from config.paging import PagerDutyConfig
+from config.urls import is_loopback
 
 _QUIET = logging.getLogger("lakewarden.pagerduty_client")
 _QUIET.addHandler(logging.NullHandler())
@@ -46,13 +47,29 @@ def dedup_key(payload: Mapping[str, Any]) -> str:
     return f"lakewarden-{digest}"[:MAX_DEDUP_KEY]
 
 
+class _EventsClient(EventsApiV2Client):
+    """The package's client, which insists on an https base URL; plain http is let through to a
+    loopback address only (a local proxy or a test double: ``config.urls.is_loopback``)."""
+
+    @property
+    def url(self) -> str:
+        return str(self._url)
+
+    @url.setter
+    def url(self, new_base_url: str) -> None:
+        host = httpx2.URL(new_base_url).host
+        if not (new_base_url.startswith("https://") or (new_base_url.startswith("http://") and is_loopback(host))):
+            raise ValueError("the PagerDuty base URL must be https:// (or http:// to a loopback address)")
+        self._url = new_base_url
+
+
 class PagerDutyChannel:
     def __init__(self, config: PagerDutyConfig, clock: Clock = utc_now) -> None:
         self._config = config
         self._clock = clock
         self.origin = config.url
         verify = verifying_context(str(config.ca_file) if config.ca_file else None)
-        client = EventsApiV2Client(config.routing_key.get_secret_value(), base_url=config.url, verify=verify)
+        client = _EventsClient(config.routing_key.get_secret_value(), base_url=config.url, verify=verify)
         # Return the first answer, whatever it is: a non-zero retry entry for each status the client
         # would retry, and a total budget it has always exceeded; no network retries either.
         client.retry = {429: 1, 500: 1, 502: 1, 503: 1, 504: 1}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.alerts.alert_servers import ContractServer, Reply, Request, blocks_error, is_json, json_reply, text_reply
 
@@ -25,23 +26,89 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
     edits: int = 0
+    metadata: dict[str, Any] | None = None
 
 
 class SlackServer(ContractServer):
-    """Incoming webhooks at ``/services/...``; ``chat.postMessage`` and ``chat.update`` at ``/api/``."""
+    """Incoming webhooks at ``/services/...``; ``chat.postMessage``, ``chat.update`` and
+    ``conversations.history`` at ``/api/``.
+
+    Message timestamps are Unix times (``"1733550000.000123"``), unique and increasing, as Slack's
+    are. ``metadata`` (``{"event_type", "event_payload"}``) is kept with a message and returned by
+    ``conversations.history`` only with ``include_all_metadata``; the history lists top-level messages
+    (thread replies are not in it), newest first, strictly after ``oldest``, ``limit`` at a time with a
+    ``next_cursor``; it needs a channel id (a name is ``channel_not_found``) and the history scope
+    (``history_scope = False``: ``missing_scope``).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.messages: dict[str, SlackMessage] = {}
         self.webhook_posts: list[dict[str, Any]] = []
-        self._ts = itertools.count(1)
+        self.history_scope = True
+        self.history_calls = 0
+        self._last_ts = 0.0
 
     def handle(self, request: Request) -> Reply:
-        if request.path.startswith("/services/"):
+        if request.route.startswith("/services/"):
             return self._webhook(request)
-        if request.path in ("/api/chat.postMessage", "/api/chat.update"):
+        if request.route in ("/api/chat.postMessage", "/api/chat.update"):
             return self._api(request)
+        if request.route == "/api/conversations.history":
+            return self._history(request)
         return text_reply(404, "no_service")
+
+    def _next_ts(self) -> str:
+        with self.lock:
+            self._last_ts = max(time.time(), self._last_ts + 0.000001)
+            return f"{self._last_ts:.6f}"
+
+    def _history(self, request: Request) -> Reply:
+        auth = request.headers.get("authorization", "")
+        if auth != f"Bearer {SLACK_TOKEN}":
+            return json_reply(200, {"ok": False, "error": "not_authed" if not auth else "invalid_auth"})
+        if not self.history_scope:
+            return json_reply(200, {"ok": False, "error": "missing_scope", "needed": "channels:history",
+                                    "provided": "chat:write"})
+        args = request.query()
+        if request.method == "POST" and request.body:
+            args.update({k: v[-1] for k, v in parse_qs(request.body.decode()).items()})
+        channel = args.get("channel", "")
+        if channel not in SLACK_CHANNELS.values():
+            return json_reply(200, {"ok": False, "error": "channel_not_found"})
+        self.history_calls += 1
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or time.time() + 1)
+        limit = min(max(int(args.get("limit") or 100), 1), 999)
+        start = int(args.get("cursor") or 0)
+        metadata = args.get("include_all_metadata", "").lower() in ("1", "true")
+        found = sorted((m for m in self.messages.values()
+                        if m.channel == channel and m.thread_ts is None and oldest < float(m.ts) <= latest),
+                       key=lambda m: float(m.ts), reverse=True)
+        page = found[start:start + limit]
+        items = []
+        for m in page:
+            item: dict[str, Any] = {"type": "message", "ts": m.ts, "text": m.text}
+            if metadata and m.metadata is not None:
+                item["metadata"] = m.metadata
+            items.append(item)
+        more = start + limit < len(found)
+        return json_reply(200, {"ok": True, "messages": items, "has_more": more, "pin_count": 0,
+                                "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
+
+    @staticmethod
+    def _metadata(body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        raw = body.get("metadata")
+        if raw is None:
+            return None, None
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                return None, "invalid_metadata_format"
+        if (not isinstance(raw, dict) or not isinstance(raw.get("event_type"), str)
+                or not isinstance(raw.get("event_payload"), dict)):
+            return None, "invalid_metadata_format"
+        return raw, None
 
     def _webhook(self, request: Request) -> Reply:
         if not is_json(request):
@@ -75,18 +142,24 @@ class SlackServer(ContractServer):
         error = blocks_error(body.get("blocks"))
         if error:
             return json_reply(200, {"ok": False, "error": error})
-        if request.path.endswith("update"):
+        metadata, error = self._metadata(body)
+        if error:
+            return json_reply(200, {"ok": False, "error": error})
+        if request.route.endswith("update"):
             message = self.messages.get(body.get("ts", ""))
             if message is None or message.channel != channel:
                 return json_reply(200, {"ok": False, "error": "message_not_found"})
             message.text, message.blocks = body.get("text", ""), body.get("blocks", [])
+            if metadata is not None:
+                message.metadata = metadata
             message.edits += 1
             return json_reply(200, {"ok": True, "channel": channel, "ts": message.ts})
         thread = body.get("thread_ts")
         if thread is not None and thread not in self.messages:
             return json_reply(200, {"ok": False, "error": "thread_not_found"})
-        ts = f"1700000000.{next(self._ts):06d}"
-        self.messages[ts] = SlackMessage(channel, ts, body.get("text", ""), body.get("blocks", []), thread)
+        ts = self._next_ts()
+        self.messages[ts] = SlackMessage(channel, ts, body.get("text", ""), body.get("blocks", []), thread,
+                                         metadata=metadata)
         return json_reply(200, {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text")}})
 
     def top_level(self) -> list[SlackMessage]:
@@ -137,9 +210,9 @@ class Incident:
 
 
 class PagerDutyServer(ContractServer):
-    """Events API v2 at ``/v2/enqueue`` (serve it over HTTPS: the client refuses http)."""
+    """Events API v2 at ``/v2/enqueue``, over HTTPS (``tls``) or, as a loopback stand-in, plain HTTP."""
 
-    def __init__(self, tls: Any) -> None:
+    def __init__(self, tls: Any = None) -> None:
         super().__init__(tls)
         self.incidents: list[Incident] = []
 
@@ -147,7 +220,7 @@ class PagerDutyServer(ContractServer):
         return next((i for i in self.incidents if i.dedup_key == key and i.status != "resolved"), None)
 
     def handle(self, request: Request) -> Reply:
-        if request.path != "/v2/enqueue":
+        if request.route != "/v2/enqueue":
             return json_reply(404, {"status": "not found"})
         if not is_json(request):
             return json_reply(400, {"status": "invalid event", "message": "Content-Type must be application/json"})

@@ -3,7 +3,9 @@
 Each is a real HTTP(S) server on 127.0.0.1 that rejects what the real service would reject
 (wrong content type, malformed or oversized payloads, bad credentials) and keeps state the tests
 look at (Slack messages, PagerDuty incidents, Alertmanager alerts). ``fail_next`` queues a scripted
-answer (or a hang, for timeouts) before the contract handling.
+answer (or a hang, for timeouts) before the contract handling. ``hold`` keeps every 2xx answer back
+for that many seconds after its effect is recorded: a client killed meanwhile has sent, but never
+learns that it did (the crash-safety tests kill delivery workers there).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -66,9 +69,17 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    method: str = "POST"
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path
+
+    def query(self) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
 
 
 class ContractServer:
@@ -79,14 +90,19 @@ class ContractServer:
         self.faults: list[Fault] = []
         self.released = threading.Event()
         self.lock = threading.Lock()
+        self.hold = 0.0
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                request = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
+                                  self.command)
                 with owner.lock:
                     owner.requests.append(request)
                     fault = owner.faults.pop(0) if owner.faults else None
@@ -94,6 +110,8 @@ class ContractServer:
                     owner.released.wait(fault.hang)
                 status, headers, payload = ((fault.status, fault.headers, fault.body) if fault is not None
                                             else owner.handle(request))
+                if owner.hold and 200 <= status < 300:
+                    owner.released.wait(owner.hold)
                 try:
                     self.send_response(status)
                     for name, value in headers.items():

@@ -144,6 +144,14 @@ def pagerduty_server(loopback_cert: tuple[Path, Path]) -> Iterator[PagerDutyServ
 
 
 @pytest.fixture
+def pagerduty_http_server() -> Iterator[PagerDutyServer]:
+    """The Events API stand-in over plain HTTP on 127.0.0.1 (accepted for loopback addresses only)."""
+    server = PagerDutyServer()
+    with server.running():
+        yield server
+
+
+@pytest.fixture
 def alertmanager_server() -> Iterator[AlertmanagerServer]:
     server = AlertmanagerServer()
     with server.running():

@@ -4,6 +4,8 @@
 writes MARKER and waits forever before acking it (the test kills it with SIGKILL there).
 ``crash_worker.py CONFIG resume OFFSET_S``: a restarted worker whose clock runs OFFSET_S seconds
 ahead (past the dead worker's lease); delivers what is due and exits.
+``crash_worker.py CONFIG loop INSTANCE_ID``: the daemon's delivery loop as instance INSTANCE_ID (its
+stable identity, as ``alerts.instance`` gives it), on the real clock, until it is killed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ class PauseAfterSend:
 def main(config: str, mode: str, arg: str) -> int:
     settings = load_settings(config)
     engine = open_store(settings.state.url, {"alerts": MIGRATIONS}).engine
+    if mode == "loop":
+        store = AlertStore(engine, lambda: datetime.now(UTC))
+        channels = build_channels(settings.receivers, store.clock, store.message_refs())
+        notifier = build_pipeline(settings, store, channels, worker_id=arg)
+        print("started", flush=True)
+        while True:
+            notifier.run_once()
+            time.sleep(0.05)
     offset = timedelta(seconds=float(arg)) if mode == "resume" else timedelta(0)
     store = AlertStore(engine, lambda: datetime.now(UTC) + offset)
     channels = build_channels(settings.receivers, store.clock, store.message_refs())

@@ -144,6 +144,40 @@ def test_an_acknowledgement_acknowledges(pagerduty_server: PagerDutyServer, loop
     assert pagerduty_server.incidents[0].status == "acknowledged"
 
 
-def test_http_base_urls_are_refused_at_load() -> None:
-    with pytest.raises(ValueError, match="https://"):
-        PagerDutyConfig.model_validate({"routing_key": ROUTING_KEY, "url": "http://127.0.0.1:1"})
+@pytest.mark.parametrize("url", ["http://events.example.com", "http://10.0.0.5:8080", "http://127.example.com"])
+def test_http_base_urls_are_refused_at_load_except_to_loopback(url: str) -> None:
+    with pytest.raises(ValueError, match="http:// only to a loopback address"):
+        PagerDutyConfig.model_validate({"routing_key": ROUTING_KEY, "url": url})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1", "http://127.3.2.1:1", "http://[::1]:1", "http://localhost:1"])
+def test_http_to_a_loopback_address_is_accepted(url: str) -> None:
+    assert PagerDutyConfig.model_validate({"routing_key": ROUTING_KEY, "url": url}).url == url
+
+
+def test_a_plain_http_loopback_receiver_gets_the_events(pagerduty_http_server: PagerDutyServer) -> None:
+    pd = channel(pagerduty_http_server, None)
+    assert pagerduty_http_server.url().startswith("http://127.0.0.1:")
+    assert isinstance(pd.send(payload()), Delivered)
+    assert isinstance(pd.send(payload("resolved")), Delivered)
+    assert [(i.status, i.events) for i in pagerduty_http_server.incidents] == [("resolved", ["trigger", "resolve"])]
+
+
+def test_a_refused_base_url_is_shown_in_the_error_and_not_called_a_secret(tmp_path: Path) -> None:
+    from config import load_settings
+    from config.errors import ConfigError
+
+    config = tmp_path / "lakewarden.yaml"
+    config.write_text(f"""
+models: [{{name: churn, sources: {{lakehouse: {{table: main.ml.churn}}}}}}]
+route: {{receiver: pager}}
+receivers:
+  - name: pager
+    pagerduty_configs: [{{routing_key: {ROUTING_KEY}, url: "http://events.example.com"}}]
+    slack_configs: [{{api_url: "http://hooks.example.com/services/T0/B0/SECRET-PATH"}}]
+""", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config)
+    text = str(raised.value)
+    assert "url: found 'http://events.example.com'; expected an https:// URL" in text, text
+    assert "SECRET-PATH" not in text

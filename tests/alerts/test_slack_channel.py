@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from alerts.channels import blocks
-from alerts.channels.base import Delivered, Permanent, Retryable
+from alerts.channels.base import Attempt, Delivered, Permanent, Retryable
 from alerts.channels.refs import MessageRefs
 from alerts.channels.slack import SlackChannel
 from alerts.model import Alert
@@ -157,3 +157,86 @@ def test_blocks_builder_stays_under_every_limit() -> None:
     ctx = context(payload(count=12, summary="y" * 9000))
     built = blocks.message("t" * 400, "z" * 9000, ctx)
     assert blocks_error(built) is None
+
+
+# --- idempotent resends: message metadata and conversations.history --------------------------------
+
+def resend(notification_id: str) -> Attempt:
+    return Attempt(notification_id, resend_since=datetime.now(UTC))
+
+
+def test_every_web_api_message_carries_the_notification_and_its_group_in_metadata(
+    slack_server: SlackServer, engine: sa.Engine
+) -> None:
+    assert isinstance(web(slack_server, engine).send_attempt(payload(), Attempt("n1")), Delivered)
+    (message,) = slack_server.messages.values()
+    assert message.metadata is not None and message.metadata["event_type"] == "lakewarden_notification"
+    assert message.metadata["event_payload"]["notification_id"] == "n1"
+    assert slack_server.history_calls == 0  # a first send never reads the history
+
+
+def test_a_resend_adopts_the_message_an_earlier_attempt_posted_and_the_resolve_updates_it(
+    slack_server: SlackServer, engine: sa.Engine
+) -> None:
+    first = web(slack_server, engine)
+    assert isinstance(first.send_attempt(payload(), Attempt("n1")), Delivered)
+    with engine.begin() as conn:  # the process died before it kept the message's ts
+        conn.execute(sa.text("DELETE FROM alerts_message_refs WHERE ts != ''"))
+    restarted = web(slack_server, engine)
+    result = restarted.send_attempt(payload(), resend("n1"))
+    assert isinstance(result, Delivered) and "adopted" in result.detail, result
+    (message,) = slack_server.top_level()
+    assert slack_server.history_calls == 1
+    assert isinstance(restarted.send_attempt(payload("resolved"), Attempt("n2")), Delivered)
+    (resolved,) = slack_server.top_level()
+    assert (resolved.ts, resolved.edits) == (message.ts, 1) and "RESOLVED" in resolved.text
+
+
+def test_a_resend_after_a_superseded_firing_updates_that_message_instead_of_posting(
+    slack_server: SlackServer, engine: sa.Engine
+) -> None:
+    channel = web(slack_server, engine)
+    assert isinstance(channel.send_attempt(payload(), Attempt("firing-1")), Delivered)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM alerts_message_refs WHERE ts != ''"))
+    # the firing row was superseded by the resolve before its ack: the resolve inherits its first attempt
+    assert isinstance(channel.send_attempt(payload("resolved"), resend("resolve-2")), Delivered)
+    (message,) = slack_server.top_level()
+    assert message.edits == 1 and "RESOLVED" in message.text
+    assert message.metadata is not None and message.metadata["event_payload"]["notification_id"] == "resolve-2"
+
+
+def test_without_the_history_scope_a_resend_posts_again_and_says_why(
+    slack_server: SlackServer, engine: sa.Engine
+) -> None:
+    slack_server.history_scope = False
+    channel = web(slack_server, engine)
+    channel.send_attempt(payload(), Attempt("n1"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM alerts_message_refs WHERE ts != ''"))
+    result = channel.send_attempt(payload(), resend("n1"))
+    assert isinstance(result, Delivered) and "missing_scope" in result.detail
+    assert len(slack_server.top_level()) == 2  # at least once: posted again
+
+
+def test_a_rate_limited_history_lookup_is_retried_not_guessed_past(
+    slack_server: SlackServer, engine: sa.Engine
+) -> None:
+    channel = web(slack_server, engine, channel="C0ML")
+    slack_server.fail_next(429, b'{"ok": false, "error": "ratelimited"}',
+                           {"Content-Type": "application/json", "Retry-After": "7"})
+    result = channel.send_attempt(payload(), resend("n1"))
+    assert result == Retryable(f"Slack at {slack_server.url()} answered HTTP 429 ratelimited", 7.0)
+    assert slack_server.messages == {}
+
+
+def test_the_history_is_read_page_by_page_newest_first(slack_server: SlackServer, engine: sa.Engine) -> None:
+    channel = web(slack_server, engine, channel="C0ML")
+    channel.send_attempt(payload(group="g1"), Attempt("mine"))
+    for index in range(150):  # a busy channel: other groups' messages after it
+        channel.send_attempt(payload(group=f"other-{index}"), Attempt(f"other-{index}"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM alerts_message_refs"))
+    result = web(slack_server, engine, channel="C0ML").send_attempt(payload(group="g1"), resend("mine"))
+    assert isinstance(result, Delivered) and "adopted" in result.detail
+    assert slack_server.history_calls == 2 and len(slack_server.top_level()) == 151
