@@ -248,8 +248,10 @@ class Daemon:
                  busy=type(busy).__name__ if busy else None)
         self.app.health.set_stopping()
         ticker.stop()
-        if busy is not None:
+        # Cancelled again until the command ends: a query submitted just after a cancel is not cancelled by it.
+        while busy is not None and commands.is_alive() and _remaining(self._drain_until) > 0:
             _in_background("cancel", self.app.engine.cancel).join(_remaining(self._drain_until))
+            commands.join(min(0.25, _remaining(self._drain_until)))
         commands.join(_remaining(self._drain_until))
         if commands.is_alive():
             log.warning("command_abandoned", command=repr(self._busy), deadline_s=deadline,

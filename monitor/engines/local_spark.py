@@ -135,6 +135,7 @@ class LocalSparkEngine:
 
     def cancel(self) -> None:
         """Cancel every running Spark job (the queries raise EngineError) and refuse new queries."""
+        first = not self._cancelled.is_set()
         self._cancelled.set()
         session = self._session
         if session is None:
@@ -144,7 +145,8 @@ class LocalSparkEngine:
         except Exception as exc:  # the session is stopping or gone: nothing left to cancel
             log.warning("spark_cancel_failed", error=_first_line(exc))
             return
-        log.info("spark_jobs_cancelled")
+        if first:
+            log.info("spark_jobs_cancelled")
 
     def _start(self) -> SparkSession:
         require_java()
