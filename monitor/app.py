@@ -28,6 +28,7 @@ from monitor.http import Health
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
 from monitor.poll_cycle import PollCycle
+from monitor.profile import pool
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.self_watch import SelfWatch
 from monitor.sources import StatusReader, TableResolver, build_sources
@@ -62,8 +63,16 @@ class App:
     watch: SelfWatch  # the watchdog and the self-alerts, on the daemon's tick
 
     def close(self) -> None:
-        self.store.close()
+        self.close_state()
+        self.close_engine()
+
+    def close_engine(self) -> None:
+        """Stop the engine (Spark) and end the profile pool's worker processes."""
+        pool.terminate()
         self.engine.close()
+
+    def close_state(self) -> None:
+        self.store.close()
 
 
 def build_engine(settings: Settings) -> Engine:

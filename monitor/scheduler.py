@@ -1,7 +1,9 @@
 """APScheduler 3 jobs that only publish commands: one poll job per model, one lifecycle tick.
 
 Jobs are thin (they put a command on the daemon's inbox and return), have stable ids, and use
-``coalesce=True`` and ``max_instances=1`` so a slow cycle never piles up polls.
+``coalesce=True`` and ``max_instances=1``. Those only bound the job itself (which returns at once):
+what keeps a slow poll from piling up ``PollDue`` commands is the daemon's inbox, which holds at
+most one pending poll per model (``monitor.inbox``).
 """
 
 from __future__ import annotations

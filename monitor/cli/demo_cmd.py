@@ -15,8 +15,19 @@ def register(sub: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """The demo leaves no process behind: on its end or a stop signal (a second one exits at once),
+    every child still alive is ended, lifecycle jobs included (unlike ``run``, which leaves them to be
+    adopted by its next start): pool workers, the resource tracker, job runners and their jobs."""
+    from monitor.children import end_children  # noqa: PLC0415
+    from monitor.daemon import StopSignals, kill_children  # noqa: PLC0415
     from monitor.demo.data import DemoScenario  # noqa: PLC0415 - imports Spark helpers
     from monitor.demo.runner import run_demo  # noqa: PLC0415
+    from monitor.profile import pool  # noqa: PLC0415
 
+    signals = StopSignals(on_force=kill_children(detached=True)).install()
     scenario = DemoScenario() if args.windows is None else DemoScenario(windows=args.windows)
-    return run_demo(args.workdir, scenario, retrain=not args.no_retrain)
+    try:
+        return run_demo(args.workdir, scenario, retrain=not args.no_retrain, signals=signals)
+    finally:
+        pool.terminate()
+        end_children(grace=5.0, detached=True)

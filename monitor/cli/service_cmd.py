@@ -89,12 +89,16 @@ def _secrets(settings: object) -> list[str]:
 
 def run(path: str) -> int:
     from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
-    from monitor.daemon import Daemon, StopSignals  # noqa: PLC0415
+    from monitor.daemon import Daemon, StopSignals, kill_children, start_app  # noqa: PLC0415
 
-    signals = StopSignals().install()  # before the slow start, so an early SIGTERM still stops cleanly
+    # Before the slow start, so an early SIGTERM still stops cleanly; a second one exits at once.
+    signals = StopSignals(on_force=kill_children()).install()
     settings = _settings(path)
     structlog.get_logger(__name__).info("daemon_starting", config=path)
-    return Daemon(build_app(settings), signals=signals).run()
+    app = start_app(lambda: build_app(settings), signals, settings.service.shutdown_deadline.total_seconds())
+    if app is None:
+        return exitcodes.OK
+    return Daemon(app, signals=signals).run()
 
 
 def check(path: str, when: datetime | None = None) -> int:

@@ -7,6 +7,11 @@
 3. Runs the real daemon (scheduler, bus, sources, risk, alerts outbox, lifecycle) on
    ``config/examples/local.yaml`` with an accelerated clock: one simulated hour per window.
 4. Prints the timeline and leaves the alert logs, the state database and the lakehouse folder.
+
+Stopping: given the CLI's ``StopSignals``, a SIGTERM or SIGINT stops the demo between two steps
+(a Spark job running is cancelled, the champion's training is killed, the daemon thread does its
+bounded shutdown) and ``run_demo`` returns 0 after saying so; the CLI then ends every child process
+left (``monitor.cli.demo_cmd``). A second signal exits at once (``monitor.daemon.StopSignals``).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from config import Settings, load_settings
 from config.basics.clock import SimulatedClock
 from config.service import LocalSparkSettings
 from monitor.app import App, build_app, mlflow_env
-from monitor.daemon import Daemon
+from monitor.daemon import Daemon, StopSignals
 from monitor.demo import data
 from monitor.demo.timeline import Timeline
 from monitor.engines.local_spark import LocalSparkEngine
@@ -41,6 +46,34 @@ from monitor.profile import ProfileSpec, write_profile
 from retrain import LocalServingBackend, ServedEntity, Step, entity_name_for
 
 MARKER = ".lakewarden-demo"
+
+
+class DemoStopped(Exception):
+    """A stop signal came: the demo unwinds from wherever it is."""
+
+
+class _Stopper:
+    """Watches the stop flag from a thread and cuts short what the main thread waits on."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.engine: LocalSparkEngine | None = None
+        self.training: subprocess.Popen[str] | None = None
+        self.armed = True
+        threading.Thread(target=self._watch, name="demo-stop", daemon=True).start()
+
+    def _watch(self) -> None:
+        self.event.wait()
+        if not self.armed:
+            return
+        if self.engine is not None:
+            self.engine.cancel()
+        if self.training is not None and self.training.poll() is None:
+            self.training.kill()
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise DemoStopped
 
 
 def demo_settings(workdir: Path, retrain: bool = True) -> Settings:
@@ -66,20 +99,34 @@ def prepare_workdir(workdir: Path) -> None:
     (workdir / MARKER).write_text("made by `lakewarden demo`; deleted and rebuilt on the next run\n")
 
 
-def train_champion(settings: Settings, lakehouse: Path) -> None:
+def train_champion(settings: Settings, lakehouse: Path, stopper: _Stopper | None = None) -> None:
     life = settings.models[0].lifecycle
     params = {"model_name": life.registered_model or "churn", "lakehouse_root": str(lakehouse),
               **life.retrain.parameters}
     args = [sys.executable, "-m", "monitor.demo.train", *(f"--{k}={v}" for k, v in params.items())]
     env = {**os.environ, **mlflow_env(settings)}
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"training the champion failed:\n{done.stderr[-2000:]}")
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        if stopper is not None:
+            stopper.training = proc
+        try:
+            _out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise RuntimeError("training the champion took more than 10 minutes; it was stopped") from None
+        finally:
+            if stopper is not None:
+                stopper.training = None
+    if stopper is not None:
+        stopper.check()  # killed by the stop, not failed
+    if proc.returncode != 0:
+        raise RuntimeError(f"training the champion failed:\n{err[-2000:]}")
 
 
 def run_demo(workdir: str, scenario: data.DemoScenario | None = None, retrain: bool = True,
-             out: TextIO | None = None) -> int:
+             out: TextIO | None = None, signals: StopSignals | None = None) -> int:
     began = time.monotonic()
+    signals = signals or StopSignals()
+    stopper = _Stopper(signals.event)
     root = Path(workdir).resolve()
     prepare_workdir(root)
     settings = demo_settings(root, retrain)
@@ -88,8 +135,20 @@ def run_demo(workdir: str, scenario: data.DemoScenario | None = None, retrain: b
     with (root / "lakewarden.log").open("a", encoding="utf-8") as log_file:
         configure_logging(level=settings.service.log_level, fmt="json", stream=log_file)  # stdout: timeline
         tl.say(f"lakewarden demo in {root}\n  starting local Spark (about 15 s on 2 cores)...")
-        app = _prepare(settings, scenario, retrain, tl, log_file)
-        _feed(app, scenario, tl)
+        app: App | None = None
+        try:
+            app = _prepare(settings, scenario, retrain, tl, log_file, stopper)
+            _feed(app, scenario, tl, signals, stopper)
+        except Exception as exc:
+            if not signals.event.is_set():
+                raise
+            if app is not None:
+                app.close()  # what the daemon's own shutdown did not close (it may not have started)
+            configure_logging(level=settings.service.log_level)
+            what = "" if isinstance(exc, DemoStopped) else f" ({type(exc).__name__} while stopping)"
+            tl.say(f"\n  stopped by a signal after {tl.assessed} judged windows{what}; "
+                   f"state and logs are in {root}")
+            return 0
         counts = {k: v for k, v in app.outbox.counts().items() if v}
     configure_logging(level=settings.service.log_level)  # the log file is closed: back to stderr
     tl.say(f"\n  {tl.assessed} windows judged; {tl.fired} firing and {tl.resolved} resolved notifications; "
@@ -102,20 +161,25 @@ def run_demo(workdir: str, scenario: data.DemoScenario | None = None, retrain: b
     return 0
 
 
-def _prepare(settings: Settings, scenario: data.DemoScenario, retrain: bool, tl: Timeline, log: TextIO) -> App:
+def _prepare(settings: Settings, scenario: data.DemoScenario, retrain: bool, tl: Timeline, log: TextIO,
+             stopper: _Stopper) -> App:
     """Spark, the training and baseline tables, the champion, and the daemon's app with the timeline."""
     source = settings.models[0].sources.lakehouse
     if source is None or not isinstance(settings.engine, LocalSparkSettings):
         raise RuntimeError("the demo config must use a local_spark engine and a lakehouse source")
     engine = LocalSparkEngine(settings.engine.lakehouse_root)
+    stopper.engine = engine
+    stopper.check()
     with _stderr_to(log):  # the JVM inherits stderr at start: its warnings go to the log file
         engine.spark  # noqa: B018 - starts the session
+    stopper.check()
     engine.write("main.demo.churn_training", data.training_frame(scenario.seed, scenario.training_rows),
                  mode="overwrite")
     engine.write(source.baseline_table or "main.demo.churn_baseline", scenario.baseline(), mode="overwrite")
     if retrain:
         tl.say("  training the champion model and registering it in MLflow (SQLite)...")
-        train_champion(settings, engine.root)
+        train_champion(settings, engine.root, stopper)
+    stopper.check()
     app = build_app(settings, clock=SimulatedClock(scenario.start), engine=engine)
     if retrain:
         _serve_champion(app)
@@ -126,7 +190,7 @@ def _prepare(settings: Settings, scenario: data.DemoScenario, retrain: bool, tl:
     return app
 
 
-def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
+def _feed(app: App, scenario: data.DemoScenario, tl: Timeline, signals: StopSignals, stopper: _Stopper) -> None:
     """Write one window of traffic and its metrics at a time, and let the real daemon judge it."""
     model = app.settings.models[0]
     source = model.sources.lakehouse
@@ -138,12 +202,14 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
     engine = app.engine
     if not isinstance(engine, LocalSparkEngine) or not isinstance(app.clock, SimulatedClock):
         raise RuntimeError("the demo runs on local Spark with a simulated clock")
-    daemon = Daemon(app)
+    # The CLI ends the demo's children itself, lifecycle jobs included, once the daemon has stopped.
+    daemon = Daemon(app, signals=signals, end_children_at_exit=False)
     thread = threading.Thread(target=daemon.run, name="daemon", daemon=True)
     tl.say(f"  daemon running: 1 s polls, 1 simulated hour per window, starting {scenario.start:%Y-%m-%d}; "
            f"drift injected in windows {scenario.drift_from}-{scenario.drift_until - 1}, then recovery\n")
     try:
         for index in range(scenario.windows):
+            stopper.check()
             start, end = scenario.window(index)
             engine.write(source.table, scenario.frame(index), mode="append")
             write_profile(engine, spec, windows=[(start, end)])
@@ -152,16 +218,22 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline) -> None:
                 thread.start()  # once the first window's metrics exist, like a monitor's first refresh
             # The timeline hears of an assessment after every other handler (alerts, lifecycle):
             # once it has, the window's whole cycle is over.
-            _wait(partial(_judged, tl, end), timeout=60)
+            _wait(partial(_judged, tl, end), timeout=60, stop=signals.event)
             # The next hour "arrives" once a run started by this one is over or waits for windows
             # (a canary), so the accelerated clock never races a job's timeout.
-            _wait(lambda: not _lifecycle_busy(app), timeout=300)
+            _wait(lambda: not _lifecycle_busy(app), timeout=300, stop=signals.event)
+        stopper.check()
         if any(run.model == model.name for run in app.lifecycle.runs()):
             _bad_challenger(app, tl)
-        _wait(lambda: app.outbox.counts().get("pending", 0) == 0, timeout=30)
+        stopper.check()
+        _wait(lambda: app.outbox.counts().get("pending", 0) == 0, timeout=30, stop=signals.event)
+        stopper.check()
     finally:
+        if not signals.event.is_set():
+            stopper.armed = False  # the demo is over: the daemon stops, nothing is cut short
         daemon.stop.set()
-        thread.join(timeout=60)
+        if thread.is_alive():  # the daemon's own bounded shutdown, plus a margin
+            thread.join(timeout=app.settings.service.shutdown_deadline.total_seconds() + 5)
 
 
 @contextmanager
@@ -177,9 +249,9 @@ def _stderr_to(target: TextIO) -> Iterator[None]:
         os.close(saved)
 
 
-def _wait(done: Callable[[], bool], timeout: float) -> bool:
+def _wait(done: Callable[[], bool], timeout: float, stop: threading.Event | None = None) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         if done():
             return True
         time.sleep(0.1)

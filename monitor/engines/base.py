@@ -45,4 +45,9 @@ class Engine(Protocol):
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pyarrow.Table: ...
 
+    def cancel(self) -> None:
+        """From another thread, at shutdown: end the queries running now (they raise EngineError) and
+        refuse new ones. Returns without waiting for them to end."""
+        ...
+
     def close(self) -> None: ...

@@ -1,6 +1,9 @@
 """Local PySpark over a lakehouse folder: table ``cat.schema.name`` is Parquet at ``<root>/cat/schema/name``.
 
 One SparkSession per process, shared by every engine instance and stopped when the last one closes.
+``cancel`` (at shutdown, from another thread) cancels every running Spark job of the session
+(``SparkContext.cancelAllJobs``): the query waiting on it raises at once, instead of holding the
+shutdown until it ends. After it the engine starts no session and runs no query.
 """
 
 from __future__ import annotations
@@ -111,6 +114,7 @@ class LocalSparkEngine:
         self._app_name = app_name
         self._session: SparkSession | None = None
         self._starting = threading.Lock()
+        self._cancelled = threading.Event()
 
     @property
     def root(self) -> Path:
@@ -121,8 +125,28 @@ class LocalSparkEngine:
         """The process-wide SparkSession, started on first use."""
         with self._starting:
             if self._session is None:
+                self._refuse_if_cancelled()
                 self._session = self._start()
             return self._session
+
+    def _refuse_if_cancelled(self) -> None:
+        if self._cancelled.is_set():
+            raise EngineError("the local Spark engine was cancelled: lakewarden is stopping")
+
+    def cancel(self) -> None:
+        """Cancel every running Spark job (the queries raise EngineError) and refuse new queries."""
+        first = not self._cancelled.is_set()
+        self._cancelled.set()
+        session = self._session
+        if session is None:
+            return
+        try:
+            session.sparkContext.cancelAllJobs()
+        except Exception as exc:  # the session is stopping or gone: nothing left to cancel
+            log.warning("spark_cancel_failed", error=_first_line(exc))
+            return
+        if first:
+            log.info("spark_jobs_cancelled")
 
     def _start(self) -> SparkSession:
         require_java()
@@ -211,16 +235,23 @@ class LocalSparkEngine:
             _check_params(args)
         self._check_references(sql)
         spark = self.spark
+        self._refuse_if_cancelled()
         try:
             return spark.sql(sql, args=args).toArrow()
         except AnalysisException as exc:
+            self._raise_if_cancelled(exc, sql)
             if exc.getCondition() == "PATH_NOT_FOUND":
                 match = re.search(r"Path does not exist: (?:file:)?(\S+?)\.?(?:\s|$)", str(exc))
                 where = match.group(1) if match else str(self._root)
                 raise TableNotFound(self._table_for_path(where), where) from exc
             raise EngineError(f"Spark SQL failed: {_first_line(exc)} -- SQL: {sql[:200]!r}") from exc
         except (PySparkException, Py4JError) as exc:
+            self._raise_if_cancelled(exc, sql)
             raise EngineError(f"Spark SQL failed: {_first_line(exc)} -- SQL: {sql[:200]!r}") from exc
+
+    def _raise_if_cancelled(self, exc: Exception, sql: str) -> None:
+        if self._cancelled.is_set():
+            raise EngineError(f"Spark SQL cancelled: lakewarden is stopping -- SQL: {sql[:200]!r}") from exc
 
     def write(self, name: str, data: pyarrow.Table | DataFrame,
               mode: Literal["append", "overwrite"] = "append") -> None:

@@ -148,6 +148,16 @@ class SparkConnectEngine:
                               f"-- SQL: {sql[:200]!r}") from exc
         return table
 
+    def cancel(self) -> None:
+        """Interrupt every operation of the session (``interruptAll``); the queries waiting raise."""
+        session = self._session
+        if session is None:
+            return
+        try:
+            session.interruptAll()
+        except Exception as exc:  # the connection may be gone: nothing left to interrupt
+            log.warning("spark_connect_cancel_failed", error=self._first_line(exc))
+
     def close(self) -> None:
         with self._lock:
             session, self._session = self._session, None

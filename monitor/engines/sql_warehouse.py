@@ -5,7 +5,9 @@ A query is submitted with a server-side wait (``wait_timeout``), then polled unt
 overloaded warehouse never hangs a cycle). Results come INLINE as JSON_ARRAY, every chunk is fetched
 and every value typed back from the manifest (``statement_results``). Tables are Unity Catalog
 three-part names; ``table_exists`` and ``columns`` ask the Unity Catalog tables API, which needs no
-running warehouse. Statements still running at ``close`` are cancelled.
+running warehouse. Statements still running at ``cancel`` (shutdown, from another thread) or at
+``close`` are cancelled on the warehouse; after ``cancel`` the query waiting on one raises at once
+and no new statement is submitted.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class SqlWarehouseEngine:
         self._sleep = sleep
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
 
     @property
     def host(self) -> str:
@@ -90,6 +93,7 @@ class SqlWarehouseEngine:
         parameters = [StatementParameterListItem(**p) for p in statement_parameters(params)]  # type: ignore[arg-type]
         doing = f"running a statement on SQL warehouse {self.warehouse_id}"
         deadline = self._clock() + self._timeout
+        self._refuse_if_cancelled(sql)
         try:
             response = self._client.statement_execution.execute_statement(
                 statement=sql, warehouse_id=self.warehouse_id, parameters=parameters or None,
@@ -103,6 +107,8 @@ class SqlWarehouseEngine:
         statement_id = str(response.statement_id)
         with self._lock:
             self._inflight.add(statement_id)
+        if self._cancelled.is_set():  # cancel() ran while the statement was being submitted
+            self._cancel(statement_id)
         try:
             response = self._await(response, statement_id, deadline, sql)
             return self._result(response, statement_id, sql)
@@ -116,6 +122,7 @@ class SqlWarehouseEngine:
     def _await(self, response: StatementResponse, statement_id: str, deadline: datetime, sql: str) -> StatementResponse:
         interval = 0.1
         while self._state(response) in _RUNNING:
+            self._refuse_if_cancelled(sql)
             if self._clock() >= deadline:
                 self._cancel(statement_id)
                 raise EngineError(
@@ -129,6 +136,11 @@ class SqlWarehouseEngine:
             except Exception as exc:
                 raise EngineError(describe_error(exc, f"polling statement {statement_id}", self.host)) from exc
         return response
+
+    def _refuse_if_cancelled(self, sql: str) -> None:
+        if self._cancelled.is_set():
+            raise EngineError(f"statement on SQL warehouse {self.warehouse_id} cancelled: lakewarden is stopping"
+                              + _sql_hint(sql))
 
     def _result(self, response: StatementResponse, statement_id: str, sql: str) -> pyarrow.Table:
         state = self._state(response)
@@ -176,8 +188,16 @@ class SqlWarehouseEngine:
         except Exception as exc:  # the statement may have ended meanwhile; nothing more to do
             log.warning("statement_cancel_failed", statement_id=statement_id, error=str(exc).splitlines()[0])
 
+    def cancel(self) -> None:
+        """Cancel every running statement on the warehouse; the queries waiting on them raise EngineError."""
+        self._cancelled.set()
+        self._cancel_running()
+
     def close(self) -> None:
         """Cancel every statement still running (a shutdown mid-query leaves nothing behind)."""
+        self._cancel_running()
+
+    def _cancel_running(self) -> None:
         with self._lock:
             running, self._inflight = set(self._inflight), set()
         for statement_id in running:

@@ -9,6 +9,12 @@ every few minutes; a worker's start costs about a second of imports), and replac
 Each worker raises glibc's mmap and trim thresholds: the kernel allocates and frees arrays of a batch's
 size (512 KB) dozens of times per column, and by default each of them is fresh mmapped memory whose
 pages fault in one by one (about a third of the kernel's time, measured).
+
+Workers end with lakewarden: each watches its parent (``os.getppid`` every half second, on a thread)
+and exits when the parent is gone, whatever killed it. Without that, a worker waits forever on its
+call queue (it holds both ends of the queue's pipe, so it never sees end-of-file) and keeps the
+multiprocessing resource tracker alive with it. ``terminate`` is the close path's stop: queued work
+is cancelled and the workers are ended at once, since a shutdown does not wait for a scan.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import atexit
 import ctypes
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,12 +41,21 @@ _pools: dict[int, ProcessPoolExecutor] = {}  # by size: the default (one per cor
 
 
 def _init_worker() -> None:
+    parent = os.getppid()
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
         libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
     except (OSError, AttributeError):  # not glibc: the defaults only cost time
         pass
+
+
+def _exit_with(parent: int) -> None:
+    """Exit once ``parent`` is gone (this process was handed to another parent: init or a subreaper)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)  # no clean-up to do: the work is lost with the parent that asked for it
 
 
 def _scan_one(piece: Piece, plan: DirectPlan, layout: Layout) -> dict[GroupKey, GroupStats]:
@@ -62,6 +79,21 @@ def shutdown() -> None:
         _pools.clear()
     for pool in pools:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def terminate() -> None:
+    """Stop now: cancel queued pieces and end the workers, without waiting for the pieces they scan."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        # ProcessPoolExecutor has no public way to end busy workers; its processes are in ``_processes``.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 atexit.register(shutdown)

@@ -49,6 +49,9 @@ class Recording:
         self.results.append((dict(params or {}), table))
         return table
 
+    def cancel(self) -> None:
+        self.inner.cancel()
+
     def close(self) -> None:
         self.inner.close()
 

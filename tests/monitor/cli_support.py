@@ -9,8 +9,10 @@ its Lakehouse-Monitoring-shaped profile and drift metric tables for every hourly
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -65,7 +67,7 @@ def small_scenario(windows: int, drift_from: int, drift_until: int) -> data.Demo
 
 def write_config(
     workdir: Path, dataset: Dataset, *, table: str | None = None, receivers: str = "",
-    route_receiver: str = "log", shutdown_deadline: str = "20s",
+    route_receiver: str = "log", shutdown_deadline: str = "20s", spark_conf: Mapping[str, str] | None = None,
 ) -> Path:
     """A config for one model on ``dataset``; state, MLflow and jobs under ``workdir``; no lifecycle.
 
@@ -73,11 +75,12 @@ def write_config(
     sends everything to ``route_receiver`` (default: a file receiver ``log``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    conf = "".join(f'    "{key}": "{value}"\n' for key, value in (spark_conf or {}).items())
     text = f"""\
 engine:
   kind: local_spark
   lakehouse_root: {dataset.root}
-workspace:
+{"  spark_conf:" + chr(10) + conf if conf else ""}workspace:
   kind: local
   mlflow_tracking_uri: sqlite:///{workdir}/mlflow.db
   jobs_dir: {workdir}/jobs
@@ -199,6 +202,7 @@ class DaemonProcess:
         self.process = subprocess.Popen(  # the child's own Spark reads the same lakehouse folder
             [sys.executable, "-m", "monitor", "run", "--config", str(config)],
             env=subprocess_env(), stdout=self._log, stderr=subprocess.STDOUT, cwd=config.parent,
+            start_new_session=True,  # its own process group: what it starts can be found after it exits
         )
 
     def output(self) -> str:
@@ -247,7 +251,44 @@ class DaemonProcess:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
+        with contextlib.suppress(OSError):  # whatever it left behind, in its own process group
+            os.killpg(self.process.pid, signal.SIGKILL)
         self._log.close()
+
+
+def process_group(pgid: int) -> list[int]:
+    """The living processes of process group ``pgid`` (from /proc; zombies count as ended)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """The living descendants of ``pid`` (by parent pid, from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X"):
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [child for child, parent in parents.items() if parent in frontier]
+        found += kids
+        frontier = kids
+    return found
 
 
 @contextmanager

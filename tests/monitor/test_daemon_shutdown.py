@@ -21,7 +21,9 @@ from tests.monitor.cli_support import (
     Received,
     WebhookServer,
     daemon_process,
+    descendants,
     outbox_rows,
+    process_group,
     small_scenario,
     state_engine,
     wait_for,
@@ -37,6 +39,10 @@ pytestmark = pytest.mark.integration
 SLOW = 2.0  # seconds the failing webhook takes to answer
 DEADLINE = 6.0  # service.shutdown_deadline in seconds
 MARGIN = 10.0  # stopping Spark and closing the state database
+EXIT = 2.0  # from daemon_stopped to the process's end: the interpreter's own exit
+# Spark settings that make each poll's queries long (thousands of tiny shuffle tasks on one core)
+SLOW_SPARK = {"spark.master": "local[1]", "spark.sql.shuffle.partitions": "20000",
+              "spark.sql.adaptive.enabled": "false"}
 CHANNELS = 4  # webhook channels of the one receiver: four outbox rows per notification
 
 
@@ -138,14 +144,86 @@ def test_sigint_stops_the_daemon_with_exit_0(tmp_path: Path, dataset: Dataset) -
     assert "Traceback" not in output and "KeyboardInterrupt" not in output
 
 
-def test_sigterm_during_start_up_still_stops_cleanly(tmp_path: Path, dataset: Dataset) -> None:
-    """The handlers are installed before the app is built: an early SIGTERM is a graceful stop."""
+def _nothing_left(pgid: int) -> None:
+    """No process the daemon started outlives it (its process group, and the resource tracker's EOF)."""
+    wait_for(lambda: not process_group(pgid), 10, f"every process of the daemon's group {pgid} to end")
+
+
+def test_sigterm_during_start_up_exits_0_within_the_deadline(tmp_path: Path, dataset: Dataset) -> None:
+    """The app is built on a thread the main thread watches: a SIGTERM at ``daemon_starting`` is bounded."""
     config = write_config(tmp_path, dataset, shutdown_deadline=f"{DEADLINE:g}s")
     with daemon_process(config, tmp_path / "run.log") as daemon:
         wait_for(lambda: bool(daemon.events("daemon_starting")) or daemon.process.poll() is not None, 60,
                  "the daemon_starting log line (the app is being built)")
-        code, _took = daemon.signal_and_wait(signal.SIGTERM, 60)
+        code, took = daemon.signal_and_wait(signal.SIGTERM, 60)
         output = daemon.output()
     assert code == 0, output[-3000:]
+    assert took < DEADLINE + EXIT, output[-3000:]
+    assert daemon.events("daemon_stopping") and daemon.events("daemon_stopped")
+    assert "Traceback" not in output
+    _nothing_left(daemon.process.pid)
+
+
+def test_sigterm_during_spark_start_exits_0_within_the_deadline(tmp_path: Path, dataset: Dataset) -> None:
+    """Spark starts with the first poll, on the command thread: the stop does not wait for it."""
+    config = write_config(tmp_path, dataset, shutdown_deadline=f"{DEADLINE:g}s")
+    with daemon_process(config, tmp_path / "run.log") as daemon:
+        daemon.http_port()  # daemon_started: the first poll is starting Spark now
+        assert not daemon.events("spark_started")
+        children = descendants(daemon.process.pid)
+        code, took = daemon.signal_and_wait(signal.SIGTERM, 60)
+        output = daemon.output()
+    assert code == 0, output[-3000:]
+    assert took < DEADLINE + EXIT, output[-3000:]
+    (stopping,) = daemon.events("daemon_stopping")
+    assert stopping["busy"] == "PollDue"
     assert daemon.events("daemon_stopped")
     assert "Traceback" not in output
+    _nothing_left(daemon.process.pid)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def test_sigterm_during_a_long_poll_cancels_it_and_exits_within_the_deadline(
+        tmp_path: Path, dataset: Dataset) -> None:
+    local = tmp_path / "spark-local"  # where the running query's shuffle files appear
+    config = write_config(tmp_path, dataset, shutdown_deadline=f"{DEADLINE:g}s",
+                          spark_conf={**SLOW_SPARK, "spark.local.dir": str(local)})
+    with daemon_process(config, tmp_path / "run.log") as daemon:
+        wait_for(lambda: any(local.glob("blockmgr-*/*/shuffle_*")), 120, "a poll's query running a shuffle")
+        code, took = daemon.signal_and_wait(signal.SIGTERM, 120)
+        output = daemon.output()
+    assert code == 0, output[-3000:]
+    assert took < DEADLINE + EXIT, output[-3000:]
+    (stopping,) = daemon.events("daemon_stopping")
+    assert stopping["busy"] == "PollDue"
+    assert daemon.events("spark_jobs_cancelled"), output[-3000:]
+    assert not daemon.events("command_abandoned")  # cancelled, not left running
+    assert daemon.events("daemon_stopped")
+    _nothing_left(daemon.process.pid)
+
+
+def test_a_second_sigterm_exits_at_once_and_the_outbox_stays_consistent(
+        tmp_path: Path, dataset: Dataset, hook: WebhookServer) -> None:
+    config = write_config(tmp_path, dataset, receivers=_receivers(hook), route_receiver="hook",
+                          shutdown_deadline="60s")
+    db = state_engine(tmp_path)
+    hook.set(503, delay=SLOW)
+    with daemon_process(config, tmp_path / "run.log") as daemon:
+        wait_for(lambda: bool(outbox_rows(db)) and hook.serving(), 120, "outbox rows and a webhook request")
+        before = {row["id"]: row for row in outbox_rows(db)}
+        daemon.process.send_signal(signal.SIGTERM)
+        wait_for(lambda: bool(daemon.events("daemon_stopping")), 10, "daemon_stopping")
+        code, took = daemon.signal_and_wait(signal.SIGTERM, 10)
+        output = daemon.output()
+    assert code == 128 + signal.SIGTERM, output[-3000:]
+    assert took < EXIT
+    (forced,) = daemon.events("shutdown_forced")
+    assert forced["signal"] == "SIGTERM" and forced["exit_code"] == 143
+    assert not daemon.events("daemon_stopped")  # no graceful end: the hard exit
+    _nothing_left(daemon.process.pid)
+
+    with db.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    rows = {row["id"]: row for row in outbox_rows(db)}
+    assert set(before) <= set(rows)  # nothing lost
+    assert not [row for row in rows.values() if row["status"] in ("done", "dead")]  # nothing taken for sent

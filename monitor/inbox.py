@@ -1,0 +1,87 @@
+"""The daemon's inbox: commands in arrival order, at most one pending ``PollDue`` per model.
+
+The scheduler puts a ``PollDue`` for a model every ``poll_interval``, whatever the daemon is doing.
+When a poll takes longer than the interval, the polls due meanwhile would pile up (hundreds over a
+slow hour) and then run back to back, each reading what the one before had just read. Here a
+``PollDue`` for a model that already has one waiting is skipped instead: the waiting one reads
+everything new when it runs. Skips are counted per model (``skipped``, for the future /metrics) and
+logged once per coalesced poll (``polls_skipped``, when the poll that absorbed them is taken).
+
+A poll being handled is no longer pending: one more may wait behind it, so a change that lands
+during a slow poll is read right after it. Other commands (``AdvanceLifecycle``) are never merged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+
+import structlog
+
+from monitor.bus import Command
+from monitor.messages import PollDue
+
+log = structlog.get_logger(__name__)
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self._items: deque[Command] = deque()
+        self._ready = threading.Condition()
+        self._pending: dict[str, int] = {}  # model -> skips absorbed by its waiting PollDue
+        self._skipped: Counter[str] = Counter()
+
+    def put(self, command: Command) -> bool:
+        """Queue ``command``; False when it is a poll of a model whose poll is already waiting."""
+        with self._ready:
+            if isinstance(command, PollDue):
+                if command.model in self._pending:
+                    self._pending[command.model] += 1
+                    self._skipped[command.model] += 1
+                    return False
+                self._pending[command.model] = 0
+            self._items.append(command)
+            self._ready.notify()
+            return True
+
+    def get(self, timeout: float) -> Command | None:
+        """The oldest command, or None when none came within ``timeout`` seconds."""
+        with self._ready:
+            if not self._items and not self._ready.wait_for(lambda: bool(self._items), timeout):
+                return None
+            command = self._items.popleft()
+            skips = self._pending.pop(command.model, 0) if isinstance(command, PollDue) else 0
+        if skips and isinstance(command, PollDue):
+            log.info("polls_skipped", model=command.model, skipped=skips, total=self.skipped(command.model),
+                     note="the previous poll outlasted poll_interval; this poll reads everything new")
+        return command
+
+    def drain(self) -> list[Command]:
+        """Take every waiting command (at shutdown: they are dropped, the next start polls again)."""
+        with self._ready:
+            items, self._items = list(self._items), deque()
+            self._pending.clear()
+        return items
+
+    def empty(self) -> bool:
+        with self._ready:
+            return not self._items
+
+    def qsize(self) -> int:
+        with self._ready:
+            return len(self._items)
+
+    def pending_polls(self) -> dict[str, int]:
+        """Model -> waiting PollDue commands (0 or 1 each)."""
+        with self._ready:
+            return Counter(c.model for c in self._items if isinstance(c, PollDue))
+
+    def skipped(self, model: str | None = None) -> int:
+        """Polls skipped because one was already waiting: for ``model``, or in all."""
+        with self._ready:
+            return self._skipped[model] if model is not None else sum(self._skipped.values())
+
+    def skipped_polls(self) -> dict[str, int]:
+        """Model -> polls skipped since start (a counter: it only grows)."""
+        with self._ready:
+            return dict(self._skipped)

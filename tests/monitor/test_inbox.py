@@ -1,0 +1,56 @@
+"""The daemon's inbox coalesces polls: at most one pending PollDue per model, the skipped ones counted."""
+
+from __future__ import annotations
+
+import threading
+
+from structlog.testing import capture_logs
+
+from monitor.inbox import Inbox
+from monitor.messages import AdvanceLifecycle, PollDue
+
+
+def test_a_slow_poll_keeps_one_pending_poll_per_model_and_counts_the_skipped() -> None:
+    inbox = Inbox()
+    assert inbox.put(PollDue("churn"))
+    running = inbox.get(timeout=0)  # the slow poll: taken, being handled
+    assert running == PollDue("churn")
+    # Meanwhile the scheduler fires every interval, for both models.
+    for _ in range(50):
+        inbox.put(PollDue("churn"))
+        inbox.put(PollDue("fraud"))
+    inbox.put(AdvanceLifecycle())
+    inbox.put(AdvanceLifecycle())  # other commands are never merged
+    assert inbox.pending_polls() == {"churn": 1, "fraud": 1}
+    assert inbox.qsize() == 4
+    assert inbox.skipped_polls() == {"churn": 49, "fraud": 49}
+    assert inbox.skipped() == 98
+
+    with capture_logs() as logs:
+        taken = [inbox.get(timeout=0) for _ in range(4)]
+    assert taken == [PollDue("churn"), PollDue("fraud"), AdvanceLifecycle(), AdvanceLifecycle()]
+    assert inbox.get(timeout=0) is None
+    skipped = [e for e in logs if e["event"] == "polls_skipped"]
+    assert [(e["model"], e["skipped"], e["total"]) for e in skipped] == [("churn", 49, 49), ("fraud", 49, 49)]
+
+    # Once the pending poll is taken, the next one may wait behind it; the counter only grows.
+    assert inbox.put(PollDue("churn"))
+    assert not inbox.put(PollDue("churn"))
+    assert inbox.skipped_polls() == {"churn": 50, "fraud": 49}
+
+
+def test_drain_drops_what_waits_and_get_wakes_for_a_put() -> None:
+    inbox = Inbox()
+    inbox.put(PollDue("churn"))
+    inbox.put(AdvanceLifecycle())
+    assert inbox.drain() == [PollDue("churn"), AdvanceLifecycle()]
+    assert inbox.empty() and inbox.pending_polls() == {}
+    assert inbox.put(PollDue("churn"))  # after the drain the model has no pending poll
+    inbox.drain()
+
+    got: list[object] = []
+    reader = threading.Thread(target=lambda: got.append(inbox.get(timeout=30)))
+    reader.start()
+    inbox.put(PollDue("fraud"))
+    reader.join(timeout=30)
+    assert got == [PollDue("fraud")]
