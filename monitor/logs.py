@@ -168,6 +168,15 @@ class _Handler(logging.StreamHandler[TextIO]):
     """Our root handler; its own class so a second configure_logging() can find and replace it."""
 
 
+def _quiet_library_root_records(record: logging.LogRecord) -> bool:
+    """Drop a noisy library's info lines that it logs on the ROOT logger, where its own logger's level
+    (``NOISY_LOGGERS``) cannot reach them: py4j's ``logging.info("Exception while sending command.",
+    exc_info=True)`` prints a traceback whenever the JVM goes away, at every shutdown during a query."""
+    if record.name != "root" or record.levelno >= logging.WARNING:
+        return True
+    return not any(f"{os.sep}{name.split('.')[0]}{os.sep}" in record.pathname for name in NOISY_LOGGERS)
+
+
 def configure_logging(
     level: str = "info",
     fmt: Literal["auto", "json", "console"] = "auto",
@@ -204,6 +213,7 @@ def configure_logging(
         structlog.processors.format_exc_info,
     ]
     handler = _Handler(out)
+    handler.addFilter(_quiet_library_root_records)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, _REDACTOR],  # stdlib records: redacted once, here

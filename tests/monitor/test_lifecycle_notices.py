@@ -116,6 +116,9 @@ receivers:
         for _ in range(ticks):
             self.clock.now += timedelta(minutes=1)
             self.app.bus.handle(AdvanceLifecycle())
+            # The daemon's delivery loop runs every few seconds: a notice goes out before the next tick
+            # (and is not superseded by a later state of its group that a test never let it precede).
+            self.app.delivery.run_once()
             run = self.run(run_id)
             if run.state.final or (until is not None and run.state is until and run.external.get("canary_live_at")):
                 return run

@@ -96,6 +96,24 @@ def test_noisy_libraries_log_warnings_but_not_info(name: str) -> None:
     assert [line["event"] for line in _lines(out)] == ["worth seeing"]
 
 
+def test_a_library_logging_info_on_the_root_logger_is_quiet_but_its_warnings_and_ours_are_not() -> None:
+    """py4j logs a traceback at info on the root logger whenever the JVM goes away (every shutdown
+    during a query); its own logger's level cannot reach that line."""
+    out = io.StringIO()
+    configure_logging(level="debug", stream=out)
+    root = logging.getLogger()
+
+    def emit(level: int, message: str, pathname: str) -> None:
+        root.handle(root.makeRecord("root", level, pathname, 1, message, (), None))
+
+    py4j_file = os.path.join(os.sep, "venv", "site-packages", "py4j", "java_gateway.py")
+    emit(logging.INFO, "Exception while sending command.", py4j_file)
+    emit(logging.WARNING, "py4j warning", py4j_file)
+    emit(logging.INFO, "a root line of someone else", os.path.join(os.sep, "app", "job.py"))
+
+    assert [line["event"] for line in _lines(out)] == ["py4j warning", "a root line of someone else"]
+
+
 def test_level_filters_our_own_loggers() -> None:
     out = io.StringIO()
     configure_logging(level="warning", stream=out)
