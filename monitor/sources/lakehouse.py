@@ -74,15 +74,20 @@ class LakehouseMetricsSource:
              known: Mapping[Key, str | None] | None = None) -> list[WindowMetrics]:
         """Windows of ``stream`` that are new or whose version differs from ``known``, oldest first."""
         cfg = _cfg(model)
-        profile_table, drift_table = self.tables(model)
         try:
-            drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
-            profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
-                       if self._engine.table_exists(profile_table) else None)
+            drift, profile = self._shapes(model, cfg)
             sel = _selection(model, cfg, stream.granularity)
             return self._read(model, stream, sel, drift, profile, dict(known or {}))
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc
+
+    def _shapes(self, model: ModelSettings, cfg: LakehouseSource) -> tuple[Shape, Shape | None]:
+        """The drift table's shape, and the profile table's where it exists."""
+        profile_table, drift_table = self.tables(model)
+        drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
+        profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
+                   if self._engine.table_exists(profile_table) else None)
+        return drift, profile
 
     def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
         """The stream's newest window in the metric tables, whenever it ended: the older of the two
@@ -90,9 +95,7 @@ class LakehouseMetricsSource:
         cfg = _cfg(model)
         profile_table, drift_table = self.tables(model)
         try:
-            drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
-            profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
-                       if self._engine.table_exists(profile_table) else None)
+            drift, profile = self._shapes(model, cfg)
             rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity), self._until()))
         except EngineError as exc:
             raise SourceError(f"model {model.name}: {exc}") from exc

@@ -256,24 +256,8 @@ class DaemonProcess:
         self._log.close()
 
 
-def process_group(pgid: int) -> list[int]:
-    """The living processes of process group ``pgid`` (from /proc; zombies count as ended)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
-
-
-def descendants(pid: int) -> list[int]:
-    """The living descendants of ``pid`` (by parent pid, from /proc)."""
-    parents: dict[int, int] = {}
+def _living() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every living process (from /proc; zombies count as ended)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -282,7 +266,17 @@ def descendants(pid: int) -> list[int]:
         except (OSError, IndexError):
             continue
         if fields[0] not in ("Z", "X"):
-            parents[int(entry.name)] = int(fields[1])
+            yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def process_group(pgid: int) -> list[int]:
+    """The living processes of process group ``pgid``."""
+    return [pid for pid, _parent, group in _living() if group == pgid]
+
+
+def descendants(pid: int) -> list[int]:
+    """The living descendants of ``pid`` (by parent pid)."""
+    parents = {child: parent for child, parent, _group in _living()}
     found, frontier = [], [pid]
     while frontier:
         kids = [child for child, parent in parents.items() if parent in frontier]
