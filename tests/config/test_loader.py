@@ -8,18 +8,7 @@ import pytest
 
 from config import ConfigError, load_settings, parse_settings
 from config.errors import format_path
-
-MINIMAL = """\
-models:
-  - name: churn
-    sources:
-      lakehouse: {table: main.ml.churn_inference}
-route:
-  receiver: log
-receivers:
-  - name: log
-    file_configs: [{path: /tmp/alerts.jsonl}]
-"""
+from tests.config.config_support import MINIMAL
 
 
 def problems(text: str, env: dict[str, str] | None = None) -> list[tuple[str, int | None, str]]:

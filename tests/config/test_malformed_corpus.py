@@ -18,18 +18,8 @@ from config.errors import format_path
 from config.loader import check_text
 from config.yamlsource import MAX_FILE_BYTES, MAX_NODES
 from monitor.cli import exitcodes, main
+from tests.config.config_support import MINIMAL
 
-MINIMAL = """\
-models:
-  - name: churn
-    sources:
-      lakehouse: {table: main.ml.churn_inference}
-route:
-  receiver: log
-receivers:
-  - name: log
-    file_configs: [{path: /tmp/alerts.jsonl}]
-"""
 WEBHOOK = "    file_configs: [{path: /tmp/alerts.jsonl}]\n"
 MODEL_LINE = "  - name: churn\n"
 SOURCE = "      lakehouse: {table: main.ml.churn_inference}\n"
