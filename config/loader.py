@@ -30,9 +30,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from config.crossref import cross_check
 from config.errors import ConfigError, ConfigIssue, Loc
-from config.validation_errors import describe_value, issue_of, value_at
 from config.secrets import offline_files
 from config.settings import Settings
+from config.validation_errors import describe_value, issue_of, value_at
 from config.yamlsource import MAX_FILE_BYTES, Document, DocumentError, load_document
 
 _START = "a path to a YAML config (start from config/examples/local.yaml)"
