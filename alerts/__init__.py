@@ -24,9 +24,10 @@ from alerts.decision import Reason
 from alerts.delivery import DeliveryReport, DeliveryWorker
 from alerts.dispatch import Dispatcher, FlushReport
 from alerts.model import Alert, LabelSet, fingerprint
-from alerts.outbox import Outbox, OutboxRow, OutboxStatus, RetryOutcome, RetryPolicy
+from alerts.outbox import Outbox, OutboxRow, OutboxStatus, RetryOutcome
 from alerts.payload import build_payload
 from alerts.pipeline import Notifier, build_pipeline
+from alerts.retry import RetryPolicy
 from alerts.routing import ResolvedRoute, RouteTimers, resolve_routes
 from alerts.schema import MIGRATIONS
 from alerts.service import AlertService, Notification

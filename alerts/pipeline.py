@@ -20,9 +20,10 @@ from alerts.dispatch import Dispatcher
 from alerts.escalation import EscalationStage, Escalator
 from alerts.inhibit import Inhibitor
 from alerts.muting import MuteStage, TimeMuteStage
-from alerts.outbox import Outbox, RetryPolicy
+from alerts.outbox import Outbox
 from alerts.ratelimit import RateLimiter
 from alerts.record import RecordStage
+from alerts.retry import RetryPolicy
 from alerts.service import AlertService
 from alerts.silences import Silencer
 from alerts.stage import Pipeline

@@ -16,7 +16,8 @@ from structlog.testing import capture_logs
 from alerts.channels.base import Channel, Result
 from alerts.delivery import DeliveryWorker, build_channels
 from alerts.model import Alert
-from alerts.outbox import Outbox, OutboxStatus, RetryPolicy
+from alerts.outbox import Outbox, OutboxStatus
+from alerts.retry import RetryPolicy
 from config.receivers import Receiver
 from config.routing import Route
 from tests.alerts.alert_kit import make_settings, notifier

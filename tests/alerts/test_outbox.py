@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
-from alerts.outbox import Outbox, OutboxStatus, RetryPolicy, enqueue
+from alerts.outbox import Outbox, OutboxStatus, enqueue
+from alerts.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from config.basics.clock import SimulatedClock

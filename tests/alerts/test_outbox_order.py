@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sqlalchemy as sa
 
-from alerts.outbox import Outbox, OutboxStatus, RetryPolicy, enqueue
+from alerts.outbox import Outbox, OutboxStatus, enqueue
 from alerts.outboxview import describe_outbox
+from alerts.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from config.basics.clock import SimulatedClock
