@@ -7,13 +7,13 @@ and every value typed back from the manifest (``statement_results``). Tables are
 three-part names; ``table_exists`` and ``columns`` ask the Unity Catalog tables API, which needs no
 running warehouse. Statements still running at ``cancel`` (shutdown, from another thread) or at
 ``close`` are cancelled on the warehouse; after ``cancel`` the query waiting on one raises at once
-and no new statement is submitted.
+and no new statement is submitted. A submit the server holds for its ``wait_timeout`` runs on its own
+thread, so ``cancel`` cuts it short too: its statement is cancelled once its id comes back.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,21 +36,23 @@ log = structlog.get_logger(__name__)
 
 _RUNNING = ("PENDING", "RUNNING")
 _MAX_POLL = 2.0
+_FLAG_POLL = 0.05  # how often a submit held by the server's wait looks at the cancel flag
 
 
 class SqlWarehouseEngine:
     def __init__(self, client: WorkspaceClient, warehouse_id: str, *, wait_timeout: timedelta = timedelta(seconds=30),
                  query_timeout: timedelta = timedelta(minutes=3), clock: Clock = utc_now,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] | None = None) -> None:
         self._client = client
         self.warehouse_id = warehouse_id
         self._wait = f"{int(wait_timeout.total_seconds())}s"
         self._timeout = query_timeout
         self._clock = clock
-        self._sleep = sleep
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        # Between polls: by default a wait that ``cancel`` ends at once.
+        self._sleep: Callable[[float], object] = sleep or self._cancelled.wait
 
     @property
     def host(self) -> str:
@@ -95,10 +97,12 @@ class SqlWarehouseEngine:
         deadline = self._clock() + self._timeout
         self._refuse_if_cancelled(sql)
         try:
-            response = self._client.statement_execution.execute_statement(
+            response = self._submit(sql, lambda: self._client.statement_execution.execute_statement(
                 statement=sql, warehouse_id=self.warehouse_id, parameters=parameters or None,
                 wait_timeout=self._wait, on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-                disposition=Disposition.INLINE, format=Format.JSON_ARRAY)
+                disposition=Disposition.INLINE, format=Format.JSON_ARRAY))
+        except EngineError:
+            raise
         except Exception as exc:
             if is_not_found(exc):
                 raise EngineError(f"SQL warehouse {self.warehouse_id} does not exist at {self.host}: check "
@@ -116,6 +120,22 @@ class SqlWarehouseEngine:
             with self._lock:
                 self._inflight.discard(statement_id)
 
+    def _submit(self, sql: str, call: Callable[[], StatementResponse]) -> StatementResponse:
+        """``call`` (the submit, which the server may hold for ``wait_timeout``), cut short by ``cancel``.
+
+        The submit runs on its own thread while this one watches the cancel flag: on ``cancel`` the
+        query raises at once, and the statement is cancelled on the warehouse as soon as its id comes
+        back (the request cannot be interrupted; the id is only known from its answer).
+        """
+        if self._wait == "0s":
+            return call()
+        submit = _Submit(call, self._cancel)
+        threading.Thread(target=submit.run, name="statement-submit", daemon=True).start()
+        while not submit.done.wait(_FLAG_POLL):
+            if self._cancelled.is_set() and submit.abandon():
+                self._refuse_if_cancelled(sql)
+        return submit.result()
+
     def _state(self, response: StatementResponse) -> str:
         return response.status.state.value if response.status and response.status.state else "PENDING"
 
@@ -130,6 +150,7 @@ class SqlWarehouseEngine:
                     f"{self._state(response)} after {self._timeout} (engine.query_timeout) and was cancelled: "
                     "is the warehouse stopped, starting or overloaded?" + _sql_hint(sql))
             self._sleep(interval)
+            self._refuse_if_cancelled(sql)  # woken by cancel: its own error, not the CANCELED it caused
             interval = min(_MAX_POLL, interval * 2)
             try:
                 response = self._client.statement_execution.get_statement(statement_id)
@@ -144,6 +165,8 @@ class SqlWarehouseEngine:
 
     def _result(self, response: StatementResponse, statement_id: str, sql: str) -> pyarrow.Table:
         state = self._state(response)
+        if state == "CANCELED":
+            self._refuse_if_cancelled(sql)
         if state == "FAILED":
             error = response.status.error if response.status else None
             code = error.error_code.value if error and error.error_code else "UNKNOWN"
@@ -203,6 +226,50 @@ class SqlWarehouseEngine:
         for statement_id in running:
             self._cancel(statement_id)
             log.info("statement_cancelled", statement_id=statement_id)
+
+
+class _Submit:
+    """One submit on its own thread: its answer for the query, or, once abandoned, a cancel of its statement."""
+
+    def __init__(self, call: Callable[[], StatementResponse], cancel: Callable[[str], None]) -> None:
+        self._call = call
+        self._cancel = cancel
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._response: StatementResponse | None = None
+        self._error: BaseException | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            response = self._call()
+        except BaseException as exc:  # handed to the query's thread
+            with self._lock:
+                self._error = exc
+            self.done.set()
+            return
+        with self._lock:
+            self._response = response
+            abandoned = self._abandoned
+        self.done.set()
+        if abandoned and response.statement_id:  # nobody waits for it: stop it on the warehouse
+            self._cancel(str(response.statement_id))
+            log.info("statement_cancelled", statement_id=response.statement_id)
+
+    def abandon(self) -> bool:
+        """True if the query stops waiting (False: the answer has just come, the query takes it)."""
+        with self._lock:
+            if self._response is not None or self._error is not None:
+                return False
+            self._abandoned = True
+            return True
+
+    def result(self) -> StatementResponse:
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            assert self._response is not None  # noqa: S101 - done is set only after one of them
+            return self._response
 
 
 def _sql_hint(sql: str) -> str:

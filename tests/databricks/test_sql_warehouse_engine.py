@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -141,3 +143,71 @@ def test_close_cancels_statements_in_flight(workspace, emulator) -> None:  # typ
     (statement,) = emulator.sql.statements.values()
     assert statement.state == "CANCELED"
     assert errors and "ended CANCELED" in str(errors[0])
+
+
+def _query_in_thread(wh: SqlWarehouseEngine) -> tuple[threading.Thread, list[BaseException], list[float]]:
+    errors: list[BaseException] = []
+    ended: list[float] = []
+
+    def run() -> None:
+        try:
+            wh.query("SELECT 1")
+        except EngineError as exc:
+            errors.append(exc)
+        finally:
+            ended.append(time.monotonic())
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, errors, ended
+
+
+def _running_statement(emulator, polls: int):  # type: ignore[no-untyped-def]
+    """The one statement, once it runs on the warehouse and the engine has polled it ``polls`` times."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        statements = list(emulator.sql.statements.values())
+        gets = emulator.router.requests("GET", r"/api/2.0/sql/statements/[^/]+$")
+        if statements and statements[0].state == "RUNNING" and len(gets) >= polls:
+            return statements[0]
+        time.sleep(0.05)
+    raise AssertionError("no statement running and polled on the emulated warehouse")
+
+
+def test_cancel_cancels_the_running_statement_and_the_query_raises_at_once(workspace, emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator.sql.warehouses[WAREHOUSE_ID].run_seconds = 60  # a slow query
+    wh = engine(workspace, wait_timeout=timedelta(0), query_timeout=timedelta(seconds=120))
+    worker, errors, ended = _query_in_thread(wh)
+    # Five polls: the engine's poll interval has grown to its longest (2 s) while the statement runs.
+    statement = _running_statement(emulator, polls=5)
+    began = time.monotonic()
+    wh.cancel()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert ended[0] - began < 0.5  # the query does not sleep out its poll interval
+    assert statement.state == "CANCELED"
+    assert emulator.router.requests("POST", f"/api/2.0/sql/statements/{statement.statement_id}/cancel")
+    assert errors and "cancelled: lakewarden is stopping" in str(errors[0])
+    with pytest.raises(EngineError, match="cancelled: lakewarden is stopping"):  # nothing new is submitted
+        wh.query("SELECT 2")
+    assert len(emulator.sql.statements) == 1
+
+
+def test_cancel_during_the_servers_wait_raises_at_once_and_cancels_the_statement(workspace, emulator) -> None:  # type: ignore[no-untyped-def]
+    """The server holds the submit for its wait: the engine has no statement id until the wait ends."""
+    emulator.sql.warehouses[WAREHOUSE_ID].run_seconds = 60
+    wh = engine(workspace, wait_timeout=timedelta(seconds=5), query_timeout=timedelta(seconds=120))
+    worker, errors, ended = _query_in_thread(wh)
+    statement = _running_statement(emulator, polls=0)
+    began = time.monotonic()
+    wh.cancel()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert ended[0] - began < 0.5, f"the query ended {ended[0] - began:.1f} s after cancel"
+    assert errors and "cancelled: lakewarden is stopping" in str(errors[0])
+    # The submit's answer (at the end of the server's 5 s wait) brings the id: then it is cancelled.
+    deadline = time.monotonic() + 10
+    while statement.state != "CANCELED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert statement.state == "CANCELED"
+    assert emulator.router.requests("POST", f"/api/2.0/sql/statements/{statement.statement_id}/cancel")
