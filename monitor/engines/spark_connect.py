@@ -68,6 +68,7 @@ class SparkConnectEngine:
         self._root = lakehouse_root.rstrip("/") if lakehouse_root else None
         self._session: SparkSession | None = None
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
 
     @property
     def spark(self) -> SparkSession:
@@ -139,17 +140,25 @@ class SparkConnectEngine:
         args = dict(params) if params else None
         for key, value in (args or {}).items():
             parameter(key, value)  # the same checks as every engine (naive datetimes refused)
+        self._refuse_if_cancelled(sql)
         try:
             table: pyarrow.Table = self.spark.sql(sql, args=args).toArrow()
         except EngineError:
             raise
         except Exception as exc:
+            self._refuse_if_cancelled(sql, exc)  # interrupted by cancel: a stop, not a failure
             raise EngineError(f"Spark Connect SQL failed on {self.remote}: {self._first_line(exc)} "
                               f"-- SQL: {sql[:200]!r}") from exc
         return table
 
+    def _refuse_if_cancelled(self, sql: str, cause: BaseException | None = None) -> None:
+        if self._cancelled.is_set():
+            raise EngineError(f"Spark Connect SQL cancelled: lakewarden is stopping -- SQL: {sql[:200]!r}") from cause
+
     def cancel(self) -> None:
-        """Interrupt every operation of the session (``interruptAll``); the queries waiting raise."""
+        """Interrupt every operation of the session (``interruptAll``); the queries waiting raise, and
+        no new query starts."""
+        self._cancelled.set()
         session = self._session
         if session is None:
             return

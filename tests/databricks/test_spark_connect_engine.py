@@ -64,3 +64,42 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
         engine.query("SELECT 1")
     assert "127.0.0.1:1" in str(caught.value) and "secret-token-value" not in str(caught.value)
     engine.close()
+
+
+@pytest.mark.integration
+def test_cancel_interrupts_the_running_query_and_it_raises_at_once(
+        connect: SparkConnectEngine, spark_engine: LocalSparkEngine) -> None:
+    import threading
+    import time
+
+    tracker = spark_engine.spark.sparkContext.statusTracker()
+    before = set(tracker.getActiveJobsIds())
+    errors: list[BaseException] = []
+    ended: list[float] = []
+
+    def run() -> None:
+        try:  # minutes of work on the server's local Spark
+            connect.query("SELECT sum(hash(id)) AS s FROM range(0, 100000000000, 1, 2)")
+        except EngineError as exc:
+            errors.append(exc)
+        finally:
+            ended.append(time.monotonic())
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not set(tracker.getActiveJobsIds()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(tracker.getActiveJobsIds()) - before, "the query's job never ran on the server"
+    began = time.monotonic()
+    connect.cancel()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert ended[0] - began < 5, f"the query ended {ended[0] - began:.1f} s after cancel"
+    assert errors and "cancelled: lakewarden is stopping" in str(errors[0]), errors
+    deadline = time.monotonic() + 10  # the job is cancelled on the server, not left running
+    while set(tracker.getActiveJobsIds()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(tracker.getActiveJobsIds()) - before
+    with pytest.raises(EngineError, match="cancelled: lakewarden is stopping"):  # nothing new starts
+        connect.query("SELECT 1")
