@@ -176,14 +176,22 @@ def mlflow_env(settings: Settings) -> dict[str, str]:
             "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
-def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None = None, replay: bool = False) -> App:
-    """The daemon's components. ``replay`` (``check --as-of``): the sources leave out data after the clock's time."""
+def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None = None, replay: bool = False,
+              worker_id: str | None = None) -> App:
+    """The daemon's components. ``replay`` (``check --as-of``): the sources leave out data after the clock's time.
+
+    ``worker_id``: the identity its delivery claims outbox rows under. The daemon's is its stable
+    instance id, so that a restart takes back at once what it was sending when it died; any other
+    command (``check``) must pass one of its own, or it would take back the rows a running daemon on
+    the same host is sending this moment, and send them again.
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     engine = engine or build_engine(settings)
     store = open_state(settings)
     assessments = build_assessments(store, clock)
     delivery = build_notifier(settings, build_alert_store(store, clock),
-                               worker_id=instance_id(settings.alerting.instance_id, str(settings.state.url)))
+                              worker_id=worker_id or instance_id(settings.alerting.instance_id,
+                                                                 str(settings.state.url)))
     workspace = build_workspace(settings, store, engine, clock)
     lifecycle = build_lifecycle(settings, store, workspace, clock)
     health = Health()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -121,7 +122,9 @@ def check(path: str, when: datetime | None = None) -> int:
             settings = _replay_settings(settings, f"sqlite:///{scratch}/state.db")
             print(f"replay as of {when.isoformat()}: a temporary state database, lifecycle off; "
                   "nothing is stored or sent")
-        app = build_app(settings, SimulatedClock(when) if when is not None else utc_now, replay=when is not None)
+        # Its own delivery identity: the daemon's (its instance id) would take back a running daemon's claims.
+        app = build_app(settings, SimulatedClock(when) if when is not None else utc_now, replay=when is not None,
+                        worker_id=f"check-{os.getpid()}")
         failed: dict[str, str] = {}
         app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
         try:

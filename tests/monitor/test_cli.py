@@ -145,6 +145,38 @@ def test_check_of_a_missing_table_is_incomplete_and_names_it(
 
 
 @pytest.mark.integration
+def test_check_leaves_alone_what_a_running_daemon_on_this_host_is_sending(
+        tmp_path: Path, calm: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
+    """A daemon takes back at once what its instance id held before a restart; ``check`` (run beside
+    it, say by ``kubectl exec``) has another identity, so it neither takes nor resends that row."""
+    from datetime import timedelta
+
+    from alerts.instance import instance_id
+    from alerts.outbox import Outbox, OutboxStatus, enqueue
+    from config import load_settings
+    from config.basics.clock import utc_now
+    from config.basics.sql import begin_write
+    from monitor.app import open_state
+
+    config = write_config(tmp_path, calm)
+    settings = load_settings(config)
+    store = open_state(settings)
+    daemon = instance_id(settings.alerting.instance_id, str(settings.state.url))
+    with begin_write(store.engine) as conn:
+        row_id = enqueue(conn, now=utc_now(), receiver="log", channel_kind="file", channel_index=0,
+                         idempotency_key="in-flight-at-the-daemon", payload={"status": "firing", "alerts": []})
+    outbox = Outbox(store.engine, utc_now)
+    held = outbox.claim_one(daemon, timedelta(minutes=5), [row_id] if row_id is not None else None)
+    assert held is not None and held.id == row_id  # the daemon is sending it right now
+
+    _check(config, capsys)
+
+    (row,) = [r for r in outbox.rows() if r.id == row_id]
+    assert row.status == OutboxStatus.IN_FLIGHT and row.lease_owner == daemon and row.attempts == held.attempts
+    store.close()
+
+
+@pytest.mark.integration
 def test_check_logs_one_poll_cycle_line(tmp_path: Path, drifted: Dataset, capsys: pytest.CaptureFixture[str]) -> None:
     main(["check", "--config", str(write_config(tmp_path, drifted))])
     (cycle,) = [e for e in log_events(capsys.readouterr().err) if e["event"] == "poll_cycle"]
