@@ -50,6 +50,9 @@ class LakehouseMetricsSource:
         self._clock = clock
         self._resolve = resolve_tables
         self._replay = replay
+        # (model, stream) -> per table, its newest window as this poll's versions query saw it: the
+        # freshness source asks ``newest`` right after ``read``, and need not query again.
+        self._seen: dict[tuple[str, str], dict[str, Key | None]] = {}
 
     def _until(self) -> datetime | None:
         return self._clock() if self._replay else None
@@ -94,14 +97,21 @@ class LakehouseMetricsSource:
         tables' newest (a window is judged once both have it), in the table that lags."""
         cfg = _cfg(model)
         profile_table, drift_table = self.tables(model)
-        try:
-            drift, profile = self._shapes(model, cfg)
-            rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity), self._until()))
-        except EngineError as exc:
-            raise SourceError(f"model {model.name}: {exc}") from exc
         names = {"drift": drift_table, "profile": profile_table}
-        found = [(utc(r["window_end"]), utc(r["window_start"]), names[r["tbl"]]) for r in rows
-                 if r["window_end"] is not None and r["window_start"] is not None]
+        seen = self._seen.pop((model.name, stream.name), None)
+        if seen is not None and all(key is not None for key in seen.values()):
+            # Every table had a window within lookback: the newest of those is its newest of all (the same
+            # selection, and windows that end later are in lookback too), so the poll's read already knows.
+            found = [(key[1], key[0], names[tbl]) for tbl, key in seen.items() if key is not None]
+        else:
+            try:
+                drift, profile = self._shapes(model, cfg)
+                rows = self._query(*newest_sql(drift, profile, _selection(model, cfg, stream.granularity),
+                                               self._until()))
+            except EngineError as exc:
+                raise SourceError(f"model {model.name}: {exc}") from exc
+            found = [(utc(r["window_end"]), utc(r["window_start"]), names[r["tbl"]]) for r in rows
+                     if r["window_end"] is not None and r["window_start"] is not None]
         if not found:
             return Newest(stream.name, drift_table, stream.granularity)
         end, start, table = min(found)
@@ -121,6 +131,9 @@ class LakehouseMetricsSource:
             found = profile_versions if row["tbl"] == "profile" else drift_versions
             key = (utc(row["window_start"]), utc(row["window_end"]))
             found[key] = f"v{row['mv']}:{row['n']}:{row['h']}:{row['cv']}"
+        self._seen[(model.name, stream.name)] = {
+            "drift": max(drift_versions, key=lambda k: k[1], default=None),
+            **({"profile": max(profile_versions, key=lambda k: k[1], default=None)} if profile else {})}
         undated = null_windows(model, counts, stream.granularity)
         ready = _ready(drift_versions, profile_versions)
         versions = {key: f"{drift_versions.get(key, '-')}|{profile_versions.get(key, '-')}" for key in ready}

@@ -23,7 +23,7 @@ from monitor.engines.local_spark import LocalSparkEngine
 from monitor.messages import AlertsEnqueued, AssessmentMade, PollDue
 from monitor.observations import Newest
 from monitor.risk.stored import StoredAssessment
-from monitor.sources import InferenceTableSource, Stream
+from monitor.sources import InferenceTableSource, LakehouseMetricsSource, Stream
 from tests.monitor.metric_tables import DRIFT, PROFILE, START, drow, prow, put, table
 from tests.monitor.payloads import Call, ai_gateway
 
@@ -177,6 +177,39 @@ def test_stale_data_reaches_the_alerts_once_persistent_and_readyz_lists_it(
 
 
 # -- Source.newest ---------------------------------------------------------------------------------------
+
+
+class CountingEngine:
+    """The engine, with the statements sent through it recorded."""
+
+    def __init__(self, inner: LocalSparkEngine) -> None:
+        self.inner, self.sent = inner, []  # type: ignore[var-annotated]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def query(self, sql: str, params: object = None) -> object:
+        self.sent.append(sql)
+        return self.inner.query(sql, params)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("now", "windows_in_lookback"), [(NEWEST_END + timedelta(hours=1), True),
+                                                          (START + timedelta(days=30), False)],
+                         ids=["within lookback", "outside lookback"])
+def test_the_lakehouse_newest_window_comes_from_the_polls_read_when_it_lies_within_lookback(
+        spark_engine: LocalSparkEngine, tmp_path: Path, now: datetime, windows_in_lookback: bool) -> None:
+    base = _metric_tables(spark_engine, f"fresh_reuse_{int(windows_in_lookback)}", profile_windows=2)
+    model = parse_settings(_config(tmp_path, spark_engine.root, base).read_text(encoding="utf-8"), "x", {}).models[0]
+    stream = Stream("lakehouse", "1 hour")
+    counted = CountingEngine(spark_engine)
+    polled = LakehouseMetricsSource(counted, lambda: now)  # type: ignore[arg-type]
+    polled.read(model, stream)
+    before = len(counted.sent)
+    seen = polled.newest(model, stream)
+    asked = LakehouseMetricsSource(spark_engine, lambda: now).newest(model, stream)  # no read first: the query
+
+    assert seen == asked and asked is not None and asked.table == f"{base}_profile_metrics"  # the lagging table
+    assert (len(counted.sent) == before) is windows_in_lookback  # outside lookback, only the query knows
 
 
 def test_the_inference_source_names_the_window_of_the_newest_request(spark_engine: LocalSparkEngine,
