@@ -120,20 +120,9 @@ def test_a_result_too_large_for_inline_fails_with_the_reason(workspace, emulator
 
 
 def test_close_cancels_statements_in_flight(workspace, emulator) -> None:  # type: ignore[no-untyped-def]
-    import threading
-
     emulator.sql.warehouses[WAREHOUSE_ID].start_seconds = 60
     wh = engine(workspace, wait_timeout=timedelta(0), query_timeout=timedelta(seconds=30))
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            wh.query("SELECT 1")
-        except EngineError as exc:
-            errors.append(exc)
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    worker, errors, _ended = _query_in_thread(wh)
     deadline = datetime.now(UTC) + timedelta(seconds=10)
     # Polling shows the engine has the statement's id (the emulator knows it a moment before the engine does).
     while not emulator.router.requests("GET", "/api/2.0/sql/statements/") and datetime.now(UTC) < deadline:

@@ -237,14 +237,7 @@ class DaemonProcess:
 
     def signal_and_wait(self, signum: int, timeout: float) -> tuple[int, float]:
         """Send ``signum``; the exit code and the seconds it took to exit (fails after ``timeout``)."""
-        began = time.monotonic()
-        self.process.send_signal(signum)
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the daemon did not exit within {timeout:.0f} s of signal {signum}:\n"
-                                 f"{self.output()[-3000:]}") from None
-        return code, time.monotonic() - began
+        return signal_and_wait(self.process, signum, timeout, lambda: f"the daemon:\n{self.output()[-3000:]}")
 
     def close(self) -> None:
         """Kill the child if a test failed before it exited; close the log."""
@@ -283,6 +276,19 @@ def descendants(pid: int) -> list[int]:
         found += kids
         frontier = kids
     return found
+
+
+def signal_and_wait(process: subprocess.Popen[Any], signum: int, timeout: float,
+                    describe: Callable[[], str]) -> tuple[int, float]:
+    """Send ``signum`` to ``process``; its exit code and the seconds it took to exit. After ``timeout``
+    the test fails with ``describe()`` (what the process is and what it printed)."""
+    began = time.monotonic()
+    process.send_signal(signum)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"no exit within {timeout:.0f} s of signal {signum}: {describe()}") from None
+    return code, time.monotonic() - began
 
 
 @contextmanager

@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.monitor.cli_support import log_events, subprocess_env, wait_for
+from tests.monitor.cli_support import log_events, signal_and_wait, subprocess_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -148,14 +147,7 @@ class Demo:
         return [r for r in runners if any(p.ppid == r.pid for p in procs)]
 
     def signal_and_wait(self, timeout: float) -> tuple[int, float]:
-        began = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the demo did not exit within {timeout:.0f} s of SIGTERM:\n"
-                                 f"{self.timeline()[-3000:]}") from None
-        return code, time.monotonic() - began
+        return signal_and_wait(self.process, signal.SIGTERM, timeout, lambda: f"the demo:\n{self.timeline()[-3000:]}")
 
     def nothing_left(self) -> None:
         try:
