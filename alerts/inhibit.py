@@ -8,7 +8,7 @@ two critical alerts of one model do not mute each other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,6 +64,10 @@ class Inhibitor:
                     entry.by_equal.setdefault(key, []).append((labels, both))
 
     def mutes(self, labels: Mapping[str, str]) -> bool:
+        return next(self.sources(labels), None) is not None
+
+    def sources(self, labels: Mapping[str, str]) -> Iterator[Mapping[str, str]]:
+        """The labels of the firing alerts that inhibit ``labels`` (each once per rule it mutes by)."""
         for entry in self._rules:
             rule = entry.rule
             if not matches_all(rule.target_matchers, labels):
@@ -76,5 +80,4 @@ class Inhibitor:
             for source, source_both in sources:
                 if source == own or (two_sided and source_both):
                     continue  # an alert does not inhibit itself, nor a two-sided one another
-                return True
-        return False
+                yield source

@@ -24,7 +24,7 @@ from monitor.assessments import AssessmentStore
 from monitor.bus import MessageBus
 from monitor.engines.base import Engine
 from monitor.handlers import Handlers
-from monitor.http import Health
+from monitor.health import Health
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
 from monitor.poll_cycle import PollCycle

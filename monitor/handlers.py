@@ -39,7 +39,7 @@ SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks 
 
 
 class HealthReporter(Protocol):
-    """The part of ``monitor.http.Health`` the handlers use."""
+    """The part of ``monitor.health.Health`` the handlers use."""
 
     def model_ok(self, name: str, stale: Sequence[str] = ()) -> None: ...
     def model_failed(self, name: str, error: str, stale: Sequence[str] = ()) -> None: ...

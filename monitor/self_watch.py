@@ -97,7 +97,7 @@ def self_alerts(cfg: SelfAlertSettings, failing: Mapping[str, FailedPolls], outb
 
 
 class StateHealth(Protocol):
-    """The part of ``monitor.http.Health`` the self-check reports to."""
+    """The part of ``monitor.health.Health`` the self-check reports to."""
 
     def state_ok(self) -> None: ...
     def state_failed(self, error: str) -> None: ...

@@ -16,7 +16,8 @@ import pytest
 
 from monitor.cli import exitcodes, main
 from monitor.engines.local_spark import LocalSparkEngine
-from monitor.http import Health, HttpServer
+from monitor.health import Health
+from monitor.http import HttpServer
 from tests.monitor.cli_support import (
     MODEL,
     Dataset,

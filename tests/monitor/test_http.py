@@ -16,7 +16,8 @@ import pytest
 import structlog
 
 from config.basics.clock import SimulatedClock
-from monitor.http import Health, HttpServer
+from monitor.health import Health
+from monitor.http import HttpServer
 from monitor.logs import MASK, register_secret
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from config.freshness_signals import FreshnessSignal
-from monitor.http import Health
+from monitor.health import Health
 from monitor.observations import Freshness, Newest, WindowMetrics
 from monitor.observations_codec import window_from_json, window_to_json
 from monitor.risk import judge

@@ -17,7 +17,7 @@ from config.basics.clock import SimulatedClock
 from config.models import ModelSettings
 from monitor.assessments import AssessmentStore
 from monitor.handlers import Handlers
-from monitor.http import Health
+from monitor.health import Health
 from monitor.lifecycle_triggers import emergency_trigger, facts, manual_trigger, policy_trigger, schedule_trigger
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed
 from retrain import Lifecycle, LocalJobBackend, MlflowRegistry, RunBook, StartReason

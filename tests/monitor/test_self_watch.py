@@ -18,7 +18,7 @@ from config import parse_settings
 from config.basics.clock import SimulatedClock
 from config.settings import Settings
 from monitor.app import build_alert_store, build_notifier, build_self_watch, open_state
-from monitor.http import Health
+from monitor.health import Health
 from monitor.self_watch import SelfWatch
 from monitor.state import StateStore
 from tests.monitor.cli_support import WebhookServer, webhook_server

@@ -25,7 +25,8 @@ from config import ConfigError, load_settings
 from config.lifecycle import LifecycleSettings
 from config.service import ServiceSettings, WebhookSettings
 from monitor.bus import Command
-from monitor.http import Health, HttpServer
+from monitor.health import Health
+from monitor.http import HttpServer
 from monitor.messages import AdvanceLifecycle
 from monitor.state import open_store
 from monitor.webhooks import JOBS_PATH, MAX_BODY, WebhookIngress
