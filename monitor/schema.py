@@ -124,6 +124,7 @@ def _v2(conn: sa.Connection) -> None:
         "created_at")))
     alerting = old.c.severity.in_(["medium", "high", "critical"])  # v1 alerted from medium by default
     new = window_assessments.c
+    # measures: ``{}`` bound as JSON; a string literal is ``varchar`` on PostgreSQL, which a json column refuses.
     conn.execute(sa.insert(window_assessments).from_select(
         [new.model, new.stream, new.granularity, new.window_start, new.window_end, new.version, new.revision,
          new.risk, new.severity, new.findings, new.skipped, new.inputs, new.measures, new.row_count,
@@ -131,7 +132,7 @@ def _v2(conn: sa.Connection) -> None:
          new.updated_at],
         sa.select(old.c.model, sa.literal("lakehouse:", sa.String) + old.c.granularity, old.c.granularity,
                   old.c.window_start, old.c.window_end, sa.null(), sa.literal(1), old.c.risk, old.c.severity,
-                  old.c.findings, old.c.skipped, old.c.inputs, sa.literal("{}"), sa.null(),
+                  old.c.findings, old.c.skipped, old.c.inputs, sa.literal({}, sa.JSON), sa.null(),
                   sa.case((alerting, sa.true()), else_=sa.false()),
                   sa.case((alerting, old.c.severity), else_=sa.literal("ok")),
                   sa.literal("carried over from schema version 1"),

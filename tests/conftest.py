@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from monitor.engines.local_spark import LocalSparkEngine
 
 # pytester: tests/test_marks_guard.py; marks_guard: a test that starts Spark, a subprocess or a server
-# fails unless it is marked integration.
-pytest_plugins = ["pytester", "tests.marks_guard"]
+# fails unless it is marked integration; pg_server: one throwaway PostgreSQL server per run, a database
+# per test (postgres_server, pg_url, state_url).
+pytest_plugins = ["pytester", "tests.marks_guard", "tests.pg_server"]
 
 os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 os.environ["PYSPARK_PYTHON"] = sys.executable

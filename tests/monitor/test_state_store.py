@@ -59,9 +59,16 @@ def test_a_database_from_a_newer_release_is_refused_with_advice(tmp_path: Path) 
         open_store(url, {"pkg": (_t1,)})
 
 
-def test_real_package_migrations_apply_cleanly(tmp_path: Path) -> None:
+def test_real_package_migrations_apply_cleanly_to_an_empty_database(state_url: str) -> None:
+    """On SQLite and on PostgreSQL (which refused the monitor's version 2: a string into a json column)."""
     from monitor.app import package_migrations
 
-    store = open_store(f"sqlite:///{tmp_path}/state.db", package_migrations())  # type: ignore[arg-type]
-    names = set(sa.inspect(store.engine).get_table_names())
-    assert {"monitor_assessments", "monitor_watermarks", "alerts_outbox", "retrain_runs"} <= names
+    migrations = package_migrations()
+    store = open_store(state_url, migrations)
+    try:
+        names = set(sa.inspect(store.engine).get_table_names())
+        assert {"monitor_assessments", "monitor_watermarks", "alerts_outbox", "retrain_runs"} <= names
+        assert {package: store.version(package) for package in migrations} == {
+            package: len(steps) for package, steps in migrations.items()}
+    finally:
+        store.close()
