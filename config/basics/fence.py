@@ -40,7 +40,7 @@ class FenceLost(RuntimeError):
         self.name = name
         self.holder = holder
         self.token = token
-        super().__init__(f"lease {name!r} is no longer held by {holder!r} with token {token} ({found}): "
+        super().__init__(f"lease {name!r} is no longer held by {holder!r} under fencing token #{token} ({found}): "
                          "the write was refused and this replica stops acting on it; the replica that "
                          "holds the lease now does the work")
 

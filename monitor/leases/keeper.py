@@ -140,13 +140,13 @@ class LeaseKeeper:
         if acquired is not None:
             with self._lock:
                 self._held[name] = acquired
-            log.info("lease_acquired", lease=name, token=acquired.token, holder=self.holder, by="work")
+            log.info("lease_acquired", lease=name, fence=acquired.token, holder=self.holder, by="work")
         return acquired
 
     def _forget_or_keep(self, old: Lease, renewed: Lease | None) -> None:
         if renewed is None:
             self._held.pop(old.name, None)
-            log.warning("lease_lost", lease=old.name, token=old.token, holder=self.holder,
+            log.warning("lease_lost", lease=old.name, fence=old.token, holder=self.holder,
                         note="another replica took it over (this one paused past the TTL?); stopped acting on it")
         else:
             self._held[old.name] = renewed
@@ -198,7 +198,7 @@ class LeaseKeeper:
             with self._lock:
                 self._held[name] = lease
             previous = rows.get(name)
-            log.info("lease_acquired", lease=name, token=lease.token, holder=self.holder, by="heartbeat",
+            log.info("lease_acquired", lease=name, fence=lease.token, holder=self.holder, by="heartbeat",
                      previous_holder=previous.holder if previous else None)
             if name.startswith(MODEL) and self.on_acquired is not None:
                 self.on_acquired(name[len(MODEL):])

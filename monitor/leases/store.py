@@ -52,7 +52,7 @@ class Lease:
         row = conn.execute(query).first()
         if row is None or row.holder != self.holder or int(row.token) != self.token:
             found = "no lease row" if row is None else (
-                "released" if row.holder is None else f"now held by {row.holder!r} with token {row.token}")
+                "released" if row.holder is None else f"now held by {row.holder!r} under #{row.token}")
             raise FenceLost(self.name, self.holder, self.token, found)
 
 

@@ -70,7 +70,7 @@ def test_acquire_renew_expire_take_over_and_the_stale_token_is_refused_at_the_wr
     assert b is not None and b.token == a.token + 1
     assert store.renew(a) is None  # lost
 
-    with fenced(a), pytest.raises(FenceLost, match="now held by 'replica-b' with token 2"):
+    with fenced(a), pytest.raises(FenceLost, match="now held by 'replica-b' under #2"):
         _write(engine, 2, "replica-a")  # replica-a woke up: its write is refused, rolled back
     with fenced(b):
         _write(engine, 3, "replica-b")
