@@ -16,9 +16,8 @@ from config.basics.fence import FenceLost, fenced, install_fencing
 from config.basics.sql import begin_write
 from monitor import schema
 from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, SecondReplica, model_lease, single_replica
-from monitor.state.store import create_engine
+from monitor.state import open_store
 
-pytestmark = pytest.mark.both_databases
 TTL = timedelta(seconds=30)
 work = sa.Table("lease_test_work", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
                 sa.Column("by", sa.String(64), nullable=False))
@@ -26,8 +25,7 @@ work = sa.Table("lease_test_work", sa.MetaData(), sa.Column("id", sa.Integer, pr
 
 @pytest.fixture
 def engine(state_url: str) -> Iterator[sa.Engine]:
-    engine = create_engine(state_url)
-    schema.metadata_v4.create_all(engine, tables=[schema.leases])
+    engine = open_store(state_url, {"monitor": schema.MIGRATIONS}).engine  # monitor_leases: version 4
     work.create(engine)
     install_fencing(engine)
     yield engine
@@ -160,8 +158,7 @@ def test_sqlite_refuses_a_second_daemon_on_the_same_file(tmp_path: Path) -> None
 def test_on_postgresql_a_takeover_waits_for_the_fenced_write_in_progress(pg_url: str) -> None:
     """The fence reads the lease row FOR SHARE: a replica taking the lease over waits until the old
     holder's transaction has committed, so nothing the old holder writes lands after the takeover."""
-    engine = create_engine(pg_url)
-    schema.metadata_v4.create_all(engine, tables=[schema.leases])
+    engine = open_store(pg_url, {"monitor": schema.MIGRATIONS}).engine
     work.create(engine)
     install_fencing(engine)
     clock = SimulatedClock(datetime(2026, 12, 7, 3, 0, tzinfo=UTC))

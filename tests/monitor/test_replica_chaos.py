@@ -62,9 +62,7 @@ service: {{lease_ttl: {TTL_S}s}}
 """, encoding="utf-8")
         self.phases = tmp_path / "phases.json"
         self.set_phase("ok")
-        engine = open_store(url, {"alerts": MIGRATIONS}).engine
-        schema.metadata_v4.create_all(engine, tables=[schema.leases])
-        self.engine = engine
+        self.engine = engine = open_store(url, {"monitor": schema.MIGRATIONS, "alerts": MIGRATIONS}).engine
         self.leases = LeaseStore(engine)
         self.processes: dict[str, subprocess.Popen[str]] = {}
         self.takeovers: list[float] = []
