@@ -38,6 +38,7 @@ from retrain import Lifecycle, StartReason, Step
 
 log = structlog.get_logger(__name__)
 SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks again after this
+ORPHANS = "(removed models)"  # the lease (``model:...``) under which runs of models no longer configured end
 
 
 class HealthReporter(Protocol):
@@ -184,6 +185,12 @@ class Handlers:
             with self.model_gate(model.name) as held:
                 if held:
                     yield from self._advance_model(model, model.name in unfinished)
+        configured = {m.name for m in self.settings.models}
+        orphans = sorted(unfinished - configured)  # models removed from the config: their runs end
+        if orphans:
+            with self.model_gate(ORPHANS) as held:
+                for event in self.lifecycle.advance(models=orphans) if held else ():
+                    yield LifecycleProgressed(event.run_id, event.model, str(event.kind), event.message)
 
     def _advance_model(self, model: ModelSettings, unfinished: bool) -> Iterator[Message]:
         now = self.clock()

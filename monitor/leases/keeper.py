@@ -48,6 +48,7 @@ class LeaseKeeper:
         self.store = store
         self.holder = holder
         self.models = tuple(models)
+        self._shared = frozenset(model_lease(m) for m in self.models)  # the leases the fair share is of
         self.on_acquired = on_acquired  # called with a model's name when a beat took it over
         self._held: dict[str, Lease] = {}
         self._in_use: Counter[str] = Counter()
@@ -123,7 +124,15 @@ class LeaseKeeper:
 
     def _usable(self, name: str) -> Lease | None:
         """The lease on ``name``, renewed first when a third of its TTL or less is left; acquired if
-        free and within the fair share; None when another replica holds it."""
+        free and within the fair share; None when another replica holds it (or the database cannot
+        say: then nobody can write either)."""
+        try:
+            return self._renewed_or_acquired(name)
+        except Exception as exc:
+            log.warning("lease_check_failed", lease=name, holder=self.holder, error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _renewed_or_acquired(self, name: str) -> Lease | None:
         with self._lock:
             lease = self._held.get(name)
         with fenced():
@@ -134,7 +143,7 @@ class LeaseKeeper:
                 with self._lock:
                     self._forget_or_keep(lease, renewed)
                 return renewed
-            if name.startswith(MODEL) and self._count(MODEL) >= self.fair_share:
+            if name in self._shared and self._count() >= self.fair_share:
                 return None
             acquired = self.store.acquire(name, self.holder)
         if acquired is not None:
@@ -151,9 +160,10 @@ class LeaseKeeper:
         else:
             self._held[old.name] = renewed
 
-    def _count(self, prefix: str) -> int:
+    def _count(self) -> int:
+        """How many of the configured models this replica holds (the fair share counts only those)."""
         with self._lock:
-            return sum(name.startswith(prefix) for name in self._held)
+            return sum(name in self._shared for name in self._held)
 
     def _beat_loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -186,11 +196,11 @@ class LeaseKeeper:
             log.info("leases_held", **self.holdings())
 
     def _take_free(self, rows: dict[str, Holding], now: datetime) -> None:
-        free = [name for name in [model_lease(m) for m in self.models] + [FLUSH]
+        free = [name for name in [*sorted(self._shared), FLUSH]
                 if name not in self._held and (name not in rows or rows[name].holder is None
                                                or rows[name].expires_at <= now)]
         for name in free:
-            if name.startswith(MODEL) and self._count(MODEL) >= self.fair_share:
+            if name in self._shared and self._count() >= self.fair_share:
                 continue
             lease = self.store.acquire(name, self.holder)
             if lease is None:
@@ -205,7 +215,7 @@ class LeaseKeeper:
 
     def _rebalance(self) -> None:
         with self._lock:
-            mine = sorted(name for name in self._held if name.startswith(MODEL))
+            mine = sorted(name for name in self._held if name in self._shared)
             excess = len(mine) - self.fair_share
             spare = [self._held[name] for name in reversed(mine) if not self._in_use[name]][:max(0, excess)]
             for lease in spare:
