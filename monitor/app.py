@@ -26,7 +26,7 @@ from monitor.bus import MessageBus
 from monitor.engines.base import Engine
 from monitor.handlers import Handlers
 from monitor.health import Health
-from monitor.leases import FLUSH, LeaseKeeper, LeaseStore
+from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, bound_idle_transactions
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
 from monitor.poll_cycle import PollCycle
@@ -222,5 +222,6 @@ def build_leases(settings: Settings, store: StateStore, instance: str) -> LeaseK
     """The replica's leases (models, alert flushes) under its instance id; every write of leased work
     on the state database checks its fence (``config.basics.fence``)."""
     install_fencing(store.engine)
+    bound_idle_transactions(store.engine, settings.service.lease_ttl)
     return LeaseKeeper(LeaseStore(store.engine, settings.service.lease_ttl), instance,
                        [m.name for m in settings.models])

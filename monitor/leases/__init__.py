@@ -2,6 +2,7 @@
 
 from monitor.leases.keeper import FLUSH, LeaseKeeper, model_lease
 from monitor.leases.single import SecondReplica, single_replica
-from monitor.leases.store import Lease, LeaseStore
+from monitor.leases.store import Lease, LeaseStore, bound_idle_transactions
 
-__all__ = ["FLUSH", "Lease", "LeaseKeeper", "LeaseStore", "SecondReplica", "model_lease", "single_replica"]
+__all__ = ["FLUSH", "Lease", "LeaseKeeper", "LeaseStore", "SecondReplica", "bound_idle_transactions", "model_lease",
+           "single_replica"]

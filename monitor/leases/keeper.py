@@ -53,6 +53,7 @@ class LeaseKeeper:
         self._held: dict[str, Lease] = {}
         self._in_use: Counter[str] = Counter()
         self._lock = threading.RLock()
+        self._acquiring = threading.Lock()  # one acquisition at a time in this replica (``_acquire``)
         self._live = 1  # replicas seen alive at the last beat
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,14 +144,27 @@ class LeaseKeeper:
                 with self._lock:
                     self._forget_or_keep(lease, renewed)
                 return renewed
+            return self._acquire(name, "work")[0]
+
+    def _acquire(self, name: str, by: str, previous: str | None = None) -> tuple[Lease | None, bool]:
+        """Acquire ``name`` unless this replica holds it already (the work and the heartbeat may both
+        try: only one acquires, or the other's token would be stale at once) or its fair share is
+        full. Returns the lease (None: not held) and whether this call acquired it."""
+        with self._acquiring:
+            with self._lock:
+                held = self._held.get(name)
+            if held is not None:
+                return held, False
             if name in self._shared and self._count() >= self.fair_share:
-                return None
+                return None, False
             acquired = self.store.acquire(name, self.holder)
-        if acquired is not None:
+            if acquired is None:
+                return None, False
             with self._lock:
                 self._held[name] = acquired
-            log.info("lease_acquired", lease=name, fence=acquired.token, holder=self.holder, by="work")
-        return acquired
+        log.info("lease_acquired", lease=name, fence=acquired.token, holder=self.holder, by=by,
+                 previous_holder=previous)
+        return acquired, True
 
     def _forget_or_keep(self, old: Lease, renewed: Lease | None) -> None:
         if renewed is None:
@@ -200,17 +214,14 @@ class LeaseKeeper:
                 if name not in self._held and (name not in rows or rows[name].holder is None
                                                or rows[name].expires_at <= now)]
         for name in free:
-            if name in self._shared and self._count() >= self.fair_share:
-                continue
-            lease = self.store.acquire(name, self.holder)
-            if lease is None:
-                continue
-            with self._lock:
-                self._held[name] = lease
             previous = rows.get(name)
-            log.info("lease_acquired", lease=name, fence=lease.token, holder=self.holder, by="heartbeat",
-                     previous_holder=previous.holder if previous else None)
-            if name.startswith(MODEL) and self.on_acquired is not None:
+            try:
+                lease, new = self._acquire(name, "heartbeat", previous.holder if previous else None)
+            except Exception as exc:  # one lease the database cannot give now: the others still may
+                log.warning("lease_acquire_failed", lease=name, holder=self.holder,
+                            error=f"{type(exc).__name__}: {exc}")
+                continue
+            if new and lease is not None and name.startswith(MODEL) and self.on_acquired is not None:
                 self.on_acquired(name[len(MODEL):])
 
     def _rebalance(self) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -34,6 +35,34 @@ from config.basics.sql import begin_write
 from monitor.schema import leases as t
 
 REPLICA = "replica:"  # the prefix of the replicas' own liveness leases
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout ran out
+
+
+def bound_idle_transactions(engine: sa.Engine, ttl: timedelta) -> None:
+    """PostgreSQL: end any session of ``engine`` that sits in an open transaction longer than ``ttl``.
+
+    A fenced write holds a share lock on its lease row until it commits, so that a takeover waits for
+    it. A replica frozen in the middle of such a transaction (SIGSTOP, a frozen VM, a GC pause) would
+    hold the lease that way for as long as it stays frozen; with this, the server ends its session
+    after ``ttl`` (``idle_in_transaction_session_timeout``), the transaction rolls back, the lock goes,
+    and the lease moves. The frozen replica finds its connection closed when it wakes. Connections
+    already in the pool are replaced. No effect on other databases.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    timeout_ms = max(1000, int(ttl.total_seconds() * 1000))
+
+    @sa.event.listens_for(engine, "connect")
+    def _bound(dbapi_conn: Any, _record: Any) -> None:
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True  # a SET inside a transaction that is rolled back would not stay
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")  # an int
+        finally:
+            dbapi_conn.autocommit = autocommit
+
+    engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,9 @@ class Holding:
 
 
 class LeaseStore:
+    """The lease rows. On PostgreSQL it also bounds how long a frozen replica can hold a lease row's
+    lock (see :func:`bound_idle_transactions`) and never waits long for one when acquiring."""
+
     def __init__(self, engine: sa.Engine, ttl: timedelta = timedelta(seconds=30), clock: Clock = utc_now) -> None:
         if ttl <= timedelta(0):
             raise ValueError(f"the lease TTL must be positive, not {ttl}")
@@ -75,17 +107,27 @@ class LeaseStore:
         self.clock = clock
 
     def acquire(self, name: str, holder: str) -> Lease | None:
-        """Take ``name`` for ``holder`` when it is free, expired or ``holder``'s already; None: held by another."""
+        """Take ``name`` for ``holder`` when it is free, expired or ``holder``'s already; None: held by
+        another (or, on PostgreSQL, its row is locked by a fenced write of the holder that goes on
+        longer than a sixth of the TTL: the next heartbeat tries again)."""
         now = self.clock()
-        with begin_write(self.engine) as conn:
-            insert_new(conn, t, [{"name": name, "holder": None, "token": 0, "acquired_at": None,
-                                  "expires_at": now}])
-            free = sa.or_(t.c.holder.is_(None), t.c.expires_at <= now, t.c.holder == holder)
-            token = conn.execute(
-                t.update().where(t.c.name == name, free)
-                .values(holder=holder, token=t.c.token + 1, acquired_at=now, expires_at=now + self.ttl)
-                .returning(t.c.token)
-            ).scalar()
+        try:
+            with begin_write(self.engine) as conn:
+                if conn.dialect.name == "postgresql":
+                    wait_ms = max(1, int(self.ttl.total_seconds() * 1000 / 6))
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")  # an int: nothing to quote
+                insert_new(conn, t, [{"name": name, "holder": None, "token": 0, "acquired_at": None,
+                                      "expires_at": now}])
+                free = sa.or_(t.c.holder.is_(None), t.c.expires_at <= now, t.c.holder == holder)
+                token = conn.execute(
+                    t.update().where(t.c.name == name, free)
+                    .values(holder=holder, token=t.c.token + 1, acquired_at=now, expires_at=now + self.ttl)
+                    .returning(t.c.token)
+                ).scalar()
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            return None
         return None if token is None else Lease(name, holder, int(token), now + self.ttl)
 
     def renew(self, lease: Lease) -> Lease | None:

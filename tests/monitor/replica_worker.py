@@ -19,7 +19,7 @@ from alerts import Alert, AlertStore, build_channels, build_pipeline
 from config import load_settings
 from config.basics.clock import utc_now
 from config.basics.fence import FenceLost, install_fencing
-from monitor.leases import FLUSH, LeaseKeeper, LeaseStore
+from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, bound_idle_transactions
 from monitor.logs import configure_logging
 from monitor.state.store import create_engine
 
@@ -29,6 +29,7 @@ def main(config: str, phases_path: str, instance: str) -> int:
     settings = load_settings(config)
     engine = create_engine(str(settings.state.url))  # the schema is the test's
     install_fencing(engine)
+    bound_idle_transactions(engine, settings.service.lease_ttl)
     store = AlertStore(engine, utc_now)
     notifier = build_pipeline(settings, store, build_channels(settings.receivers, utc_now, store.message_refs()),
                               worker_id=instance)
@@ -50,7 +51,12 @@ def main(config: str, phases_path: str, instance: str) -> int:
                     notifier.service.sync(model.name, firing)
                 except FenceLost as exc:
                     print(f"fence: {exc}", file=sys.stderr, flush=True)
-        notifier.run_once()
+                except Exception as exc:  # as the daemon's command_failed: e.g. a session ended under a pause
+                    print(f"sync failed: {type(exc).__name__}", file=sys.stderr, flush=True)
+        try:
+            notifier.run_once()
+        except Exception as exc:  # as the daemon's delivery_failed
+            print(f"delivery failed: {type(exc).__name__}", file=sys.stderr, flush=True)
         time.sleep(0.05)
 
 

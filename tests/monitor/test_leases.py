@@ -15,7 +15,15 @@ from config.basics.clock import SimulatedClock
 from config.basics.fence import FenceLost, fenced, install_fencing
 from config.basics.sql import begin_write
 from monitor import schema
-from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, SecondReplica, model_lease, single_replica
+from monitor.leases import (
+    FLUSH,
+    LeaseKeeper,
+    LeaseStore,
+    SecondReplica,
+    bound_idle_transactions,
+    model_lease,
+    single_replica,
+)
 from monitor.state import open_store
 
 TTL = timedelta(seconds=30)
@@ -181,4 +189,33 @@ def test_on_postgresql_a_takeover_waits_for_the_fenced_write_in_progress(pg_url:
         assert took == []
     thief.join(20)
     assert len(took) == 1 and took[0] is not None
+    engine.dispose()
+
+
+@pytest.mark.integration
+def test_on_postgresql_a_replica_frozen_in_a_fenced_write_loses_the_lease_after_the_ttl(pg_url: str) -> None:
+    """The other side of that wait: a holder frozen mid-transaction (SIGSTOP, a frozen VM) would keep the
+    row locked forever; the server ends its session after the TTL, and the lease moves."""
+    ttl = timedelta(seconds=1)
+    engine = open_store(pg_url, {"monitor": schema.MIGRATIONS}).engine
+    work.create(engine)
+    install_fencing(engine)
+    bound_idle_transactions(engine, ttl)
+    clock = SimulatedClock(datetime(2026, 12, 7, 3, 0, tzinfo=UTC))
+    store = LeaseStore(engine, ttl, clock)
+    a = store.acquire("model:churn", "replica-a")
+    assert a is not None
+    clock.advance(seconds=2)
+    frozen = engine.connect()
+    with fenced(a):
+        frozen.begin()
+        frozen.execute(work.insert().values(id=1, by="replica-a"))  # then nothing: frozen, locks held
+    started = datetime.now(UTC)
+    while (b := store.acquire("model:churn", "replica-b")) is None:  # each try waits at most ttl/6
+        assert datetime.now(UTC) - started < timedelta(seconds=20), "the frozen session kept the lease"
+    # It wakes up: its session was ended, nothing it wrote stays.
+    with pytest.raises(sa.exc.DBAPIError, match="idle-in-transaction timeout"):
+        frozen.commit()
+    frozen.invalidate()
+    assert b.token == a.token + 1 and _written(engine) == {}
     engine.dispose()

@@ -177,7 +177,8 @@ def test_three_replicas_killed_while_holding_leases_lose_no_page_and_open_no_sec
         run.ready()
         wait_until(lambda: all(i.status == "resolved" for i in server.incidents)
                    and all(s is OutboxStatus.DONE for s in run.outbox()), 40, "every incident resolved")
-        final_holders = run.holders()
+        # Every model held again once the last restart has settled (a rebalance hands one over at a time).
+        wait_until(lambda: set(run.holders()) == set(MODELS), TTL_S * 4, "every model held")
         wait_until(lambda: '"lease_lost"' in run.log(paused), 10, f"{paused} to notice it lost its leases")
         refused = run.log(paused).count("fence: ")
 
@@ -188,5 +189,4 @@ def test_three_replicas_killed_while_holding_leases_lose_no_page_and_open_no_sec
     assert all(i.events[0] == "trigger" and i.events[-1] == "resolve" for i in server.incidents), [
         (i.dedup_key, i.events) for i in server.incidents]
     assert run.kills == 3 and max(run.takeovers) < TTL_S * 2
-    assert set(final_holders) == set(MODELS)
     assert {model_lease(m) for m in MODELS} <= {h.name for h in run.leases.holdings()}
