@@ -28,6 +28,7 @@ from alerts.schema import alerts_decisions, alerts_escalations
 from alerts.stage import FlushContext, Pipeline
 from alerts.writes import Writes
 from config.basics.clock import Clock
+from config.basics.fence import Gate, always
 from config.basics.sql import begin_write
 from config.receivers import Receiver
 from config.routing import Route
@@ -56,6 +57,8 @@ class Dispatcher:
         self._batch = batch
         self.counts: Counter[str] = Counter()  # decisions by reason since start
         self._lock = threading.Lock()
+        # Enter before judging: False means another replica judges the groups now (``config.basics.fence``).
+        self.gate: Gate = always
 
     def flush(self, max_batches: int = 20) -> FlushReport:
         """Judge every due group (up to ``max_batches`` transactions of ``batch`` groups).
@@ -66,7 +69,9 @@ class Dispatcher:
         """
         total: Counter[str] = Counter()
         sums = {"groups": 0, "notified": 0, "outbox_rows": 0, "escalation_steps": 0}
-        with self._lock:
+        with self._lock, self.gate() as held:
+            if not held:
+                return FlushReport()
             for index in range(max_batches):
                 found = self._flush_batch(total, sums, refresh=index == 0)
                 if found < self._batch:

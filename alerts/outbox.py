@@ -6,7 +6,8 @@ claim covers the one row being sent; the worker renews its lease while the send 
 so the lease can be short. A worker that crashes leaves its one row to be reclaimed once the lease
 has run out, or at once by the same instance when it starts again (``take_back``). A row is thus
 sent at least once; the idempotency key (PagerDuty's ``dedup_key``, Slack message metadata) makes
-"again" safe for receivers that can deduplicate.
+"again" safe for receivers that can deduplicate. Every replica delivers: on PostgreSQL the claim reads
+its candidates ``FOR UPDATE SKIP LOCKED``, so replicas claiming at once take different rows.
 
 Order per group: rows of one ``group_ref`` (one group at one channel: one PagerDuty ``dedup_key``,
 one Slack message) go out in id order, which is decision order. A newer row with ``latest_wins``
@@ -164,8 +165,10 @@ class Outbox:
             o.c.group_ref == t.c.group_ref, o.c.id < t.c.id,
             sa.or_(sa.and_(o.c.status == OutboxStatus.IN_FLIGHT.value, o.c.lease_until > now),
                    sa.and_(undelivered, sa.or_(sa.not_(o.c.latest_wins), sa.not_(t.c.latest_wins)))))
+        # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite writes one transaction at a time and has no such
+        # clause): replicas claiming at the same moment take different rows instead of queueing.
         due = (sa.select(t).where(claimable, sa.not_(blocked)).order_by(t.c.next_attempt_at, t.c.id)
-               .limit(_CANDIDATES))
+               .limit(_CANDIDATES).with_for_update(skip_locked=True, of=t))
         with begin_write(self._engine) as conn:
             self._expire_dying(conn, expired, now)
             for candidate in conn.execute(due).mappings().all():

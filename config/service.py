@@ -219,6 +219,9 @@ class ServiceSettings(Strict):
     shutdown_deadline: Duration = Field(default="30s", validate_default=True)
     delivery_interval: Duration = Field(default="2s", validate_default=True)
     lifecycle_interval: Duration = Field(default="30s", validate_default=True)
+    # Replicas sharing a PostgreSQL state database hold models and the alert flushes under leases of
+    # this TTL (``monitor.leases``): a dead replica's work moves to the others within about this long.
+    lease_ttl: Duration = Field(default="30s", validate_default=True)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -228,3 +231,5 @@ class ServiceSettings(Strict):
         timedelta(milliseconds=100), "0 would read the outbox in a busy loop"))
     _lifecycle = field_validator("lifecycle_interval")(at_least(
         timedelta(seconds=1), "0 would poll lifecycle jobs in a busy loop"))
+    _lease = field_validator("lease_ttl")(at_least(
+        timedelta(seconds=1), "a shorter lease is renewed in a busy loop and lost on any pause"))

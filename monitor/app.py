@@ -16,6 +16,7 @@ from alerts import AlertService, AlertStore, Notifier, Outbox, build_channels, b
 from alerts.instance import instance_id
 from alerts.outboxview import outbox_health
 from config.basics.clock import Clock, utc_now
+from config.basics.fence import install_fencing
 from config.lifecycle import LifecycleSettings
 from config.service import LocalSparkSettings
 from config.settings import Settings
@@ -25,6 +26,7 @@ from monitor.bus import MessageBus
 from monitor.engines.base import Engine
 from monitor.handlers import Handlers
 from monitor.health import Health
+from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, bound_idle_transactions
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
 from monitor.poll_cycle import PollCycle
@@ -61,6 +63,7 @@ class App:
     bus: MessageBus
     cycle: PollCycle  # the poll_cycle log line
     watch: SelfWatch  # the watchdog and the self-alerts, on the daemon's tick
+    leases: LeaseKeeper  # what this replica holds (started by the daemon: ``monitor.leases``)
 
     def close(self) -> None:
         self.close_state()
@@ -194,12 +197,16 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
                                                                  str(settings.state.url)))
     workspace = build_workspace(settings, store, engine, clock)
     lifecycle = build_lifecycle(settings, store, workspace, clock)
+    leases = build_leases(settings, store, delivery.worker_id)
+    # A single leader judges the due alert groups; the others deliver (``docs/high-availability.md``).
+    delivery.dispatcher.gate = lambda: leases.gate(FLUSH)
     health = Health()
+    health.set_holdings(leases.holdings)
     cycle = PollCycle(assessments, clock)
     handlers = Handlers(settings, build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status,
                                                 replay),
                         assessments, delivery.service, lifecycle, health, clock,
-                        FeatureWeightsProvider(workspace.mlflow, clock))
+                        FeatureWeightsProvider(workspace.mlflow, clock), leases.model_gate)
     bus = MessageBus(
         commands={PollDue: handlers.poll, AdvanceLifecycle: handlers.advance_lifecycle},
         # The lifecycle first: deciding a retrain is quick, alert grouping may flush groups at once.
@@ -208,4 +215,13 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
                 LifecycleProgressed: [handlers.notify_lifecycle]},
     )
     return App(settings, clock, engine, store, assessments, delivery.service, delivery.outbox, delivery, lifecycle,
-               health, bus, cycle, build_self_watch(settings, store, delivery, health, clock))
+               health, bus, cycle, build_self_watch(settings, store, delivery, health, clock), leases)
+
+
+def build_leases(settings: Settings, store: StateStore, instance: str) -> LeaseKeeper:
+    """The replica's leases (models, alert flushes) under its instance id; every write of leased work
+    on the state database checks its fence (``config.basics.fence``)."""
+    install_fencing(store.engine)
+    bound_idle_transactions(store.engine, settings.service.lease_ttl)
+    return LeaseKeeper(LeaseStore(store.engine, settings.service.lease_ttl), instance,
+                       [m.name for m in settings.models])

@@ -47,11 +47,13 @@ from types import FrameType
 
 import structlog
 
+from config.basics.fence import FenceLost
 from monitor.app import App
 from monitor.bus import Command
 from monitor.children import children, end_children, leads_session
 from monitor.http import HttpServer
 from monitor.inbox import Inbox
+from monitor.leases import single_replica
 from monitor.messages import PollDue
 from monitor.scheduler import Ticker
 from monitor.self_watch import watchdog_route_warning
@@ -208,6 +210,15 @@ class Daemon:
 
     def run(self) -> int:
         settings = self.app.settings
+        # SQLite: one daemon per database file (a second one fails here); then join the replicas.
+        single = single_replica(str(settings.state.url), self.app.leases.holder)
+        self.app.leases.on_acquired = lambda model: self.submit(PollDue(model))  # taken over: poll it now
+        try:
+            self.app.leases.start()
+        except BaseException:
+            if single is not None:
+                single.release()
+            raise
         ingress = WebhookIngress(settings.service.webhooks, self.app.lifecycle.unfinished, self.submit)
         http = HttpServer(settings.service.http.host, settings.service.http.port, self.app.health, post=ingress)
         if self._serve_http:
@@ -231,6 +242,8 @@ class Daemon:
             wait_for_stop(self.stop, lambda: False)
         finally:
             self._shut_down(commands, delivery, ticker, http)
+            if single is not None:
+                single.release()
         return 0
 
     def _shut_down(self, commands: threading.Thread, delivery: threading.Thread, ticker: Ticker,
@@ -267,6 +280,7 @@ class Daemon:
                         note="undelivered notifications stay in the outbox for the next start")
         if self._serve_http:
             http.stop()
+        self.app.leases.stop()  # handed over now, not after the TTL
         self.app.close_state()
         closing.join(_remaining(end - reserve / 2))
         if closing.is_alive():
@@ -304,11 +318,22 @@ class Daemon:
             log.exception("self_check_failed")
 
     def _handle(self, command: Command) -> None:
+        if isinstance(command, PollDue):
+            with self.app.leases.model_gate(command.model) as held:  # its writes are fenced inside
+                if held:
+                    self._handle_held(command)
+            return
+        self._handle_held(command)
+
+    def _handle_held(self, command: Command) -> None:
         structlog.contextvars.bind_contextvars(command=type(command).__name__)
         started = time.monotonic()
         raised = None
         try:
             self.app.bus.handle(command)
+        except FenceLost as exc:
+            log.warning("lease_lost_during_work", command=repr(command), error=str(exc))
+            return
         except Exception as exc:
             raised = f"{type(exc).__name__}: {exc}"
             log.exception("command_failed", command=repr(command))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -10,6 +11,7 @@ import structlog
 
 from alerts import Alert, AlertService
 from config.basics.clock import Clock
+from config.basics.fence import always
 from config.basics.severity import at_least
 from config.models import ModelSettings
 from config.settings import Settings
@@ -36,6 +38,7 @@ from retrain import Lifecycle, StartReason, Step
 
 log = structlog.get_logger(__name__)
 SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks again after this
+ORPHANS = "(removed models)"  # the lease (``model:...``) under which runs of models no longer configured end
 
 
 class HealthReporter(Protocol):
@@ -48,7 +51,8 @@ class HealthReporter(Protocol):
 class Handlers:
     def __init__(self, settings: Settings, sources: Sequence[Source], assessments: AssessmentStore,
                  alerts: AlertService, lifecycle: Lifecycle, health: HealthReporter,
-                 clock: Clock, weights: FeatureWeightsProvider | None = None) -> None:
+                 clock: Clock, weights: FeatureWeightsProvider | None = None,
+                 model_gate: Callable[[str], AbstractContextManager[bool]] = lambda _model: always()) -> None:
         self.settings = settings
         self.sources = tuple(sources)
         self.assessments = assessments
@@ -58,6 +62,8 @@ class Handlers:
         self.clock = clock
         self.weights = weights
         self._schedule_next: dict[str, datetime] = {}  # model -> when its schedule is asked again
+        # Enter before acting for a model: False means another replica holds it (``monitor.leases``).
+        self.model_gate = model_gate
 
     def poll(self, message: PollDue) -> Iterator[Message]:
         """Read every stream of every source of the model; judge new and rewritten windows, oldest first.
@@ -173,20 +179,35 @@ class Handlers:
         return bool(runs) and runs[0].plan == (Step.EMERGENCY,) and runs[0].state.final
 
     def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:
-        now = self.clock()
+        """Ask each model's schedule and move its runs on, for the models this replica holds."""
+        unfinished = {run.model for run in self.lifecycle.unfinished()}
         for model in self.settings.models:
-            # Every answer is an audit row: a period's run is asked for once it started (or had), a
-            # blocked ask (in flight, cooldown, paused...) again after a pause, not on every tick.
-            if now < self._schedule_next.get(model.name, now):
-                continue
+            with self.model_gate(model.name) as held:
+                if held:
+                    yield from self._advance_model(model, model.name in unfinished)
+        configured = {m.name for m in self.settings.models}
+        orphans = sorted(unfinished - configured)  # models removed from the config: their runs end
+        if orphans:
+            with self.model_gate(ORPHANS) as held:
+                for event in self.lifecycle.advance(models=orphans) if held else ():
+                    yield LifecycleProgressed(event.run_id, event.model, str(event.kind), event.message)
+
+    def _advance_model(self, model: ModelSettings, unfinished: bool) -> Iterator[Message]:
+        now = self.clock()
+        # Every answer is an audit row: a period's run is asked for once it started (or had), a
+        # blocked ask (in flight, cooldown, paused...) again after a pause, not on every tick.
+        if now >= self._schedule_next.get(model.name, now):
             trigger = schedule_trigger(model, self.assessments, now)
             if trigger is not None and trigger.window_end is not None:
                 decision = self.lifecycle.consider(trigger)
                 answered = decision.reason in (StartReason.STARTED, StartReason.DUPLICATE)
                 self._schedule_next[model.name] = trigger.window_end if answered else now + SCHEDULE_RETRY
+                unfinished = unfinished or decision.started
                 if decision.started and decision.run_id is not None:
                     yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
-        for event in self.lifecycle.advance():
+        if not unfinished:
+            return
+        for event in self.lifecycle.advance(models=(model.name,)):
             log.info("lifecycle_progressed", run_id=event.run_id, model=event.model, kind=str(event.kind),
                      message=event.message)
             yield LifecycleProgressed(event.run_id, event.model, str(event.kind), event.message)
@@ -199,8 +220,9 @@ class Handlers:
             return
         model = self.settings.model(run.model)
         sent = []
-        for firing in lifecycle_notices.alert_sets(model, run, message.message, self.clock()):
-            sent += self.alerts.sync(lifecycle_notices.scope(model.name), firing)
+        with self.model_gate(model.name) as held:  # after the advance's gate: fenced again
+            for firing in lifecycle_notices.alert_sets(model, run, message.message, self.clock()) if held else ():
+                sent += self.alerts.sync(lifecycle_notices.scope(model.name), firing)
         if sent:
             yield AlertsEnqueued(model.name, tuple(
                 {"status": n.status, "receiver": n.receiver, "labels": dict(n.labels)} for n in sent))

@@ -4,7 +4,7 @@ the HTTP server's ``/healthz`` and ``/readyz``."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from config.basics.clock import Clock, utc_now
@@ -55,6 +55,11 @@ class Health:
         self._stopping = False
         self._models: dict[str, dict[str, Any]] = {}
         self._state_error: str | None = None
+        self._holdings: Callable[[], dict[str, Any]] | None = None
+
+    def set_holdings(self, holdings: Callable[[], dict[str, Any]]) -> None:
+        """What this replica holds (``monitor.leases``), shown under ``leases`` in the readiness details."""
+        self._holdings = holdings
 
     def set_started(self) -> None:
         with self._lock:
@@ -112,6 +117,8 @@ class Health:
         details: dict[str, Any] = {"status": status, "phase": phase, "models": models}
         if state_error is not None:
             details["state"] = {"ok": False, "error": state_error}
+        if self._holdings is not None:
+            details["leases"] = self._holdings()
         return ready, details
 
     def _phase(self) -> str:

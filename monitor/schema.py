@@ -183,4 +183,24 @@ def _v3(conn: sa.Connection) -> None:
     metadata_v3.create_all(conn, tables=[profile_references, profile_versions, profile_windows])
 
 
-MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3)
+# -- version 4 (monitor.leases) -----------------------------------------------------------------
+# Leases with fencing tokens: which replica holds which work (a model, the alert-group flushes) and
+# which replicas are alive (``replica:<instance id>``). ``token`` only ever grows, per name.
+metadata_v4 = sa.MetaData()
+
+leases = sa.Table(
+    "monitor_leases",
+    metadata_v4,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("holder", sa.String(256), nullable=True),  # the replica's instance id; None: released
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+
+def _v4(conn: sa.Connection) -> None:
+    metadata_v4.create_all(conn, tables=[leases])
+
+
+MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_v1, _v2, _v3, _v4)

@@ -11,7 +11,7 @@ changed production (aliases, an endpoint), it first goes through ``rollback``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,10 +98,12 @@ class Lifecycle(RunBook):
 
     # -- moving runs forward -------------------------------------------------------------------
 
-    def advance(self) -> list[LifecycleEvent]:
-        """Move every unfinished run as far as it can go now, without waiting."""
+    def advance(self, models: Collection[str] | None = None) -> list[LifecycleEvent]:
+        """Move every unfinished run (of ``models``, when given) as far as it can go now, without waiting."""
         events: list[LifecycleEvent] = []
         for run in self.unfinished():
+            if models is not None and run.model not in models:
+                continue
             events.extend(self._advance_run(run.run_id))
         return events
 

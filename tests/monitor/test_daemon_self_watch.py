@@ -1,15 +1,26 @@
 """``lakewarden run`` watches itself: a model whose polls keep failing raises LakewardenPollsFailing through
-the daemon's own pipeline to a loopback webhook, and every poll cycle logs one ``poll_cycle`` line."""
+the daemon's own pipeline to a loopback webhook, and every poll cycle logs one ``poll_cycle`` line. Its
+``/readyz`` says what it holds, and a second daemon on its SQLite file is refused."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.demo import data
-from tests.monitor.cli_support import MODEL, Dataset, daemon_process, wait_for, webhook_server, write_config
+from tests.monitor.cli_support import (
+    MODEL,
+    Dataset,
+    daemon_process,
+    subprocess_env,
+    wait_for,
+    webhook_server,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +39,17 @@ def test_failing_polls_alert_through_the_daemon_and_each_cycle_logs_one_line(tmp
                            for r in hook.requests() for a in r.payload["alerts"])
 
             wait_for(paged, 60, "a LakewardenPollsFailing notification")
+            leases = daemon.readiness()["leases"]  # alone on its state database: it holds everything
+            second = subprocess.run([sys.executable, "-m", "monitor", "run", "--config", str(config)],
+                                    env=subprocess_env(), cwd=config.parent, capture_output=True, text=True,
+                                    timeout=120, check=False)  # SQLite: one daemon per database file
             code, _ = daemon.signal_and_wait(signal.SIGTERM, 60)
             cycles = daemon.events("poll_cycle")
     assert code == 0
+    assert leases["models"] == [MODEL] and leases["alerts_flush"] is True and leases["live_replicas"] == 1
+    assert second.returncode == 1, second.stderr[-2000:]
+    assert f"the SQLite state database {tmp_path}" in second.stderr and "in use by another lakewarden daemon" in \
+        second.stderr and "PostgreSQL" in second.stderr, second.stderr[-2000:]
     (alert,) = [a for r in hook.requests() for a in r.payload["alerts"]
                 if a["labels"]["alertname"] == "LakewardenPollsFailing"]
     assert alert["labels"] == {"alertname": "LakewardenPollsFailing", "severity": "high", "model": MODEL}
