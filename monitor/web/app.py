@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -23,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from config.service import HttpSettings
 from monitor.health import HealthSource
-from monitor.web import openapi
+from monitor.web import exposition, openapi
 from monitor.web.api_v1 import LakewardenApi
 from monitor.web.api_v2 import AlertmanagerApi
 from monitor.web.auth import TokenCheck
@@ -65,8 +64,8 @@ def build_app(health: HealthSource, *, ingress: WebhookIngress | None = None, st
 
     async def scrape(request: Request) -> Response:
         auth.read(request)
-        data = await run_in_threadpool(generate_latest, metrics.registry)
-        return Response(data, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
+        data = await run_in_threadpool(exposition.render, metrics.registry)
+        return Response(data, headers={"Content-Type": exposition.CONTENT_TYPE, "Cache-Control": "no-store"})
 
     routes.append(Route("/metrics", scrape, methods=["GET"]))
     if state is not None:

@@ -18,6 +18,7 @@ To add a series: read it in :meth:`StateCollector.collect` (from the state) or a
 
 from __future__ import annotations
 
+import functools
 import platform
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
@@ -27,8 +28,9 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
-from config.basics.severity import SEVERITIES, severity_rank
+from config.basics.severity import SEVERITIES
 from monitor.health import HealthSource
 from monitor.web import reads
 from monitor.web.context import WebState
@@ -39,6 +41,7 @@ DELIVERY_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 360
 CYCLE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
+@functools.cache
 def version() -> str:
     try:
         return metadata.version("lakewarden")
@@ -118,34 +121,51 @@ def _skipped(source: Callable[[], Mapping[str, int]]) -> Iterator[Metric]:
     yield skipped
 
 
+def _gauge(name: str, doc: str) -> Metric:
+    return Metric(name, doc, "gauge")
+
+
 def _models(summaries: list[reads.ModelSummary], judged: Mapping[str, int], now: Any) -> Iterator[Metric]:
-    windows = CounterMetricFamily("lakewarden_windows_judged", "Windows judged and stored, by model.",
-                                  labels=["model"])
-    age = GaugeMetricFamily("lakewarden_newest_window_age_seconds", "Age of the end of the newest window judged, "
-                            "by model and source.", labels=["model", "source"])
-    risk = GaugeMetricFamily("lakewarden_model_risk", "Risk 0-100 of the model's newest windows (the highest "
-                             "stream).", labels=["model"])
-    severity = GaugeMetricFamily("lakewarden_model_severity", "Severity of the model's newest windows: "
-                                 + ", ".join(f"{i} {name}" for i, name in enumerate(SEVERITIES)) + ".",
-                                 labels=["model"])
-    alerting = GaugeMetricFamily("lakewarden_model_alert_severity", "Severity the model alerts at (persistence "
-                                 "applied), same scale.", labels=["model"])
-    findings = GaugeMetricFamily("lakewarden_findings", "Findings in the model's newest windows, by severity.",
-                                 labels=["model", "severity"])
+    """Per model: thousands of samples, so they are appended as ``Sample`` tuples (``add_metric`` builds
+    and checks a dict per sample, which costs more than the rest of the scrape)."""
+    windows = Metric("lakewarden_windows_judged", "Windows judged and stored, by model.", "counter")
+    age = _gauge("lakewarden_newest_window_age_seconds", "Age of the end of the newest window judged, by model "
+                 "and source.")
+    risk = _gauge("lakewarden_model_risk", "Risk 0-100 of the model's newest windows (the highest stream).")
+    severity = _gauge("lakewarden_model_severity", "Severity of the model's newest windows: "
+                      + ", ".join(f"{i} {name}" for i, name in enumerate(SEVERITIES)) + ".")
+    alerting = _gauge("lakewarden_model_alert_severity", "Severity the model alerts at (persistence applied), "
+                      "same scale.")
+    findings = _gauge("lakewarden_findings", "Findings in the model's newest windows, by severity (a severity "
+                      "without findings has no series).")
+    rank = {name: float(i) for i, name in enumerate(SEVERITIES)}
     for model in summaries:
-        windows.add_metric([model.name], judged.get(model.name, 0))
+        name = model.name
+        labels = {"model": name}
+        windows.samples.append(Sample("lakewarden_windows_judged_total", labels, float(judged.get(name, 0))))
+        if not model.streams:
+            continue
         newest: dict[str, Any] = {}
+        top_risk, worst_rank, worst_alert = 0.0, 0.0, 0.0
+        tiers: dict[str, int] = {}
         for stream in model.streams:
-            if stream.source not in newest or stream.window_end > newest[stream.source]:
-                newest[stream.source] = stream.window_end
+            source = stream.source
+            if source not in newest or stream.window_end > newest[source]:
+                newest[source] = stream.window_end
+            top_risk = max(top_risk, stream.risk)
+            worst_rank = max(worst_rank, rank.get(stream.severity, 0.0))
+            worst_alert = max(worst_alert, rank.get(stream.alert_severity, 0.0))
+            for finding in stream.findings:
+                tier = finding.get("tier", "low")
+                tiers[tier] = tiers.get(tier, 0) + 1
         for source, end in sorted(newest.items()):
-            age.add_metric([model.name, source], max(0.0, (now - end).total_seconds()))
-        if model.risk is not None:
-            risk.add_metric([model.name], model.risk)
-            severity.add_metric([model.name], severity_rank(model.severity))
-            alerting.add_metric([model.name], severity_rank(model.alert_severity))
-        for tier, count in model.findings_by_severity().items():
-            findings.add_metric([model.name, tier], count)
+            age.samples.append(Sample(age.name, {"model": name, "source": source},
+                                      max(0.0, (now - end).total_seconds())))
+        risk.samples.append(Sample(risk.name, labels, top_risk))
+        severity.samples.append(Sample(severity.name, labels, worst_rank))
+        alerting.samples.append(Sample(alerting.name, labels, worst_alert))
+        for tier, count in sorted(tiers.items()):
+            findings.samples.append(Sample(findings.name, {"model": name, "severity": tier}, float(count)))
     yield from (windows, age, risk, severity, alerting, findings)
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alerts.schema import alerts_decisions as d
 from alerts.schema import alerts_outbox as o
 from alerts.schema import alerts_state as s
-from config.basics.severity import ALERT_SEVERITIES, Severity, as_severity, severity_rank, worst
+from config.basics.severity import ALERT_SEVERITIES, Severity, severity_rank, worst
 from monitor import schema
 from retrain.schema import retrain_runs as r
 
@@ -89,8 +89,9 @@ def latest_streams(conn: sa.Connection) -> list[StreamLatest]:
         if key in seen:
             continue  # two rows ending at the same instant: the newest id wins
         seen.add(key)
+        # severities as stored: written by the judge from the same tiers, not checked again per row
         out.append(StreamLatest(row.model, row.stream, row.window_start, row.window_end, float(row.risk),
-                                as_severity(row.severity), as_severity(row.alert_severity), tuple(row.findings or ())))
+                                row.severity, row.alert_severity, tuple(row.findings or ())))
     return out
 
 
