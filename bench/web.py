@@ -6,7 +6,8 @@ models x 30 days of hourly windows, and one model's page with those 30 days (720
 Each state is seeded into a fresh SQLite file (``bench/web_world.py``), served by the real app on
 uvicorn on 127.0.0.1, and asked ``--repeat`` times over HTTP after one warm-up request; it prints the
 median and the slowest answer, and the CPU time per request (server and client are one process, so
-this is what a quiet machine would take, whatever the load). Targets (issue 13): /metrics < 50 ms, overview < 300 ms, model page < 500 ms.
+this is what a quiet machine would take, whatever the load).
+Targets (issue 13): /metrics < 50 ms, overview < 300 ms, model page < 500 ms.
 """
 
 from __future__ import annotations
