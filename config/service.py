@@ -173,8 +173,38 @@ class StateSettings(Strict):
 
 
 class HttpSettings(Strict):
+    """The HTTP surface (``monitor.web``): probes, the webhook, ``/metrics``, the APIs, the status page.
+
+    ``api_token`` (or ``api_token_file``): the bearer token that the API's writes need (silences,
+    lifecycle start and cancel); without one, writes are refused (403). ``protect_reads``: reads of the
+    APIs, ``/metrics`` and the status page need it too (the probes and the webhook never do). Limits:
+    ``max_body`` bytes per request body, ``max_json_depth`` nesting levels of a JSON body (deeper is a
+    400), ``header_timeout`` for a client to send its request line and headers (and each part of a
+    body), ``max_connections`` open at once (more get a 503).
+    """
+
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    protect_reads: bool = False
+    max_body: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_json_depth: int = Field(default=32, ge=2, le=512)
+    header_timeout: Duration = Field(default="10s", validate_default=True)
+    max_connections: int = Field(default=256, ge=4, le=65536)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, values: Any) -> Any:
+        return resolve_secret_files(values, ("api_token",))
+
+    @model_validator(mode="after")
+    def _token(self) -> HttpSettings:
+        if self.api_token is not None and len(self.api_token.get_secret_value()) < _MIN_WEBHOOK_SECRET:
+            raise ValueError(f"api_token is shorter than {_MIN_WEBHOOK_SECRET} characters: use a random secret, "
+                             "e.g. `openssl rand -hex 32`")
+        if self.protect_reads and self.api_token is None:
+            raise ValueError("protect_reads needs api_token (or api_token_file): the token reads would need")
+        return self
 
 
 class WebhookSettings(Strict):

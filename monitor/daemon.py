@@ -51,12 +51,12 @@ from config.basics.fence import FenceLost
 from monitor.app import App
 from monitor.bus import Command
 from monitor.children import children, end_children, leads_session
-from monitor.http import HttpServer
 from monitor.inbox import Inbox
 from monitor.leases import single_replica
 from monitor.messages import PollDue
 from monitor.scheduler import Ticker
 from monitor.self_watch import watchdog_route_warning
+from monitor.web import WebServer, daemon_server
 from monitor.webhooks import WebhookIngress
 
 log = structlog.get_logger(__name__)
@@ -220,7 +220,7 @@ class Daemon:
                 single.release()
             raise
         ingress = WebhookIngress(settings.service.webhooks, self.app.lifecycle.unfinished, self.submit)
-        http = HttpServer(settings.service.http.host, settings.service.http.port, self.app.health, post=ingress)
+        http = daemon_server(self.app, ingress, self.skipped_polls)
         if self._serve_http:
             http.start()
         ticker = Ticker(settings, self.submit)
@@ -247,7 +247,7 @@ class Daemon:
         return 0
 
     def _shut_down(self, commands: threading.Thread, delivery: threading.Thread, ticker: Ticker,
-                   http: HttpServer) -> None:
+                   http: WebServer) -> None:
         started = time.monotonic()
         deadline = self.app.settings.service.shutdown_deadline.total_seconds()
         end = started + deadline

@@ -14,6 +14,7 @@ that failed), ``duration_s`` (seconds spent handling the polls).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class PollCycle:
         self._clock = clock
         self._open = _Open()
         self._errors: dict[str, list[str]] = {}  # the poll in progress: its sources' errors, by model
+        self.observers: list[Callable[[dict[str, Any]], None]] = []  # told each closed cycle's fields (/metrics)
 
     @property
     def is_open(self) -> bool:
@@ -84,4 +86,6 @@ class PollCycle:
             "models": cycle.models, "windows": cycle.windows, "newest_window_age_s": ages,
             "findings": cycle.findings, "failures": cycle.failures, "duration_s": round(cycle.seconds, 3)}
         log.info("poll_cycle", **fields)
+        for observer in self.observers:
+            observer(fields)
         return fields

@@ -22,6 +22,7 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from email.message import Message
 from http import HTTPStatus
 from io import BufferedIOBase
@@ -31,11 +32,10 @@ import structlog
 
 from config.service import WebhookSettings
 from monitor.bus import Command
-from monitor.http import Reply
 from monitor.messages import AdvanceLifecycle
 from retrain.runs import RunRecord
 
-__all__ = ["JOBS_PATH", "MAX_BODY", "WebhookIngress", "job_run_ids"]
+__all__ = ["JOBS_PATH", "MAX_BODY", "Reply", "WebhookIngress", "job_run_ids"]
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +50,15 @@ _KNOWN_SCHEMES = frozenset({
     "basic", "bearer", "digest", "dpop", "gnap", "hoba", "mutual", "negotiate", "ntlm", "oauth", "privatetoken",
     "scram-sha-1", "scram-sha-256", "vapid", "aws4-hmac-sha256", "token", "apikey", "api-key", "key",
 })
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The ingress's answer: a status, a JSON body and extra headers (a header may repeat)."""
+
+    status: HTTPStatus
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = field(default=())
 
 
 def job_run_ids(runs: Iterable[RunRecord]) -> dict[str, str]:
@@ -75,7 +84,7 @@ def _run_id(value: object) -> str | None:
 
 
 class WebhookIngress:
-    """The POST handler the HTTP server dispatches to (``serves`` and ``post``); thread-safe.
+    """The POST handler the HTTP app dispatches to (``monitor.web.ingress``); thread-safe.
 
     ``unfinished`` lists the lifecycle runs in flight (``RunBook.unfinished``); ``submit`` puts a
     command on the daemon's inbox (``Daemon.submit``).

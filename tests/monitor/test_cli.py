@@ -17,7 +17,7 @@ import pytest
 from monitor.cli import exitcodes, main
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.health import Health
-from monitor.http import HttpServer
+from monitor.web import WebServer, build_app
 from tests.monitor.cli_support import (
     MODEL,
     Dataset,
@@ -211,7 +211,7 @@ def test_check_without_java_says_so_in_one_message_and_exits_1(tmp_path: Path, c
 def test_health_of_a_running_server_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     health = Health()
     health.set_started()
-    server = HttpServer("127.0.0.1", 0, health)
+    server = WebServer("127.0.0.1", 0, build_app(health))
     server.start()
     try:
         code = main(["health", "--url", f"http://127.0.0.1:{server.port}/healthz"])

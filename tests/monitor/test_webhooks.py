@@ -1,4 +1,4 @@
-"""monitor.webhooks: the Databricks job-notification ingress over a real HttpServer on 127.0.0.1.
+"""monitor.webhooks: the Databricks job-notification ingress over the real web app on 127.0.0.1.
 
 The runs it knows come from a real RunBook on a SQLite state database; the ``submit`` callable is a
 queue, as ``Daemon.submit`` is.
@@ -26,9 +26,9 @@ from config.lifecycle import LifecycleSettings
 from config.service import ServiceSettings, WebhookSettings
 from monitor.bus import Command
 from monitor.health import Health
-from monitor.http import HttpServer
 from monitor.messages import AdvanceLifecycle
 from monitor.state import open_store
+from monitor.web import WebServer, build_app
 from monitor.webhooks import JOBS_PATH, MAX_BODY, WebhookIngress
 from retrain import RunBook, RunState, Step, Trigger
 from retrain import runs as run_store
@@ -103,12 +103,12 @@ class Served:
 
 @pytest.fixture
 def serve(book: RunBook) -> Iterator[Callable[..., Served]]:
-    servers: list[HttpServer] = []
+    servers: list[WebServer] = []
 
     def _serve(**settings: Any) -> Served:
         commands: queue.Queue[Command] = queue.Queue()
         ingress = WebhookIngress(WebhookSettings.model_validate(settings), book.unfinished, commands.put)
-        server = HttpServer("127.0.0.1", 0, Health(), post=ingress)
+        server = WebServer("127.0.0.1", 0, build_app(Health(), ingress=ingress))
         server.start()
         servers.append(server)
         return Served(server.port, commands)

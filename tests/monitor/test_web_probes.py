@@ -1,4 +1,4 @@
-"""monitor.http: the probes over a real server on 127.0.0.1, and the Health state behind them."""
+"""monitor.web: the probes over a real server on 127.0.0.1, and the Health state behind them."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import structlog
 
 from config.basics.clock import SimulatedClock
 from monitor.health import Health
-from monitor.http import HttpServer
 from monitor.logs import MASK, register_secret
+from monitor.web import WebServer, build_app
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -49,19 +49,19 @@ def _get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, method=method)  # noqa: S310 (http://127.0.0.1 only)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (as above)
-            return response.status, dict(response.headers), response.read()
+            return response.status, {k.title(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as exc:
         with exc:
-            return exc.code, dict(exc.headers), exc.read()
+            return exc.code, {k.title(): v for k, v in exc.headers.items()}, exc.read()
 
 
 @pytest.fixture
 def serve() -> Iterator[Any]:
-    """Start an HttpServer on a free port for a given source; stopped after the test."""
-    started: list[HttpServer] = []
+    """Start a WebServer on a free port for a given source; stopped after the test."""
+    started: list[WebServer] = []
 
     def _start(source: Any) -> str:
-        server = HttpServer("127.0.0.1", 0, source)
+        server = WebServer("127.0.0.1", 0, build_app(source))
         server.start()
         started.append(server)
         return f"http://127.0.0.1:{server.port}"
@@ -193,7 +193,7 @@ def test_requests_are_logged_through_structlog_at_debug(
 
 @pytest.mark.integration
 def test_port_zero_reports_the_bound_port_and_stop_closes_it() -> None:
-    server = HttpServer("127.0.0.1", 0, _Fixed())
+    server = WebServer("127.0.0.1", 0, build_app(_Fixed()))
     assert server.port == 0
     server.start()
     port = server.port
@@ -212,12 +212,12 @@ def test_a_port_in_use_is_an_error_that_names_the_address(serve: Any) -> None:
     taken = int(serve(_Fixed()).rsplit(":", 1)[1])
 
     with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{taken}"):
-        HttpServer("127.0.0.1", taken, _Fixed()).start()
+        WebServer("127.0.0.1", taken, build_app(_Fixed())).start()
 
 
 @pytest.mark.integration
 def test_starting_twice_is_an_error(serve: Any) -> None:
-    server = HttpServer("127.0.0.1", 0, _Fixed())
+    server = WebServer("127.0.0.1", 0, build_app(_Fixed()))
     server.start()
     try:
         with pytest.raises(RuntimeError, match="already started"):
