@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from emu_clock import EmuClock
 from emu_http import Router, make_server
+from emu_identity import Identity
 from emu_jobs import Jobs
 from emu_mlflow import MlflowPaths
 from emu_monitors import Monitors
@@ -52,9 +53,10 @@ class Emulator:
         self.serving = Serving(self.clock, self.registry)
         self.mlflow = MlflowPaths(self.registry)
         self.oauth = OAuth(self.clock, lambda: self.url)
+        self.identity = Identity(self.oauth.owners.get)
         self.faults.now = self.clock.now
         for piece in (self.tables, self.sql, self.monitors, self.jobs, self.registry, self.mlflow, self.serving,
-                      self.oauth):
+                      self.oauth, self.identity):
             piece.register(self.faults)
         self._server = None
         self._threads: list[threading.Thread] = []
