@@ -38,6 +38,10 @@ class SqlWarehouseSettings(Strict):
     warehouse_id: str = Field(pattern=r"^[A-Za-z0-9]+$")
     wait_timeout: Duration = Field(default="10s", validate_default=True)
     query_timeout: Duration = Field(default="3m", validate_default=True)
+    # How results come back: ``auto`` asks for INLINE JSON (no second network hop, no access to cloud
+    # storage needed) and, when the warehouse aborts a result over the 25 MiB INLINE limit, runs the
+    # read again as EXTERNAL_LINKS + ARROW_STREAM; ``external_links`` always; ``inline`` never.
+    results: Literal["auto", "inline", "external_links"] = "auto"
 
     @field_validator("wait_timeout")
     @classmethod

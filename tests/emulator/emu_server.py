@@ -46,7 +46,7 @@ class Emulator:
         self.clock = EmuClock()
         self.faults = Router(tokens or {TOKEN})
         self.tables = Tables(Path(lakehouse_root), spark)
-        self.sql = Statements(self.tables, spark, [Warehouse(w) for w in warehouse_ids])
+        self.sql = Statements(self.tables, spark, [Warehouse(w) for w in warehouse_ids], self.clock, lambda: self.url)
         self.monitors = Monitors(self.tables, self.clock)
         self.jobs = Jobs(self.clock)
         self.registry = Registry(self.clock)
