@@ -30,8 +30,9 @@ class SqlWarehouseSettings(Strict):
 
     ``wait_timeout`` is how long one request waits on the server before lakewarden polls (0s, or 5s to
     50s; default 10s, at most half of ``service.shutdown_deadline`` and at least 10s below
-    ``workspace.http_timeout``: see ``config.warehouse_timing``); ``query_timeout`` bounds a whole statement, polling included: past it the statement is
-    cancelled and the poll fails with a message, so a stopped warehouse never hangs a cycle.
+    ``workspace.http_timeout``: see ``config.warehouse_timing``); ``query_timeout`` bounds a whole
+    statement, polling included: past it the statement is cancelled and the poll fails with a
+    message, so a stopped warehouse never hangs a cycle.
     """
 
     kind: Literal["sql_warehouse"]

@@ -1,11 +1,12 @@
 """Serving endpoints for rollout and rollback: read, update with a snapshot, wait for NOT_UPDATING.
 
 Every field of the served entities is kept (``served_config``): an update changes versions and
-traffic only, on ``served_entities`` and legacy ``served_models`` endpoints alike. Databricks has no rollback call: :meth:`ServingEndpoints.update` snapshots the current config before
-it changes anything, and :meth:`rollback` re-issues that snapshot. Only one update may be in flight,
-so an update first checks ``config_update`` and refuses with :class:`EndpointBusy`; routes are
-checked locally (integers summing to 100, naming served entities of the same update) before the
-workspace sees them. Waiting polls with an injected clock and sleep.
+traffic only, on ``served_entities`` and legacy ``served_models`` endpoints alike. Databricks has no
+rollback call: :meth:`ServingEndpoints.update` snapshots the current config before it changes
+anything, and :meth:`rollback` re-issues that snapshot. Only one update may be in flight, so an
+update first checks ``config_update`` and refuses with :class:`EndpointBusy`; routes are checked
+locally (integers summing to 100, naming served entities of the same update) before the workspace
+sees them. Waiting polls with an injected clock and sleep.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import structlog

@@ -90,6 +90,6 @@ def _entity(model: str, version: str, like: Sequence[ServedEntity]) -> ServedEnt
     """The new version, served like the endpoint's entity of the same model (else its first entity):
     the same workload size and type, environment variables, provisioned throughput and the rest."""
     same = [e for e in like if e.entity_name == model]
-    template = (same or list(like) or [None])[0]
     name = entity_name_for(model, version)
-    return template.like(name, model, version) if template else ServedEntity(name, model, version)
+    templates = same or list(like)
+    return templates[0].like(name, model, version) if templates else ServedEntity(name, model, version)

@@ -58,7 +58,7 @@ def test_the_token_of_a_deleted_run_is_refused_and_no_second_run_starts(workspac
         workspace.jobs.delete_run(int(first))
     emulator.clock.advance(120)
     workspace.jobs.delete_run(int(first))  # someone tidies the job's history
-    with pytest.raises(RunDeleted, match="was deleted in the workspace.*start a new one"):
+    with pytest.raises(RunDeleted, match=r"was deleted in the workspace.*start a new one"):
         backend.start("run-1", "42", PARAMS)
     assert emulator.jobs.runs == {}  # nothing started under a new token behind the user's back
     assert backend.status(first).state is JobState.FAILED  # the deleted run reads as gone

@@ -63,7 +63,7 @@ def test_an_expired_or_refused_link_is_asked_for_again(emulator) -> None:  # typ
 
 def test_auto_reads_a_result_over_the_inline_limit_through_external_links(emulator) -> None:  # type: ignore[no-untyped-def]
     emulator.sql.inline_limit = 1000  # bytes: the 200-row result is over it
-    with pytest.raises(EngineError, match="Inline byte limit exceeded.*set engine.results to auto"):
+    with pytest.raises(EngineError, match=r"Inline byte limit exceeded.*set engine\.results to auto"):
         _engine(emulator, results="inline").query(WIDE)
     table = _engine(emulator).query(WIDE)  # auto
     assert table.column("label").to_pylist()[-1] == "row-199"

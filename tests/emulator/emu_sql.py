@@ -5,8 +5,8 @@ warehouse's "Inline byte limit exceeded" error past ``inline_limit`` bytes of th
 (Arrow) size; EXTERNAL_LINKS + ARROW_STREAM, each chunk an Arrow IPC stream behind a presigned-style
 link (``emu_links``), ``chunk_rows`` rows a chunk. ``answer_delay`` holds every submit's answer that
 much longer after its wait (a server slower than the client's timeout: the statement runs on). The
-query history (``emu_history``) lists every statement with its text. Statements run on worker threads, so ``wait_timeout: 0s`` answers PENDING and the client
-polls; results come in chunks of ``chunk_rows`` rows; cancel works while a statement runs; a failure
+query history (``emu_history``) lists every statement with its text. Statements run on worker
+threads, so ``wait_timeout: 0s`` answers PENDING and the client polls; cancel works while a statement runs; a failure
 ends FAILED with ``status.error``. Warehouses can be scripted: missing, slow to start, slow to run.
 """
 
@@ -96,7 +96,8 @@ class Statements:
                            f"SQL warehouse {body.get('warehouse_id')!r} does not exist.")
         shape = (body.get("disposition", "INLINE"), body.get("format", "JSON_ARRAY"))
         if shape not in (("INLINE", "JSON_ARRAY"), ("EXTERNAL_LINKS", "ARROW_STREAM")):
-            raise bad_request(f"this emulator serves INLINE + JSON_ARRAY and EXTERNAL_LINKS + ARROW_STREAM, not {shape}")
+            raise bad_request("this emulator serves INLINE + JSON_ARRAY and EXTERNAL_LINKS + ARROW_STREAM, "
+                              f"not {shape}")
         wait = _wait_seconds(str(body.get("wait_timeout", "10s")))
         args = bind(body.get("parameters") or [])
         statement = Statement(f"01ef{uuid.uuid4().hex[:28]}", warehouse.warehouse_id, str(body.get("statement", "")),
