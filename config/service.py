@@ -164,11 +164,13 @@ class WorkspaceSettings(Strict):
                                  "(e.g. https://adb-123.azuredatabricks.net)")
             if self.host and not self.host.startswith(("https://", "http://")):
                 raise ValueError(f"host must be a URL such as https://adb-123.azuredatabricks.net, not {self.host!r}")
-            methods = [name for name, given in (("token", self.token), ("client_id/client_secret", self.client_secret),
-                                                ("azure_client_secret", self.azure_client_secret)) if given]
+            oauth = self.client_id is not None or self.client_secret is not None
+            methods = [name for name, given in (("token", self.token is not None), ("client_id/client_secret", oauth),
+                                                ("azure_client_secret", self.azure_client_secret is not None)) if given]
             if len(methods) > 1 and self.auth_type is None:
-                raise ValueError(f"give one way to authenticate, not {' and '.join(methods)} (or pin one with "
-                                 "auth_type)")
+                how = "not both" if len(methods) == 2 else "only one"
+                raise ValueError(f"give {' or '.join(methods)}, {how}: two auth methods is an error (or pin one "
+                                 "with auth_type)")
             if self.client_secret is not None and self.client_id is None:
                 raise ValueError("client_secret needs client_id (the service principal's application id)")
             if self.azure_client_secret is not None and not (self.azure_client_id and self.azure_tenant_id):

@@ -57,7 +57,7 @@ def test_a_complete_warehouse_config_reads_with_its_defaults() -> None:
      + WORKSPACE.replace("}", ", http_timeout: 1m}") + "service: {shutdown_deadline: 20s}\n",
      "engine.wait_timeout (20s) must be at most half of service.shutdown_deadline (20s)"),
     ("workspace: {kind: databricks, host: 'https://h.net', token: dapi-secret, client_id: a, client_secret: b}\n",
-     "give one way to authenticate, not token and client_id/client_secret"),
+     "give token or client_id/client_secret, not both"),
     ("workspace: {kind: databricks, host: 'https://h.net', azure_client_secret: dapi-secret}\n",
      "azure_client_secret needs azure_client_id and azure_tenant_id"),
     ("workspace: {kind: databricks}\n", "host (or a profile that names one) is required"),
