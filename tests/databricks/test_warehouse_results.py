@@ -11,15 +11,19 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pyarrow as pa
 import pytest
 import structlog
 
+from config.models import ModelSettings
 from config.service import WorkspaceSettings
 from monitor.engines.base import EngineError
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.engines.sql_warehouse import SqlWarehouseEngine
+from monitor.sources import LakehouseMetricsSource
 from retrain.databricks.client import workspace_client
 from tests.databricks.dbx_support import TOKEN, WAREHOUSE_ID, assert_same_tables
+from tests.databricks.dbx_tables import DRIFT, PROFILE, START, drift_rows, profile_rows, put
 from tests.databricks.test_sql_warehouse_engine import TYPES_SQL
 
 pytestmark = pytest.mark.integration
@@ -93,3 +97,25 @@ def test_a_write_is_submitted_without_a_wait_and_polled_past_the_client_timeout(
     assert submit.body["wait_timeout"] == "0s" and submit.body["on_wait_timeout"] == "CONTINUE"
     assert submit.body["statement"].rstrip().endswith("*/")  # tagged, so a lost answer can be found
     assert len(emulator.sql.statements) == 1
+
+
+@pytest.mark.parametrize("results", ["inline", "external_links"])
+def test_integer_statistics_are_read_by_value_in_batches(emulator, spark_engine: LocalSparkEngine,  # type: ignore[no-untyped-def]
+                                                         results: str) -> None:
+    """``count_delta`` as bigint and ``avg_delta`` as float (the warehouse's types), windows read one by one."""
+    rows = [{**r, "count_delta": -7 * n, "avg_delta": 0.5 * n} for n, r in enumerate(drift_rows(), start=1)]
+    schema = DRIFT.set(DRIFT.get_field_index("count_delta"), pa.field("count_delta", pa.int64()))
+    schema = schema.set(schema.get_field_index("avg_delta"), pa.field("avg_delta", pa.float32()))
+    table = f"main.dbx_types_{results}.inference"
+    put(spark_engine.root, f"{table}_drift_metrics", pa.Table.from_pylist(rows, schema=schema))
+    put(spark_engine.root, f"{table}_profile_metrics", pa.Table.from_pylist(profile_rows(), schema=PROFILE))
+    settings = ModelSettings.model_validate({"name": "churn", "sources": {"lakehouse": {
+        "table": table, "lookback": "3650d"}}})
+    source = LakehouseMetricsSource(_engine(emulator, results=results), lambda: START + timedelta(days=1),
+                                    windows_per_read=1)
+    (stream,) = source.streams(settings)
+    windows = source.read(settings, stream)
+    assert len(windows) == 3
+    read = [d.statistics["count_delta"] for w in windows for d in w.drift]
+    assert len(read) >= 9 and all(isinstance(v, float) and v.is_integer() and v < 0 for v in read)
+    assert set(read) <= {float(r["count_delta"]) for r in rows}
