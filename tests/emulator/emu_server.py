@@ -11,7 +11,9 @@ the given SparkSession), ``monitors`` (legacy and data-quality monitor APIs), ``
 ``registry`` (UC models, versions, aliases and MLflow runs, seeded with ``registry.add_version`` and
 ``registry.add_run``; served to databricks-sdk and, by ``mlflow``, to MLflow's ``databricks-uc``
 registry and ``databricks`` tracking clients), ``oauth`` (OAuth M2M: OIDC discovery and client
-credentials tokens for ``oauth.clients``) and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
+credentials tokens for ``oauth.clients``), ``identity`` (SCIM Me: the user or service principal behind a
+token), ``sql.links`` (presigned-style EXTERNAL_LINKS chunk downloads), ``sql.history`` (query history)
+and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
 """
 
 from __future__ import annotations
