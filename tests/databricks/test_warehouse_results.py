@@ -39,13 +39,13 @@ def _engine(emulator, http_timeout: str = "30s", **kwargs) -> SqlWarehouseEngine
 
 
 def test_external_links_chunks_come_in_order_with_every_type(emulator, spark_engine: LocalSparkEngine) -> None:  # type: ignore[no-untyped-def]
-    emulator.sql.chunk_rows = 9
+    emulator.sql.chunk_rows = 17
     wh = _engine(emulator, results="external_links")
     with structlog.testing.capture_logs() as logs:
         table = wh.query(WIDE)
     assert table.column("id").to_pylist() == list(range(200))
-    assert emulator.sql.links.downloads == list(range(23))  # 200 rows in chunks of 9, each once, in order
-    assert len(emulator.router.requests("GET", r"/result/chunks/\d+$")) == 22  # links after the first one
+    assert emulator.sql.links.downloads == list(range(12))  # 200 rows in chunks of 17, each once, in order
+    assert len(emulator.router.requests("GET", r"/result/chunks/\d+$")) == 11  # links after the first one
     assert not any("emu-storage" in repr(line) for line in logs)  # a link is a credential: never logged
     assert_same_tables(wh.query(TYPES_SQL), spark_engine.query(TYPES_SQL))  # Arrow typed as INLINE types
 
@@ -99,23 +99,26 @@ def test_a_write_is_submitted_without_a_wait_and_polled_past_the_client_timeout(
     assert len(emulator.sql.statements) == 1
 
 
-@pytest.mark.parametrize("results", ["inline", "external_links"])
-def test_integer_statistics_are_read_by_value_in_batches(emulator, spark_engine: LocalSparkEngine,  # type: ignore[no-untyped-def]
-                                                         results: str) -> None:
-    """``count_delta`` as bigint and ``avg_delta`` as float (the warehouse's types), windows read one by one."""
+def test_integer_statistics_are_read_by_value_in_batches(emulator, spark_engine: LocalSparkEngine) -> None:  # type: ignore[no-untyped-def]
+    """``count_delta`` as bigint and ``avg_delta`` as float, through EXTERNAL_LINKS (Arrow types, not text),
+    three windows read two per statement: the same windows and baseline as one statement gives."""
     rows = [{**r, "count_delta": -7 * n, "avg_delta": 0.5 * n} for n, r in enumerate(drift_rows(), start=1)]
     schema = DRIFT.set(DRIFT.get_field_index("count_delta"), pa.field("count_delta", pa.int64()))
     schema = schema.set(schema.get_field_index("avg_delta"), pa.field("avg_delta", pa.float32()))
-    table = f"main.dbx_types_{results}.inference"
+    table = "main.dbx_types.inference"
     put(spark_engine.root, f"{table}_drift_metrics", pa.Table.from_pylist(rows, schema=schema))
     put(spark_engine.root, f"{table}_profile_metrics", pa.Table.from_pylist(profile_rows(), schema=PROFILE))
     settings = ModelSettings.model_validate({"name": "churn", "sources": {"lakehouse": {
         "table": table, "lookback": "3650d"}}})
-    source = LakehouseMetricsSource(_engine(emulator, results=results), lambda: START + timedelta(days=1),
-                                    windows_per_read=1)
+    source = LakehouseMetricsSource(_engine(emulator, results="external_links"), lambda: START + timedelta(days=1),
+                                    windows_per_read=2)
     (stream,) = source.streams(settings)
     windows = source.read(settings, stream)
     assert len(windows) == 3
+    statements = [r.body["statement"] for r in emulator.router.requests("POST", "/sql/statements$")]
+    assert sum("`window`.`start` >= :first" in s for s in statements) == 4  # 2 batches x (drift, profile)
+    assert sum("BASELINE" in s and "log_type = 'BASELINE'" in s for s in statements) == 1  # baseline once
+    assert windows[0].baseline and all(repr(w.baseline) == repr(windows[0].baseline) for w in windows)
     read = [d.statistics["count_delta"] for w in windows for d in w.drift]
     assert len(read) >= 9 and all(isinstance(v, float) and v.is_integer() and v < 0 for v in read)
     assert set(read) <= {float(r["count_delta"]) for r in rows}

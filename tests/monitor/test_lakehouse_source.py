@@ -63,13 +63,6 @@ def test_reads_every_window_in_order_with_drift_profile_and_baseline(spark_engin
     assert drifted["prediction"] > 0.2 > calm["prediction"]  # type: ignore[operator]
 
 
-def test_windows_read_in_small_batches_are_the_same_windows(spark_engine: LocalSparkEngine, tables: str) -> None:
-    """A long lookback is read a few windows per statement; the windows (and the baseline) are unchanged."""
-    whole = read(spark_engine, model(tables))
-    batched = LakehouseMetricsSource(spark_engine, lambda: NOW, windows_per_read=1).read(model(tables), HOURLY)
-    assert batched == whole and len(batched) == 4 and batched[3].baseline == whole[0].baseline
-
-
 def test_known_versions_return_only_new_or_changed_windows(spark_engine: LocalSparkEngine, tables: str) -> None:
     everything = read(spark_engine, model(tables))
     known = {(w.window_start, w.window_end): w.version for w in everything[:2]}
