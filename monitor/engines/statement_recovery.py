@@ -50,7 +50,9 @@ def is_lost_answer(exc: BaseException) -> bool:
 
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (requests.Timeout, requests.exceptions.ChunkedEncodingError, TimeoutError)):
+        # Not a bare TimeoutError: databricks-sdk raises that when 429/503 answers used up its retry
+        # budget, and those answers mean the statement was never accepted.
+        if isinstance(seen, (requests.Timeout, requests.exceptions.ChunkedEncodingError)):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
