@@ -4,10 +4,11 @@ Each chunk of a result is an Arrow IPC stream behind a presigned URL (``external
 (``expiration``, at most 15 minutes) and may need ``http_headers`` (e.g. an encryption key). The
 link carries its own credential: it is fetched with a plain HTTP client and *no* Authorization
 header, and neither the URL nor the headers ever reach a log line or an error message (only the
-statement id, the chunk index and the HTTP status do; urllib3's own DEBUG request lines pass the log
-redactor of ``monitor.logs``, which masks signature query values such as ``X-Amz-Signature``/``sig``). A link that has expired, or that storage
-refuses (403/404/400), is asked again from the workspace (``get_statement_result_chunk_n``) once
-per chunk; chunks are read by ``chunk_index`` from 0 to the manifest's ``total_chunk_count``.
+statement id, the chunk index and the HTTP status do; urllib3's own DEBUG request lines pass the
+log redactor of ``monitor.logs``, which masks signature query values such as ``X-Amz-Signature``
+and ``sig``). A link that has expired, or that storage refuses (403/404/400), is asked again from
+the workspace (``get_statement_result_chunk_n``) once per chunk; chunks are read by
+``chunk_index`` from 0 to the manifest's ``total_chunk_count``.
 """
 
 from __future__ import annotations
