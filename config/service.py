@@ -29,14 +29,20 @@ class SqlWarehouseSettings(Strict):
     """A Databricks SQL warehouse through the Statement Execution API (the workspace block gives host and auth).
 
     ``wait_timeout`` is how long one request waits on the server before lakewarden polls (0s, or 5s to
-    50s); ``query_timeout`` bounds a whole statement, polling included: past it the statement is
-    cancelled and the poll fails with a message, so a stopped warehouse never hangs a cycle.
+    50s; default 10s, at most half of ``service.shutdown_deadline`` and at least 10s below
+    ``workspace.http_timeout``: see ``config.warehouse_timing``); ``query_timeout`` bounds a whole
+    statement, polling included: past it the statement is cancelled and the poll fails with a
+    message, so a stopped warehouse never hangs a cycle.
     """
 
     kind: Literal["sql_warehouse"]
     warehouse_id: str = Field(pattern=r"^[A-Za-z0-9]+$")
-    wait_timeout: Duration = Field(default="30s", validate_default=True)
+    wait_timeout: Duration = Field(default="10s", validate_default=True)
     query_timeout: Duration = Field(default="3m", validate_default=True)
+    # How results come back: ``auto`` asks for INLINE JSON (no second network hop, no access to cloud
+    # storage needed) and, when the warehouse aborts a result over the 25 MiB INLINE limit, runs the
+    # read again as EXTERNAL_LINKS + ARROW_STREAM; ``external_links`` always; ``inline`` never.
+    results: Literal["auto", "inline", "external_links"] = "auto"
 
     @field_validator("wait_timeout")
     @classmethod
@@ -102,10 +108,15 @@ class WorkspaceSettings(Strict):
     """The workspace whose jobs, endpoints, monitors and model registry lakewarden drives.
 
     ``local`` is the embedded default: subprocess jobs and MLflow on SQLite. ``databricks`` uses the
-    workspace at ``host`` with a personal access token (``token`` or ``token_file``) or OAuth M2M
-    (``client_id`` with ``client_secret`` or ``client_secret_file``). ``monitor_api`` picks the
-    Lakehouse Monitoring API (``legacy`` quality monitors, the new ``data_quality`` API, or ``auto``:
-    the new one when the workspace serves it).
+    workspace at ``host`` (or the host of ``profile``), authenticated by databricks-sdk's default
+    credential chain: lakewarden passes only what is configured here (a personal access token
+    ``token``; OAuth M2M ``client_id`` + ``client_secret``; an Azure Entra ID service principal
+    ``azure_client_id`` + ``azure_client_secret`` + ``azure_tenant_id``; a ``~/.databrickscfg``
+    ``profile``; ``auth_type`` to pin one method) and the SDK finds the rest in its usual places
+    (``DATABRICKS_*``/``ARM_*`` variables, the Azure CLI, workload identity federation tokens,
+    profiles). See docs/databricks-auth.md. ``monitor_api`` picks the Lakehouse Monitoring API
+    (``legacy`` quality monitors, the new ``data_quality`` API, or ``auto``: the new one when the
+    workspace serves it).
     """
 
     kind: Literal["local", "databricks"] = "local"
@@ -113,6 +124,11 @@ class WorkspaceSettings(Strict):
     token: SecretStr | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    azure_client_id: str | None = None
+    azure_client_secret: SecretStr | None = None
+    azure_tenant_id: str | None = None
+    profile: str | None = None
+    auth_type: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$")
     mlflow_tracking_uri: str = "sqlite:///.lakewarden/mlflow.db"
     mlflow_registry_uri: str | None = None
     jobs_dir: Path = Path(".lakewarden/jobs")
@@ -125,7 +141,7 @@ class WorkspaceSettings(Strict):
     @model_validator(mode="before")
     @classmethod
     def _secret_files(cls, values: Any) -> Any:
-        return resolve_secret_files(values, ("token", "client_secret"))
+        return resolve_secret_files(values, ("token", "client_secret", "azure_client_secret"))
 
     @field_validator("mlflow_tracking_uri", "mlflow_registry_uri")
     @classmethod
@@ -143,16 +159,22 @@ class WorkspaceSettings(Strict):
     @model_validator(mode="after")
     def _auth(self) -> WorkspaceSettings:
         if self.kind == "databricks":
-            if not self.host:
-                raise ValueError("host is required for a databricks workspace (e.g. https://adb-123.azuredatabricks.net)")
-            if not self.host.startswith(("https://", "http://")):
+            if not self.host and not self.profile:
+                raise ValueError("host (or a profile that names one) is required for a databricks workspace "
+                                 "(e.g. https://adb-123.azuredatabricks.net)")
+            if self.host and not self.host.startswith(("https://", "http://")):
                 raise ValueError(f"host must be a URL such as https://adb-123.azuredatabricks.net, not {self.host!r}")
-            if self.token is None and self.client_id is None:
-                raise ValueError("a databricks workspace needs token (or token_file) or client_id + client_secret")
-            if self.token is not None and self.client_id is not None:
-                raise ValueError("give token or client_id/client_secret, not both (two auth methods is an error)")
-            if self.client_id is not None and self.client_secret is None:
-                raise ValueError("client_id needs client_secret (or client_secret_file)")
+            oauth = self.client_id is not None or self.client_secret is not None
+            methods = [name for name, given in (("token", self.token is not None), ("client_id/client_secret", oauth),
+                                                ("azure_client_secret", self.azure_client_secret is not None)) if given]
+            if len(methods) > 1 and self.auth_type is None:
+                how = "not both" if len(methods) == 2 else "only one"
+                raise ValueError(f"give {' or '.join(methods)}, {how}: two auth methods is an error (or pin one "
+                                 "with auth_type)")
+            if self.client_secret is not None and self.client_id is None:
+                raise ValueError("client_secret needs client_id (the service principal's application id)")
+            if self.azure_client_secret is not None and not (self.azure_client_id and self.azure_tenant_id):
+                raise ValueError("azure_client_secret needs azure_client_id and azure_tenant_id")
         return self
 
     @property

@@ -9,7 +9,15 @@ from config.base import Strict
 from config.models import ModelSettings
 from config.receivers import Receiver
 from config.routing import InhibitRule, Route, TimeInterval
-from config.service import EngineSettings, LocalSparkSettings, ServiceSettings, StateSettings, WorkspaceSettings
+from config.service import (
+    EngineSettings,
+    LocalSparkSettings,
+    ServiceSettings,
+    SqlWarehouseSettings,
+    StateSettings,
+    WorkspaceSettings,
+)
+from config.warehouse_timing import warehouse_timing_problem
 
 
 class Settings(Strict):
@@ -34,6 +42,11 @@ class Settings(Strict):
         if self.engine.kind == "sql_warehouse" and self.workspace.kind != "databricks":
             raise ValueError("engine kind sql_warehouse needs workspace kind databricks (its host and token "
                              "reach the warehouse)")
+        if isinstance(self.engine, SqlWarehouseSettings):
+            problem = warehouse_timing_problem(self.engine.wait_timeout, self.workspace.http_timeout,
+                                               self.service.shutdown_deadline)
+            if problem:
+                raise ValueError(problem)
         return self
 
     def model(self, name: str) -> ModelSettings:

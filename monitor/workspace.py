@@ -39,7 +39,7 @@ def remote_engine(settings: Settings) -> Engine:
         except WorkspaceError as exc:
             raise EngineError(str(exc)) from exc
         return SqlWarehouseEngine(client, engine.warehouse_id, wait_timeout=engine.wait_timeout,
-                                  query_timeout=engine.query_timeout)
+                                  query_timeout=engine.query_timeout, results=engine.results)
     if isinstance(engine, SparkConnectSettings):
         from monitor.engines.spark_connect import SparkConnectEngine  # noqa: PLC0415 - PySpark is slow to import
 
@@ -59,9 +59,14 @@ def export_mlflow_credentials(ws: WorkspaceSettings, environ: MutableMapping[str
         return
     values = {"DATABRICKS_HOST": ws.host, "DATABRICKS_TOKEN": reveal(ws.token),
               "DATABRICKS_CLIENT_ID": ws.client_id, "DATABRICKS_CLIENT_SECRET": reveal(ws.client_secret),
+              "ARM_CLIENT_ID": ws.azure_client_id, "ARM_CLIENT_SECRET": reveal(ws.azure_client_secret),
+              "ARM_TENANT_ID": ws.azure_tenant_id, "DATABRICKS_CONFIG_PROFILE": ws.profile,
+              "DATABRICKS_AUTH_TYPE": ws.auth_type,
               # OAuth M2M finds the token endpoint here; without it databricks-sdk needs host metadata.
-              "DATABRICKS_DISCOVERY_URL": oidc_discovery_url(ws.host) if ws.client_id and ws.host else None}
-    if any(env.get(name) for name in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CONFIG_PROFILE")):
+              "DATABRICKS_DISCOVERY_URL": oidc_discovery_url(ws.host)
+              if ws.client_id and ws.client_secret and ws.host else None}
+    if any(env.get(name) for name in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CONFIG_PROFILE",
+                                      "ARM_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE")):
         return  # the environment already says how to authenticate; two methods at once is an error
     for name, value in values.items():
         if value:

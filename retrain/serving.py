@@ -9,7 +9,7 @@ asked for is already in place (``EndpointState.serves``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -27,20 +27,34 @@ class EndpointBusy(ServingError):
 
 @dataclass(frozen=True)
 class ServedEntity:
+    """One served entity. ``settings`` is everything else the workspace reported for it that an update
+    can send back (environment variables, workload type, provisioned throughput/concurrency, instance
+    profile, ...): a rollout changes only versions and traffic, so it re-sends them untouched. They may
+    hold secrets (environment variables), so they are never in a repr, a log line or a message."""
+
     name: str                 # the served entity's name, which routes refer to
     entity_name: str          # the registered model, e.g. main.ml.churn
     entity_version: str       # always text (the UC registry's form)
     workload_size: str = "Small"
     scale_to_zero_enabled: bool = True
+    settings: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "entity_name": self.entity_name, "entity_version": self.entity_version,
+        data = {"name": self.name, "entity_name": self.entity_name, "entity_version": self.entity_version,
                 "workload_size": self.workload_size, "scale_to_zero_enabled": self.scale_to_zero_enabled}
+        return {**data, "settings": dict(self.settings)} if self.settings else data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ServedEntity:
         return cls(str(data["name"]), str(data["entity_name"]), str(data["entity_version"]),
-                   str(data.get("workload_size", "Small")), bool(data.get("scale_to_zero_enabled", True)))
+                   str(data.get("workload_size", "Small")), bool(data.get("scale_to_zero_enabled", True)),
+                   dict(data.get("settings") or {}))
+
+    def like(self, name: str, entity_name: str, entity_version: str) -> ServedEntity:
+        """Another version served the way this one is (its settings, but not an external model's)."""
+        settings = {k: v for k, v in self.settings.items() if k != "external_model"}
+        return ServedEntity(name, entity_name, entity_version, self.workload_size, self.scale_to_zero_enabled,
+                            settings)
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,7 @@ class EndpointState:
     config_version: int | None
     entities: tuple[ServedEntity, ...]
     routes: Mapping[str, int]            # served entity name -> traffic percentage
+    legacy: bool = False                 # built with ``served_models``: updates keep that form
 
     @property
     def updating(self) -> bool:
@@ -69,7 +84,7 @@ class EndpointState:
         return key(self.entities) == key(entities) and mine == wanted
 
     def snapshot(self) -> EndpointSnapshot:
-        return EndpointSnapshot(self.name, self.config_version, self.entities, dict(self.routes))
+        return EndpointSnapshot(self.name, self.config_version, self.entities, dict(self.routes), self.legacy)
 
 
 @dataclass(frozen=True)
@@ -80,16 +95,18 @@ class EndpointSnapshot:
     config_version: int | None
     entities: tuple[ServedEntity, ...]
     routes: Mapping[str, int]
+    legacy: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "config_version": self.config_version,
-                "entities": [e.to_json() for e in self.entities], "routes": dict(self.routes)}
+                "entities": [e.to_json() for e in self.entities], "routes": dict(self.routes),
+                "legacy": self.legacy}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EndpointSnapshot:
         return cls(str(data["endpoint"]), data.get("config_version"),
                    tuple(ServedEntity.from_json(e) for e in data["entities"]),
-                   {str(k): int(v) for k, v in data["routes"].items()})
+                   {str(k): int(v) for k, v in data["routes"].items()}, bool(data.get("legacy", False)))
 
 
 def check_routes(entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:

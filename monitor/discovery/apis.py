@@ -2,8 +2,9 @@
 
 ``LegacyMonitors``: ``w.quality_monitors`` (``/api/2.1/unity-catalog/tables/{t}/monitor``).
 ``DataQualityMonitors``: ``w.data_quality`` (``/api/data-quality/v1/monitors/table/{uuid}``), the
-table's UUID read from Unity Catalog first. A workspace that does not serve an API answers
-``ENDPOINT_NOT_FOUND``: that raises :class:`ApiUnavailable`, so ``auto`` can fall back.
+table's UUID read from Unity Catalog first. A workspace that does not serve an API answers one of
+``UNSERVED`` (whatever the HTTP status: 404, 400 or 403 have all been seen) or 501: that raises
+:class:`ApiUnavailable`, so ``auto`` can fall back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LISTED = 100  # refreshes read from a listing: the newest ones, on the first page or two
+# Every "this workspace does not offer that API" answer: the route is unknown (ENDPOINT_NOT_FOUND), the
+# feature is off or not enabled for the workspace (FEATURE_DISABLED, FEATURE_NOT_ENABLED), or not built
+# there (NOT_IMPLEMENTED, HTTP 501).
+UNSERVED = frozenset({"ENDPOINT_NOT_FOUND", "FEATURE_DISABLED", "FEATURE_NOT_ENABLED", "NOT_IMPLEMENTED"})
 
 
 class ApiUnavailable(Exception):
@@ -46,8 +51,7 @@ def _unavailable(exc: BaseException) -> bool:
     from databricks.sdk import errors  # noqa: PLC0415
 
     code = getattr(exc, "error_code", None) or ""
-    unserved = ("ENDPOINT_NOT_FOUND", "FEATURE_DISABLED", "NOT_IMPLEMENTED")
-    return code in unserved or isinstance(exc, errors.NotImplemented)
+    return code in UNSERVED or isinstance(exc, errors.NotImplemented)
 
 
 def _missing(exc: BaseException) -> bool:

@@ -23,9 +23,11 @@ import structlog
 
 from config.basics.clock import Clock, utc_now
 from monitor.engines.base import EngineError, TableNotFound
+from monitor.engines.external_links import ChunkReader, LinkError
 from monitor.engines.identifiers import validate_table_name
 from monitor.engines.statement_params import statement_parameters
-from monitor.engines.statement_results import to_arrow
+from monitor.engines.statement_recovery import find_and_cancel, is_lost_answer, is_write, new_tag, tagged
+from monitor.engines.statement_results import from_arrow_chunks, to_arrow
 from retrain.databricks.client import describe_error, is_not_found
 
 if TYPE_CHECKING:
@@ -35,6 +37,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _RUNNING = ("PENDING", "RUNNING")
+_INLINE_LIMIT = "Inline byte limit exceeded"  # the warehouse's words when an INLINE result passes 25 MiB
+RESULTS = ("auto", "inline", "external_links")
+
+
+class _InlineTooLarge(EngineError):
+    """The warehouse aborted the statement: its result is over the INLINE limit."""
 _MAX_POLL = 2.0
 _FLAG_POLL = 0.05  # how often a submit held by the server's wait looks at the cancel flag
 
@@ -42,9 +50,12 @@ _FLAG_POLL = 0.05  # how often a submit held by the server's wait looks at the c
 class SqlWarehouseEngine:
     def __init__(self, client: WorkspaceClient, warehouse_id: str, *, wait_timeout: timedelta = timedelta(seconds=30),
                  query_timeout: timedelta = timedelta(minutes=3), clock: Clock = utc_now,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, results: str = "auto") -> None:
+        if results not in RESULTS:
+            raise ValueError(f"results must be one of {RESULTS}, not {results!r}")
         self._client = client
         self.warehouse_id = warehouse_id
+        self._results = results
         self._wait = f"{int(wait_timeout.total_seconds())}s"
         self._timeout = query_timeout
         self._clock = clock
@@ -85,6 +96,21 @@ class SqlWarehouseEngine:
     # -- SQL ------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pyarrow.Table:
+        """Run ``sql``: INLINE JSON_ARRAY, or EXTERNAL_LINKS ARROW_STREAM (``results``; ``auto`` switches to
+        it only when the warehouse aborts a result over the INLINE limit, and never for a write)."""
+        parameters = statement_parameters(params)
+        write = is_write(sql)
+        external = self._results == "external_links" and not write
+        try:
+            return self._run(sql, parameters, external=external, write=write)
+        except _InlineTooLarge as exc:
+            if self._results != "auto" or write:
+                raise EngineError(f"{exc}: set engine.results to auto or external_links") from exc
+            log.info("statement_result_over_inline_limit", warehouse_id=self.warehouse_id,
+                     retry="EXTERNAL_LINKS + ARROW_STREAM")
+            return self._run(sql, parameters, external=True, write=write)
+
+    def _run(self, sql: str, parameters: list[dict[str, str | None]], *, external: bool, write: bool) -> pyarrow.Table:
         from databricks.sdk.service.sql import (  # noqa: PLC0415 - the SDK is slow to import
             Disposition,
             ExecuteStatementRequestOnWaitTimeout,
@@ -92,21 +118,28 @@ class SqlWarehouseEngine:
             StatementParameterListItem,
         )
 
-        parameters = [StatementParameterListItem(**p) for p in statement_parameters(params)]  # type: ignore[arg-type]
+        items = [StatementParameterListItem(**p) for p in parameters]  # type: ignore[arg-type]
         doing = f"running a statement on SQL warehouse {self.warehouse_id}"
         deadline = self._clock() + self._timeout
         self._refuse_if_cancelled(sql)
+        # A write is submitted without a server-side wait: its id comes back at once, so a slow write is
+        # polled, never lost to a client timeout, and never submitted twice.
+        wait = "0s" if write else self._wait
+        tag, submitted = new_tag(), self._clock()
         try:
-            response = self._submit(sql, lambda: self._client.statement_execution.execute_statement(
-                statement=sql, warehouse_id=self.warehouse_id, parameters=parameters or None,
-                wait_timeout=self._wait, on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-                disposition=Disposition.INLINE, format=Format.JSON_ARRAY))
+            response = self._submit(sql, wait, lambda: self._client.statement_execution.execute_statement(
+                statement=tagged(sql, tag), warehouse_id=self.warehouse_id, parameters=items or None,
+                wait_timeout=wait, on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
+                disposition=Disposition.EXTERNAL_LINKS if external else Disposition.INLINE,
+                format=Format.ARROW_STREAM if external else Format.JSON_ARRAY))
         except EngineError:
             raise
         except Exception as exc:
             if is_not_found(exc):
                 raise EngineError(f"SQL warehouse {self.warehouse_id} does not exist at {self.host}: check "
                                   "engine.warehouse_id") from exc
+            if is_lost_answer(exc):
+                raise EngineError(self._recover(tag, submitted, exc) + _sql_hint(sql)) from exc
             raise EngineError(describe_error(exc, doing, self.host) + _sql_hint(sql)) from exc
         statement_id = str(response.statement_id)
         with self._lock:
@@ -120,14 +153,28 @@ class SqlWarehouseEngine:
             with self._lock:
                 self._inflight.discard(statement_id)
 
-    def _submit(self, sql: str, call: Callable[[], StatementResponse]) -> StatementResponse:
+    def _recover(self, tag: str, submitted: datetime, exc: BaseException) -> str:
+        """The submit was sent but its answer was lost: find the statement by its tag and cancel it."""
+        what = (f"the submit to SQL warehouse {self.warehouse_id} got no answer within workspace.http_timeout "
+                f"({type(exc).__name__})")
+        try:
+            cancelled = find_and_cancel(self._client, self.warehouse_id, tag, submitted, self._sleep)
+        except Exception as lookup:
+            return (f"{what}, and looking for the statement in the query history failed "
+                    f"({describe_error(lookup, 'listing the query history', self.host)}): it may still be running")
+        if cancelled:
+            return f"{what}; statement {', '.join(cancelled)} was found in the query history and cancelled"
+        return (f"{what}; the statement was not in the query history yet: it may still be running (keep "
+                "workspace.http_timeout well above engine.wait_timeout)")
+
+    def _submit(self, sql: str, wait: str, call: Callable[[], StatementResponse]) -> StatementResponse:
         """``call`` (the submit, which the server may hold for ``wait_timeout``), cut short by ``cancel``.
 
         The submit runs on its own thread while this one watches the cancel flag: on ``cancel`` the
         query raises at once, and the statement is cancelled on the warehouse as soon as its id comes
         back (the request cannot be interrupted; the id is only known from its answer).
         """
-        if self._wait == "0s":
+        if wait == "0s":
             return call()
         submit = _Submit(call, self._cancel)
         threading.Thread(target=submit.run, name="statement-submit", daemon=True).start()
@@ -168,14 +215,7 @@ class SqlWarehouseEngine:
         if state == "CANCELED":
             self._refuse_if_cancelled(sql)
         if state == "FAILED":
-            error = response.status.error if response.status else None
-            code = error.error_code.value if error and error.error_code else "UNKNOWN"
-            message = error.message if error and error.message else "no message"
-            if "TABLE_OR_VIEW_NOT_FOUND" in message:
-                raise EngineError(f"SQL warehouse {self.warehouse_id}: a table does not exist: {message}"
-                                  + _sql_hint(sql))
-            raise EngineError(f"SQL warehouse {self.warehouse_id} failed the statement: {code}: {message}"
-                              + _sql_hint(sql))
+            raise self._failure(response, statement_id, sql)
         if state != "SUCCEEDED":
             raise EngineError(f"statement {statement_id} on SQL warehouse {self.warehouse_id} ended {state}"
                               + _sql_hint(sql))
@@ -185,6 +225,8 @@ class SqlWarehouseEngine:
         if manifest.truncated:
             raise EngineError(f"statement {statement_id}: the result was truncated by the warehouse; "
                               "lakewarden reads only complete results" + _sql_hint(sql))
+        if manifest.format is not None and manifest.format.value == "ARROW_STREAM":
+            return self._arrow_result(response, statement_id, sql)
         rows: list[list[Any]] = []
         chunk = response.result
         while chunk is not None:
@@ -204,6 +246,36 @@ class SqlWarehouseEngine:
             return to_arrow(manifest.schema.columns or [], rows)
         except ValueError as exc:
             raise EngineError(f"statement {statement_id}: {exc}" + _sql_hint(sql)) from exc
+
+    def _failure(self, response: StatementResponse, statement_id: str, sql: str) -> EngineError:
+        error = response.status.error if response.status else None
+        code = error.error_code.value if error and error.error_code else "UNKNOWN"
+        message = error.message if error and error.message else "no message"
+        if _INLINE_LIMIT in message:
+            return _InlineTooLarge(f"statement {statement_id}: the result is over the warehouse's INLINE limit "
+                                   f"(25 MiB): {message}" + _sql_hint(sql))
+        if "TABLE_OR_VIEW_NOT_FOUND" in message:
+            return EngineError(f"SQL warehouse {self.warehouse_id}: a table does not exist: {message}"
+                               + _sql_hint(sql))
+        return EngineError(f"SQL warehouse {self.warehouse_id} failed the statement: {code}: {message}"
+                           + _sql_hint(sql))
+
+    def _arrow_result(self, response: StatementResponse, statement_id: str, sql: str) -> pyarrow.Table:
+        manifest = response.manifest
+        if manifest is None or manifest.schema is None:  # checked by _result already
+            raise EngineError(f"statement {statement_id} succeeded without a result manifest" + _sql_hint(sql))
+        first = list(response.result.external_links or []) if response.result else []
+        timeout = float(self._client.config.http_timeout_seconds or 60)
+        try:
+            chunks = ChunkReader(self._client, statement_id, self._clock, timeout).read(
+                first, int(manifest.total_chunk_count or 0))
+            table = from_arrow_chunks(manifest.schema.columns or [], chunks)
+        except (LinkError, ValueError) as exc:
+            raise EngineError(f"statement {statement_id}: {exc}" + _sql_hint(sql)) from None
+        if manifest.total_row_count is not None and table.num_rows != manifest.total_row_count:
+            raise EngineError(f"statement {statement_id}: got {table.num_rows} rows, the manifest says "
+                              f"{manifest.total_row_count}" + _sql_hint(sql))
+        return table
 
     def _cancel(self, statement_id: str) -> None:
         try:

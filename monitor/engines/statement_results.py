@@ -202,3 +202,27 @@ def to_arrow(columns: Sequence[Any], rows: Sequence[Sequence[Any]]) -> pa.Table:
         arrays.append(pa.array(values, type=kind))
         fields.append(pa.field(str(column.name), kind))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def from_arrow_chunks(columns: Sequence[Any], chunks: Sequence[pa.Table]) -> pa.Table:
+    """ARROW_STREAM chunks -> one table typed as the manifest says, the same as :func:`to_arrow` gives.
+
+    The warehouse's Arrow types are kept where they already match; otherwise (e.g. a timestamp zone
+    spelled ``Etc/UTC``) each column is cast to the manifest's type.
+    """
+    ordered = sorted(columns, key=lambda c: c.position if c.position is not None else 0)
+    fields = [pa.field(str(c.name), arrow_type(c.type_text, c.type_name.value if c.type_name is not None else None))
+              for c in ordered]
+    schema = pa.schema(fields)
+    if not chunks:
+        return schema.empty_table()
+    table = pa.concat_tables(chunks, promote_options="permissive") if len(chunks) > 1 else chunks[0]
+    if table.num_columns != len(fields):
+        raise ValueError(f"the Arrow result has {table.num_columns} columns, the manifest {len(fields)}")
+    arrays = []
+    for field, array in zip(fields, table.columns, strict=True):
+        try:
+            arrays.append(array if array.type == field.type else array.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValueError(f"column {field.name}: cannot read {array.type} as {field.type}: {exc}") from exc
+    return pa.Table.from_arrays(arrays, schema=schema)

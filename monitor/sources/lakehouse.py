@@ -33,20 +33,24 @@ from config.models import LakehouseSource, ModelSettings
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import TABLE_COLUMN, InvalidValue, Newest, WindowMetrics
 from monitor.sources.base import SourceError, Stream
+from monitor.sources.baseline_rule import baseline_rows
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_REQUIRED, PROFILE_FIELDS, PROFILE_REQUIRED
 from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, window_metrics
 from monitor.sources.lakehouse_sql import Selection, Shape, newest_sql, rows_sql, shape, versions_sql
 from monitor.sources.validity import Checker, wrong_types
 
 TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile table, drift table)
+WINDOWS_PER_READ = 24  # changed windows read by one statement (a day of hourly windows)
 
 
 class LakehouseMetricsSource:
     kind = "lakehouse"
 
     def __init__(self, engine: Engine, clock: Clock,
-                 resolve_tables: TableResolver | None = None, replay: bool = False) -> None:
+                 resolve_tables: TableResolver | None = None, replay: bool = False,
+                 windows_per_read: int = WINDOWS_PER_READ) -> None:
         self._engine = engine
+        self._per_read = max(1, windows_per_read)
         self._clock = clock
         self._resolve = resolve_tables
         self._replay = replay
@@ -140,16 +144,13 @@ class LakehouseMetricsSource:
         changed = sorted(key for key in ready if key not in known or known[key] != versions[key])
         if not changed:
             return []
-        first, last = changed[0][0], changed[-1][0]
         drift_check, profile_check = Checker(drift.table), Checker(profile.table if profile else "")
         table_level = (*missing_statistics(model, drift), *undated)
-        drift_read, dropped = deduplicated(self._query(*rows_sql(drift, sel, first, last, profile=False)))
+        drift_read, dropped, read, dropped_profile = self._rows(sel, drift, profile, changed)
         drift_rows = by_window(drift_read)
-        read, dropped_profile = (deduplicated(self._query(*rows_sql(profile, sel, first, last, profile=True)))
-                                 if profile else ([], {}))
         profile_rows = by_window(r for r in read if r["log_type"] == "INPUT")
-        baseline = tuple(profile_row(r, profile.extras, "BASELINE", profile_check) for r in read
-                         if r["log_type"] == "BASELINE") if profile else ()
+        baseline = tuple(profile_row(r, profile.extras, "BASELINE", profile_check)
+                         for r in baseline_rows(read, stream.granularity)) if profile else ()
         baseline_invalid = profile_check.of_window(None, baseline=True)
         out = []
         for key in changed:
@@ -171,6 +172,28 @@ class LakehouseMetricsSource:
             out.append(window_metrics(model.name, stream.granularity, key, versions[key], drift_of, profile_of,
                                       baseline, notes, _monitor_version(drift_versions.get(key)), invalid))
         return out
+
+    def _rows(self, sel: Selection, drift: Shape, profile: Shape | None,
+              changed: list[Key]) -> tuple[list[dict[str, Any]], dict[Key, int], list[dict[str, Any]], dict[Key, int]]:
+        """The drift and profile rows of the ``changed`` windows, read ``windows_per_read`` windows per statement
+        so that no statement grows with the lookback (a first poll over a long one reads many windows);
+        the baseline's rows come with the first batch."""
+        drift_read: list[dict[str, Any]] = []
+        profile_read: list[dict[str, Any]] = []
+        dropped: dict[Key, int] = {}
+        dropped_profile: dict[Key, int] = {}
+        for start in range(0, len(changed), self._per_read):
+            batch = changed[start:start + self._per_read]
+            first, last = batch[0][0], batch[-1][0]
+            rows, lost = deduplicated(self._query(*rows_sql(drift, sel, first, last, profile=False)))
+            drift_read += rows
+            dropped.update(lost)
+            if profile is not None:
+                rows, lost = deduplicated(self._query(*rows_sql(profile, sel, first, last, profile=True,
+                                                                baseline=start == 0)))
+                profile_read += rows
+                dropped_profile.update(lost)
+        return drift_read, dropped, profile_read, dropped_profile
 
     def _shape(self, table: str, required: tuple[str, ...], cfg: LakehouseSource, known: dict[str, str]) -> Shape:
         if not self._engine.table_exists(table):

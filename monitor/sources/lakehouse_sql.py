@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.engines.identifiers import quote_ident
+from monitor.sources.baseline_rule import BASELINE_ROWS
 from monitor.sources.contract import (
     DRIFT_FIELDS,
     KEY_COLUMNS,
@@ -80,9 +81,10 @@ def _in(column: str, values: Sequence[str], prefix: str, params: dict[str, Any])
     return f"{column} IN ({', '.join(names)})"
 
 
-def where(s: Shape, sel: Selection, *, windows: bool = True) -> tuple[list[str], dict[str, Any]]:
+def where(s: Shape, sel: Selection, *, windows: bool = True,
+          granularity: bool = True) -> tuple[list[str], dict[str, Any]]:
     params: dict[str, Any] = {"granularity": sel.granularity}
-    clauses = ["granularity = :granularity"]
+    clauses = ["granularity = :granularity"] if granularity else []
     if windows:
         clauses.append("`window` IS NOT NULL")
     if "*" not in sel.slices:
@@ -178,15 +180,18 @@ def _select(s: Shape, known: dict[str, str]) -> list[str]:
     return out
 
 
-def rows_sql(s: Shape, sel: Selection, first: datetime, last: datetime, profile: bool) -> tuple[str, dict[str, Any]]:
-    """The flattened rows of the windows starting in [first, last]; for the profile table also the baseline's."""
-    clauses, params = where(s, sel, windows=False)
+def rows_sql(s: Shape, sel: Selection, first: datetime, last: datetime, profile: bool,
+             baseline: bool = True) -> tuple[str, dict[str, Any]]:
+    """The flattened rows of the windows starting in [first, last]; for the profile table also the
+    baseline's (``baseline``; which rows those are is ``baseline_rule``'s)."""
+    clauses, params = where(s, sel, windows=False, granularity=not profile)
     params.update(first=first, last=last)
     in_range = "`window`.`start` >= :first AND `window`.`start` <= :last"
     cols = _select(s, PROFILE_FIELDS if profile else DRIFT_FIELDS)
     if profile:
-        clauses.append(f"((log_type = 'INPUT' AND {in_range}) OR (log_type = 'BASELINE' AND `window` IS NULL))")
-        cols.append("log_type")
+        inputs = f"(log_type = 'INPUT' AND granularity = :granularity AND {in_range})"
+        clauses.append(f"({inputs} OR {BASELINE_ROWS})" if baseline else inputs)
+        cols += ["log_type", "granularity"]
     else:
         clauses.append(in_range)
         cols.append("drift_type")

@@ -28,24 +28,36 @@ def workspace_client(settings: WorkspaceSettings) -> WorkspaceClient:
     from databricks.sdk import WorkspaceClient  # noqa: PLC0415 - the SDK takes ~1.5 s to import
     from databricks.sdk.config import Config  # noqa: PLC0415
 
-    if settings.kind != "databricks" or not settings.host:
-        raise WorkspaceError("workspace kind databricks with a host is needed for Databricks backends")
-    auth: dict[str, Any]
-    if settings.token is not None:
-        auth = {"auth_type": "pat", "token": reveal(settings.token)}
-    else:
+    if settings.kind != "databricks" or not (settings.host or settings.profile):
+        raise WorkspaceError("workspace kind databricks with a host (or profile) is needed for Databricks backends")
+    where = settings.host or f"profile {settings.profile}"
+    try:
+        config = Config(retry_timeout_seconds=max(1, int(settings.retry_timeout.total_seconds())),
+                        http_timeout_seconds=max(1.0, settings.http_timeout.total_seconds()),
+                        product=PRODUCT, product_version=_version(), **configured_auth(settings))
+    except ValueError as exc:
+        raise WorkspaceError(f"cannot authenticate to the Databricks workspace at {where}: {_first_line(exc)} "
+                             "(see docs/databricks-auth.md for the ways lakewarden can authenticate)") from exc
+    return WorkspaceClient(config=config)
+
+
+def configured_auth(settings: WorkspaceSettings) -> dict[str, Any]:
+    """Only what the user configured, for databricks-sdk's ``Config``: it finds everything else itself.
+
+    Nothing is forced: no ``auth_type`` unless configured, so the SDK's default chain (PAT, OAuth M2M,
+    Azure client secret, Azure CLI, workload identity federation, profiles, ...) picks the method, and
+    environment variables and ``~/.databrickscfg`` keep working.
+    """
+    given = {"host": settings.host, "token": reveal(settings.token), "client_id": settings.client_id,
+             "client_secret": reveal(settings.client_secret), "azure_client_id": settings.azure_client_id,
+             "azure_client_secret": reveal(settings.azure_client_secret),
+             "azure_tenant_id": settings.azure_tenant_id, "profile": settings.profile,
+             "auth_type": settings.auth_type}
+    if settings.host and settings.client_id and settings.client_secret is not None:
         # The workspace's own OIDC endpoints, named: databricks-sdk otherwise finds them only through the
         # host metadata (/.well-known/databricks-config), which not every workspace serves.
-        auth = {"auth_type": "oauth-m2m", "client_id": settings.client_id,
-                "client_secret": reveal(settings.client_secret),
-                "discovery_url": oidc_discovery_url(settings.host)}
-    try:
-        config = Config(host=settings.host, retry_timeout_seconds=max(1, int(settings.retry_timeout.total_seconds())),
-                        http_timeout_seconds=max(1.0, settings.http_timeout.total_seconds()),
-                        product=PRODUCT, product_version=_version(), **auth)
-    except ValueError as exc:
-        raise WorkspaceError(f"cannot set up the Databricks client for {settings.host}: {_first_line(exc)}") from exc
-    return WorkspaceClient(config=config)
+        given["discovery_url"] = oidc_discovery_url(settings.host)
+    return {name: value for name, value in given.items() if value}
 
 
 def oidc_discovery_url(host: str) -> str:
@@ -69,8 +81,9 @@ def describe_error(exc: BaseException, doing: str, host: str | None = None) -> s
         return (f"{doing}{where} failed: the workspace's OAuth token endpoint refused the client credentials "
                 f"({_first_line(exc)}): check workspace.client_id and client_secret")
     if isinstance(exc, errors.Unauthenticated):
-        return f"{doing}{where} failed: the workspace refused the credentials (401): check workspace.token or " \
-               "client_id/client_secret"
+        return (f"{doing}{where} failed: the workspace refused the credentials (401): check the workspace "
+                "block's credentials (token, client_id/client_secret, azure_*, profile) or the environment's; "
+                "`lakewarden workspace whoami` shows which method is used")
     if isinstance(exc, errors.PermissionDenied):
         return f"{doing}{where} failed: permission denied (403): {_first_line(exc)}"
     if isinstance(exc, errors.TooManyRequests):

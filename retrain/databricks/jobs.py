@@ -5,7 +5,8 @@ after a crash or a timeout gets the same Databricks run, never a second one. ``s
 run's ``status`` (``state`` + ``termination_details``) and falls back to the deprecated ``state``
 (``life_cycle_state`` + ``result_state``); a TERMINATED run counts as succeeded only with result
 SUCCESS (the SDK's own waiter returns on TERMINATED whatever the result). The external id is the
-Databricks run id as text.
+Databricks run id as text. Once a run is deleted, run-now with its token is refused (:class:`RunDeleted`):
+lakewarden never works around that by starting the job under a new token for the same lifecycle run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ def _value(enum_or_none: Any) -> str | None:
     return None if enum_or_none is None else str(getattr(enum_or_none, "value", enum_or_none))
 
 
+class RunDeleted(WorkspaceError):
+    """run-now with the idempotency token of a run that was deleted: the API refuses to start another."""
+
+
+def _deleted_token(exc: BaseException) -> bool:
+    """The answer to run-now with the token of a deleted run. The API documents that an error is returned
+    but not its code or words: any 400 naming the idempotency token is taken as this."""
+    from databricks.sdk import errors  # noqa: PLC0415
+
+    return isinstance(exc, errors.BadRequest) and "idempotency" in str(exc).lower()
+
+
 class DatabricksJobBackend:
     """Runs lifecycle jobs as runs of existing Databricks jobs (``retrain.job_id``)."""
 
@@ -59,6 +72,12 @@ class DatabricksJobBackend:
         try:
             run = self._client.jobs.run_now(job_id=job_id, job_parameters=dict(params), idempotency_token=token)
         except Exception as exc:
+            if _deleted_token(exc):
+                raise RunDeleted(
+                    f"job {job_id} at {self.host}: the run lakewarden started for lifecycle run {run_id} was deleted "
+                    "in the workspace, and Databricks refuses to start another under the same idempotency token. "
+                    "lakewarden does not start the job twice for one lifecycle run: cancel this lifecycle run and "
+                    "start a new one (lakewarden lifecycle cancel / start)") from exc
             if is_not_found(exc):
                 raise WorkspaceError(f"Databricks job {job_id} does not exist at {self.host}: check "
                                      "lifecycle.retrain.job_id") from exc

@@ -1,10 +1,12 @@
 """Serving endpoints for rollout and rollback: read, update with a snapshot, wait for NOT_UPDATING.
 
-Databricks has no rollback call: :meth:`ServingEndpoints.update` snapshots the current config before
-it changes anything, and :meth:`rollback` re-issues that snapshot. Only one update may be in flight,
-so an update first checks ``config_update`` and refuses with :class:`EndpointBusy`; routes are
-checked locally (integers summing to 100, naming served entities of the same update) before the
-workspace sees them. Waiting polls with an injected clock and sleep.
+Every field of the served entities is kept (``served_config``): an update changes versions and
+traffic only, on ``served_entities`` and legacy ``served_models`` endpoints alike. Databricks has no
+rollback call: :meth:`ServingEndpoints.update` snapshots the current config before it changes
+anything, and :meth:`rollback` re-issues that snapshot. Only one update may be in flight, so an
+update first checks ``config_update`` and refuses with :class:`EndpointBusy`; routes are checked
+locally (integers summing to 100, naming served entities of the same update) before the workspace
+sees them. Waiting polls with an injected clock and sleep.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import structlog
 
 from config.basics.clock import Clock
 from retrain import serving
 from retrain.databricks.client import WorkspaceError, describe_error, is_not_found
+from retrain.databricks.served_config import read_entities, update_body
 from retrain.serving import EndpointSnapshot, EndpointState, ServedEntity, check_routes
 
 if TYPE_CHECKING:
@@ -39,10 +43,6 @@ class EndpointUpdateFailed(WorkspaceError):
     """The workspace reported UPDATE_FAILED or UPDATE_CANCELED for the endpoint's last update."""
 
 
-def _value(enum_or_none: Any, default: str) -> str:
-    return default if enum_or_none is None else str(getattr(enum_or_none, "value", enum_or_none))
-
-
 class ServingEndpoints:
     def __init__(self, client: WorkspaceClient, clock: Clock,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -56,22 +56,19 @@ class ServingEndpoints:
 
     def read(self, name: str) -> EndpointState:
         try:
-            detail = self._client.serving_endpoints.get(name)
+            # Raw JSON, not the SDK's dataclasses: every field of the served entities, for update_body.
+            detail = self._client.api_client.do("GET", f"/api/2.0/serving-endpoints/{quote(name, safe='')}")
         except Exception as exc:
             if is_not_found(exc):
                 raise EndpointMissing(f"serving endpoint {name} does not exist at {self.host}") from exc
             raise WorkspaceError(describe_error(exc, f"reading serving endpoint {name}", self.host)) from exc
-        config = detail.config
-        entities = tuple(
-            ServedEntity(str(e.name), str(e.entity_name), str(e.entity_version),
-                         str(e.workload_size or "Small"), bool(e.scale_to_zero_enabled))
-            for e in (config.served_entities or [] if config else []))
-        routes = {str(r.served_entity_name): int(r.traffic_percentage or 0)
-                  for r in ((config.traffic_config.routes or []) if config and config.traffic_config else [])}
-        state = detail.state
-        return EndpointState(name, _value(state.ready if state else None, "NOT_READY"),
-                             _value(state.config_update if state else None, "NOT_UPDATING"),
-                             config.config_version if config else None, entities, routes)
+        detail = detail if isinstance(detail, dict) else {}
+        config = detail.get("config") or {}
+        entities, routes, legacy = read_entities(name, config)
+        state = detail.get("state") or {}
+        return EndpointState(name, str(state.get("ready") or "NOT_READY"),
+                             str(state.get("config_update") or "NOT_UPDATING"),
+                             config.get("config_version"), entities, routes, legacy)
 
     def snapshot(self, name: str) -> EndpointSnapshot:
         return self.read(name).snapshot()
@@ -83,7 +80,7 @@ class ServingEndpoints:
         if current.updating:
             raise EndpointBusy(f"serving endpoint {name} is being updated already (config_update IN_PROGRESS); "
                                "lakewarden waits for it to finish before changing it")
-        self._put(name, entities, routes)
+        self._put(name, entities, routes, current.legacy)
         log.info("serving_endpoint_update", endpoint=name, routes=dict(routes), from_version=current.config_version)
 
     def update(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> EndpointSnapshot:
@@ -97,22 +94,13 @@ class ServingEndpoints:
         current = self.read(snapshot.endpoint)
         if current.updating:
             raise EndpointBusy(f"serving endpoint {snapshot.endpoint} is being updated; roll back after it ends")
-        self._put(snapshot.endpoint, snapshot.entities, snapshot.routes)
+        self._put(snapshot.endpoint, snapshot.entities, snapshot.routes, snapshot.legacy or current.legacy)
         log.info("serving_endpoint_rollback", endpoint=snapshot.endpoint, to_version=snapshot.config_version)
 
-    def _put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
-        from databricks.sdk.service.serving import (  # noqa: PLC0415 - slow import
-            Route,
-            ServedEntityInput,
-            TrafficConfig,
-        )
-
-        inputs = [ServedEntityInput(name=e.name, entity_name=e.entity_name, entity_version=e.entity_version,
-                                    workload_size=e.workload_size, scale_to_zero_enabled=e.scale_to_zero_enabled)
-                  for e in entities]
-        traffic = TrafficConfig(routes=[Route(traffic_percentage=p, served_entity_name=n) for n, p in routes.items()])
+    def _put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int], legacy: bool) -> None:
         try:
-            self._client.serving_endpoints.update_config(name, served_entities=inputs, traffic_config=traffic)
+            self._client.api_client.do("PUT", f"/api/2.0/serving-endpoints/{quote(name, safe='')}/config",
+                                       body=update_body(entities, routes, legacy))
         except Exception as exc:
             from databricks.sdk import errors  # noqa: PLC0415
 

@@ -87,7 +87,9 @@ def canary(before: EndpointSnapshot, model: str, version: str,
 
 
 def _entity(model: str, version: str, like: Sequence[ServedEntity]) -> ServedEntity:
-    template = like[0] if like else None
-    return ServedEntity(entity_name_for(model, version), model, version,
-                        template.workload_size if template else "Small",
-                        template.scale_to_zero_enabled if template else True)
+    """The new version, served like the endpoint's entity of the same model (else its first entity):
+    the same workload size and type, environment variables, provisioned throughput and the rest."""
+    same = [e for e in like if e.entity_name == model]
+    name = entity_name_for(model, version)
+    templates = same or list(like)
+    return templates[0].like(name, model, version) if templates else ServedEntity(name, model, version)

@@ -12,6 +12,7 @@ import pytest
 
 from retrain.backends.base import JobState
 from retrain.databricks import DatabricksJobBackend, WorkspaceError, idempotency_token
+from retrain.databricks.jobs import RunDeleted
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +48,21 @@ def test_starting_again_for_the_same_run_is_the_same_databricks_run(workspace, e
     assert backend.start("run-1", "42", PARAMS) == first
     assert backend.start("run-2", "42", PARAMS) != first
     assert len(emulator.jobs.runs) == 2
+
+
+def test_the_token_of_a_deleted_run_is_refused_and_no_second_run_starts(workspace, emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator.jobs.add(42, run_seconds=60)
+    backend = DatabricksJobBackend(workspace)
+    first = backend.start("run-1", "42", PARAMS)
+    with pytest.raises(Exception, match="only a finished run can be deleted"):  # an active run stays
+        workspace.jobs.delete_run(int(first))
+    emulator.clock.advance(120)
+    workspace.jobs.delete_run(int(first))  # someone tidies the job's history
+    with pytest.raises(RunDeleted, match=r"was deleted in the workspace.*start a new one"):
+        backend.start("run-1", "42", PARAMS)
+    assert emulator.jobs.runs == {}  # nothing started under a new token behind the user's back
+    assert backend.status(first).state is JobState.FAILED  # the deleted run reads as gone
+    assert backend.start("run-2", "42", PARAMS) != first  # a new lifecycle run starts normally
 
 
 @pytest.mark.parametrize(("outcome", "says"), [("FAILED", "RUN_EXECUTION_ERROR: Task train failed"),

@@ -33,7 +33,10 @@ def test_a_complete_warehouse_config_reads_with_its_defaults() -> None:
     settings = parse_settings("engine: {kind: sql_warehouse, warehouse_id: abc123}\n" + WORKSPACE + TAIL,
                               "test.yaml", {})
     assert settings.engine.kind == "sql_warehouse"
-    assert settings.engine.wait_timeout.total_seconds() == 30
+    # The server-side wait stays well below the client's http_timeout and half the shutdown deadline.
+    assert settings.engine.wait_timeout.total_seconds() == 10
+    assert settings.workspace.http_timeout.total_seconds() >= 10 + 10
+    assert settings.engine.wait_timeout * 2 <= settings.service.shutdown_deadline
     assert settings.engine.query_timeout.total_seconds() == 180
     assert settings.workspace.retry_timeout.total_seconds() == 30
     assert settings.workspace.monitor_api == "auto"
@@ -48,6 +51,16 @@ def test_a_complete_warehouse_config_reads_with_its_defaults() -> None:
     ("engine: {kind: spark_connect, remote: 'sc://h:15002', lakehouse_root: rel/dir}\n", "absolute path"),
     ("workspace: {kind: databricks, host: adb-1.azuredatabricks.net, token: x}\n", "must be a URL"),
     (WORKSPACE.replace("}", ", monitor_api: newest}"), "workspace.monitor_api"),
+    ("engine: {kind: sql_warehouse, warehouse_id: abc, wait_timeout: 30s}\n" + WORKSPACE,
+     "workspace.http_timeout (30s) must be at least engine.wait_timeout (30s) + 10s"),
+    ("engine: {kind: sql_warehouse, warehouse_id: abc, wait_timeout: 20s}\n"
+     + WORKSPACE.replace("}", ", http_timeout: 1m}") + "service: {shutdown_deadline: 20s}\n",
+     "engine.wait_timeout (20s) must be at most half of service.shutdown_deadline (20s)"),
+    ("workspace: {kind: databricks, host: 'https://h.net', token: dapi-secret, client_id: a, client_secret: b}\n",
+     "give token or client_id/client_secret, not both"),
+    ("workspace: {kind: databricks, host: 'https://h.net', azure_client_secret: dapi-secret}\n",
+     "azure_client_secret needs azure_client_id and azure_tenant_id"),
+    ("workspace: {kind: databricks}\n", "host (or a profile that names one) is required"),
 ])
 def test_bad_databricks_settings_are_refused_with_the_reason(text: str, says: str) -> None:
     found = problems(text)

@@ -55,8 +55,13 @@ def test_the_monitor_names_its_metric_tables_once_active(workspace, emulator, ta
     assert found.api_name == ("legacy" if api == "legacy" else "data_quality")
 
 
-def test_auto_falls_back_to_legacy_where_the_new_api_is_not_served(workspace, emulator, tables: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("answer", [(404, "ENDPOINT_NOT_FOUND"), (400, "FEATURE_NOT_ENABLED"),
+                                    (403, "FEATURE_DISABLED"), (501, "NOT_IMPLEMENTED")],
+                         ids=lambda a: a[1])
+def test_auto_falls_back_to_legacy_where_the_new_api_is_not_served(workspace, emulator, tables: str,  # type: ignore[no-untyped-def]
+                                                                   answer: tuple[int, str]) -> None:
     emulator.monitors.data_quality_enabled = False
+    emulator.monitors.unavailable = answer
     emulator.monitors.add(tables, "main.dbx_disc_out", pending_seconds=0)
     found = discovery(workspace, emulator)
     assert found.monitor(tables).state is MonitorState.ACTIVE

@@ -56,7 +56,7 @@ def test_the_workspace_refuses_a_second_update_in_flight(endpoints: ServingEndpo
     endpoints.update("churn", CANARY, {"champion": 90, "challenger": 10})
     # another client's check raced ours: the PUT itself is refused with 409
     with pytest.raises(EndpointBusy, match="RESOURCE_CONFLICT"):
-        endpoints._put("churn", CANARY, {"champion": 50, "challenger": 50})
+        endpoints._put("churn", CANARY, {"champion": 50, "challenger": 50}, legacy=False)
 
 
 @pytest.mark.parametrize(("routes", "says"), [({"champion": 90, "challenger": 5}, "sum to 100, got 95"),

@@ -116,7 +116,7 @@ def test_a_stopped_warehouse_times_out_and_the_statement_is_cancelled(workspace,
 def test_a_result_too_large_for_inline_fails_with_the_reason(workspace, emulator) -> None:  # type: ignore[no-untyped-def]
     emulator.sql.inline_limit = 1000
     with pytest.raises(EngineError, match="Inline byte limit exceeded"):
-        engine(workspace).query("SELECT id FROM range(1000)")
+        engine(workspace, results="inline").query("SELECT id FROM range(1000)")
 
 
 def test_close_cancels_statements_in_flight(workspace, emulator) -> None:  # type: ignore[no-untyped-def]

@@ -71,7 +71,7 @@ def test_a_wrong_token_is_a_clear_error_without_the_token(emulator) -> None:  # 
     with pytest.raises(EngineError) as caught:
         SqlWarehouseEngine(client, WAREHOUSE_ID).query("SELECT 1")
     message = str(caught.value)
-    assert "refused the credentials (401): check workspace.token" in message
+    assert "refused the credentials (401): check the workspace block's credentials (token" in message
     assert "dapi-wrong-secret" not in message
 
 

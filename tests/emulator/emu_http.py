@@ -85,6 +85,7 @@ class Router:
         self.tokens = tokens
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.public: set[tuple[str, str]] = set()  # (method, path) answered without a bearer token
+        self.public_prefixes: tuple[str, ...] = ()  # paths under these need no bearer token (presigned links)
         self.issued: dict[str, float] = {}  # OAuth access tokens (emu_oauth) -> expiry
         self.now: Callable[[], float] = time.time  # the emulator's clock, for token expiry
         self.faults: list[Fault] = []
@@ -135,7 +136,7 @@ class Router:
                 if fault.status is not None:
                     headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
                     raise ApiError(fault.status, fault.error_code, fault.message, headers)
-            if (request.method, request.path) not in self.public:
+            if (request.method, request.path) not in self.public and not request.path.startswith(self.public_prefixes):
                 if request.path == "/.well-known/databricks-config":
                     raise ApiError(404, "NOT_FOUND", "no host metadata here")
                 auth = request.headers.get("authorization", "")
@@ -174,9 +175,10 @@ def make_server(router: Router, host: str, port: int) -> ThreadingHTTPServer:
             headers = {k.lower(): v for k, v in self.headers.items()}
             request = Request(self.command, url.path, query, body if isinstance(body, dict) else {}, headers)
             status, payload, extra = router.dispatch(request)
-            data = json.dumps(payload).encode()
+            binary = isinstance(payload, bytes)  # a result chunk behind a presigned link: Arrow IPC bytes
+            data = payload if binary else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "application/vnd.apache.arrow.stream" if binary else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for key, value in extra.items():
                 self.send_header(key, value)

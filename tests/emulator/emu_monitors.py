@@ -4,7 +4,8 @@ Legacy ``/api/2.1/unity-catalog/tables/{t}/monitor`` (status ``MONITOR_STATUS_*`
 ``PENDING``...) and the new ``/api/data-quality/v1/monitors/table/{uuid}`` (``DATA_PROFILING_STATUS_*``,
 ``MONITOR_REFRESH_STATE_*``). A monitor is PENDING for ``pending_seconds`` after creation, then its
 scripted status; a refresh is PENDING, then RUNNING, then its scripted outcome, on the emulator clock.
-Either API can be switched off to answer ENDPOINT_NOT_FOUND, as on a workspace without it.
+Either API can be switched off to answer ENDPOINT_NOT_FOUND (or ``unavailable``: another status and
+code, such as FEATURE_NOT_ENABLED), as on a workspace without it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Monitors:
         self.monitors: dict[str, Monitor] = {}
         self.legacy_enabled = True
         self.data_quality_enabled = True
+        self.unavailable = (404, "ENDPOINT_NOT_FOUND")  # what a switched-off API answers: (status, error code)
         self.refresh_pending = 1.0
         self.refresh_running = 2.0
         self.refresh_outcomes: list[tuple[str, str]] = []   # scripted (state, message), taken in order
@@ -131,12 +133,18 @@ class Monitors:
         del self.monitors[request.params["table"]]
         return 200, {}
 
+    def _unavailable(self, request: Request) -> ApiError:
+        status, code = self.unavailable
+        if code == "ENDPOINT_NOT_FOUND":
+            return ApiError(status, code, f"No API found for '{request.method} {request.path}'")
+        return ApiError(status, code, "This feature is not enabled for this workspace.")
+
     # -- legacy ---------------------------------------------------------------------------------
 
     def _legacy(self, handler: Any) -> Any:
         def wrapped(request: Request) -> tuple[int, Any]:
             if not self.legacy_enabled:
-                raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.path}'")
+                raise self._unavailable(request)
             answer = handler(request)
             return answer if isinstance(answer, tuple) else (200, answer)
         return wrapped
@@ -196,7 +204,7 @@ class Monitors:
     def _new(self, handler: Any) -> Any:
         def wrapped(request: Request) -> tuple[int, Any]:
             if not self.data_quality_enabled:
-                raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.path}'")
+                raise self._unavailable(request)
             if request.params["otype"] != "table":
                 raise bad_request(f"object_type must be 'table' or 'schema', not {request.params['otype']!r}")
             answer = handler(request)

@@ -31,6 +31,7 @@ class OAuth:
         self.clock = clock
         self._url = url  # () -> the emulator's base URL, known once it listens
         self.clients: dict[str, str] = {CLIENT_ID: CLIENT_SECRET}
+        self.owners: dict[str, str] = {}  # issued access token -> the client (service principal) it is for
         self.host_metadata = False
         self.expires_in = 3600
         self.granted: list[str] = []  # client ids that got a token, in order
@@ -68,6 +69,7 @@ class OAuth:
         with self._lock:
             self._router.issued[token] = self.clock.now() + self.expires_in
             self.granted.append(client_id)
+            self.owners[token] = client_id
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in,
                      "scope": request.body.get("scope", "all-apis")}
 

@@ -11,7 +11,9 @@ the given SparkSession), ``monitors`` (legacy and data-quality monitor APIs), ``
 ``registry`` (UC models, versions, aliases and MLflow runs, seeded with ``registry.add_version`` and
 ``registry.add_run``; served to databricks-sdk and, by ``mlflow``, to MLflow's ``databricks-uc``
 registry and ``databricks`` tracking clients), ``oauth`` (OAuth M2M: OIDC discovery and client
-credentials tokens for ``oauth.clients``) and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
+credentials tokens for ``oauth.clients``), ``identity`` (SCIM Me: the user or service principal behind a
+token), ``sql.links`` (presigned-style EXTERNAL_LINKS chunk downloads), ``sql.history`` (query history)
+and ``faults`` (429 with Retry-After, 503, 500, slow answers, 401).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from emu_clock import EmuClock
 from emu_http import Router, make_server
+from emu_identity import Identity
 from emu_jobs import Jobs
 from emu_mlflow import MlflowPaths
 from emu_monitors import Monitors
@@ -45,16 +48,17 @@ class Emulator:
         self.clock = EmuClock()
         self.faults = Router(tokens or {TOKEN})
         self.tables = Tables(Path(lakehouse_root), spark)
-        self.sql = Statements(self.tables, spark, [Warehouse(w) for w in warehouse_ids])
+        self.sql = Statements(self.tables, spark, [Warehouse(w) for w in warehouse_ids], self.clock, lambda: self.url)
         self.monitors = Monitors(self.tables, self.clock)
         self.jobs = Jobs(self.clock)
         self.registry = Registry(self.clock)
         self.serving = Serving(self.clock, self.registry)
         self.mlflow = MlflowPaths(self.registry)
         self.oauth = OAuth(self.clock, lambda: self.url)
+        self.identity = Identity(self.oauth.owners.get)
         self.faults.now = self.clock.now
         for piece in (self.tables, self.sql, self.monitors, self.jobs, self.registry, self.mlflow, self.serving,
-                      self.oauth):
+                      self.oauth, self.identity):
             piece.register(self.faults)
         self._server = None
         self._threads: list[threading.Thread] = []

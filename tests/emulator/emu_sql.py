@@ -1,15 +1,18 @@
 """SQL Statement Execution (``/api/2.0/sql/statements``) on a local SparkSession.
 
-INLINE + JSON_ARRAY only (what lakewarden uses): every non-null value is a string, typed by the
-manifest. Statements run on worker threads, so ``wait_timeout: 0s`` answers PENDING and the client
-polls; results come in chunks of ``chunk_rows`` rows; cancel works while a statement runs; a failure
+INLINE + JSON_ARRAY (every non-null value a string, typed by the manifest), aborted FAILED with the
+warehouse's "Inline byte limit exceeded" error past ``inline_limit`` bytes of the result's in-memory
+(Arrow) size; EXTERNAL_LINKS + ARROW_STREAM, each chunk an Arrow IPC stream behind a presigned-style
+link (``emu_links``), ``chunk_rows`` rows a chunk. ``answer_delay`` holds every submit's answer that
+much longer after its wait (a server slower than the client's timeout: the statement runs on). The
+query history (``emu_history``) lists every statement with its text. Statements run on worker
+threads, so ``wait_timeout: 0s`` answers PENDING and the client polls; cancel works while a statement runs; a failure
 ends FAILED with ``status.error``. Warehouses can be scripted: missing, slow to start, slow to run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import threading
 import time
@@ -18,7 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+from emu_clock import EmuClock
+from emu_history import History
 from emu_http import ApiError, Request, Router, bad_request
+from emu_links import Links
 from emu_tables import SqlFailure, Tables
 from emu_values import bind, column, text
 
@@ -50,11 +57,19 @@ class Statement:
     rows: list[list[str | None]] = field(default_factory=list)
     truncated: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    external: bool = False
+    arrow: pa.Table | None = None
+    started_ms: int = 0
 
 
 class Statements:
-    def __init__(self, tables: Tables, spark: Callable[[], SparkSession], warehouses: list[Warehouse]) -> None:
+    def __init__(self, tables: Tables, spark: Callable[[], SparkSession], warehouses: list[Warehouse],
+                 clock: EmuClock | None = None, url: Callable[[], str] | None = None) -> None:
         self.tables = tables
+        self.clock = clock or EmuClock()
+        self.links = Links(self.clock, url or (lambda: ""))
+        self.history = History(lambda: list(self.statements.values()), self.clock.now_ms)
+        self.answer_delay = 0.0
         self.spark = spark
         self.warehouses = {w.warehouse_id: w for w in warehouses}
         self.statements: dict[str, Statement] = {}
@@ -68,6 +83,8 @@ class Statements:
         router.add("GET", "/api/2.0/sql/statements/{sid}", self.get)
         router.add("GET", "/api/2.0/sql/statements/{sid}/result/chunks/{n}", self.chunk)
         router.add("POST", "/api/2.0/sql/statements/{sid}/cancel", self.cancel)
+        self.links.register(router)
+        self.history.register(router)
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -77,17 +94,21 @@ class Statements:
         if warehouse is None:
             raise ApiError(404, "RESOURCE_DOES_NOT_EXIST",
                            f"SQL warehouse {body.get('warehouse_id')!r} does not exist.")
-        if body.get("disposition", "INLINE") != "INLINE" or body.get("format", "JSON_ARRAY") != "JSON_ARRAY":
-            raise bad_request("this emulator serves disposition INLINE with format JSON_ARRAY only")
+        shape = (body.get("disposition", "INLINE"), body.get("format", "JSON_ARRAY"))
+        if shape not in (("INLINE", "JSON_ARRAY"), ("EXTERNAL_LINKS", "ARROW_STREAM")):
+            raise bad_request("this emulator serves INLINE + JSON_ARRAY and EXTERNAL_LINKS + ARROW_STREAM, "
+                              f"not {shape}")
         wait = _wait_seconds(str(body.get("wait_timeout", "10s")))
         args = bind(body.get("parameters") or [])
-        statement = Statement(f"01ef{uuid.uuid4().hex[:28]}", warehouse.warehouse_id, str(body.get("statement", "")))
+        statement = Statement(f"01ef{uuid.uuid4().hex[:28]}", warehouse.warehouse_id, str(body.get("statement", "")),
+                              external=shape[0] == "EXTERNAL_LINKS", started_ms=self.clock.now_ms())
         with self._lock:
             self.statements[statement.statement_id] = statement
         row_limit = body.get("row_limit")
         threading.Thread(target=self._run, args=(statement, warehouse, args, row_limit), daemon=True).start()
         if wait and not statement.done.wait(wait) and body.get("on_wait_timeout", "CONTINUE") == "CANCEL":
             self._cancel(statement)
+        time.sleep(self.answer_delay)
         return 200, self._response(statement)
 
     def get(self, request: Request) -> tuple[int, Any]:
@@ -101,6 +122,8 @@ class Statements:
         index = int(request.params["n"])
         if not 0 <= index < self._chunk_count(statement):
             raise bad_request(f"chunk index {index} is out of range", "BAD_REQUEST")
+        if statement.external:
+            return 200, {"external_links": [self._link(statement, index)]}
         return 200, self._chunk(statement, index)
 
     def cancel(self, request: Request) -> tuple[int, Any]:
@@ -123,14 +146,17 @@ class Statements:
             frame = spark.sql(self.tables.rewrite(statement.sql), args=args or None)
             table = frame.toArrow()
             columns = [column(i, f) for i, f in enumerate(frame.schema.fields)]
-            rows = [[text(v) for v in row.values()] for row in table.to_pylist()]
             while time.monotonic() < slow_until and statement.state == "RUNNING":
                 time.sleep(0.02)
-            if isinstance(row_limit, int) and len(rows) > row_limit:
-                rows, statement.truncated = rows[:row_limit], True
-            if len(json.dumps(rows)) > self.inline_limit:
-                raise SqlFailure("Inline byte limit exceeded: the result is larger than 25 MiB; use the "
-                                 "EXTERNAL_LINKS disposition or a smaller result", "BAD_REQUEST")
+            if isinstance(row_limit, int) and table.num_rows > row_limit:
+                table, statement.truncated = table.slice(0, row_limit), True
+            if not statement.external and table.nbytes > self.inline_limit:
+                raise SqlFailure(f"Inline byte limit exceeded. Statements executed with disposition=INLINE can have "
+                                 f"a result size of at most {self.inline_limit} bytes. Please execute the statement "
+                                 "with disposition=EXTERNAL_LINKS if you want to download the full result.",
+                                 "BAD_REQUEST")
+            rows = [[text(v) for v in row.values()] for row in table.to_pylist()]
+            statement.arrow = table
         except SqlFailure as exc:
             self._finish(statement, "FAILED", {"error_code": exc.error_code, "message": str(exc)})
             return
@@ -181,6 +207,21 @@ class Statements:
                 f"/api/2.0/sql/statements/{statement.statement_id}/result/chunks/{index + 1}")
         return chunk
 
+    def _link(self, statement: Statement, index: int) -> dict[str, Any]:
+        start = index * self.chunk_rows
+        part = statement.arrow.slice(start, self.chunk_rows) if statement.arrow is not None else None
+        count = self._chunk_count(statement)
+
+        def body() -> bytes:
+            sink = pa.BufferOutputStream()
+            assert part is not None
+            with pa.ipc.new_stream(sink, part.schema) as writer:
+                writer.write_table(part)
+            return sink.getvalue().to_pybytes()
+
+        return self.links.issue(statement.statement_id, index, start, part.num_rows if part is not None else 0,
+                                part.nbytes if part is not None else 0, index + 1 if index + 1 < count else None, body)
+
     def _response(self, statement: Statement) -> dict[str, Any]:
         status: dict[str, Any] = {"state": statement.state}
         if statement.error:
@@ -189,7 +230,7 @@ class Statements:
         if statement.state == "SUCCEEDED":
             count = self._chunk_count(statement)
             answer["manifest"] = {
-                "format": "JSON_ARRAY",
+                "format": "ARROW_STREAM" if statement.external else "JSON_ARRAY",
                 "schema": {"column_count": len(statement.columns), "columns": statement.columns},
                 "total_row_count": len(statement.rows),
                 "total_chunk_count": count,
@@ -198,7 +239,8 @@ class Statements:
                             "row_count": len(statement.rows[i * self.chunk_rows:(i + 1) * self.chunk_rows])}
                            for i in range(count)],
             }
-            answer["result"] = self._chunk(statement, 0)
+            answer["result"] = ({"external_links": [self._link(statement, 0)]} if statement.external
+                                else self._chunk(statement, 0))
         return answer
 
 
