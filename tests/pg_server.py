@@ -44,11 +44,12 @@ import sqlalchemy as sa
 
 ENV_URL = "LAKEWARDEN_TEST_POSTGRES_URL"
 ENV_BIN = "LAKEWARDEN_TEST_PG_BIN"
+ENV_STATE = "LAKEWARDEN_TEST_STATE"  # both | postgresql: the state tests on more than SQLite
 _START_TIMEOUT_S = 60
 _counter = itertools.count()
 
-# For ``@pytest.fixture(params=STATE_BACKENDS)`` and ``pytest.mark.parametrize``: the PostgreSQL case is
-# an integration test (it needs the server this module starts), the SQLite case is not.
+# The cases of ``state_url``: the PostgreSQL one is an integration test (it needs the server this module
+# starts), the SQLite one is not.
 STATE_BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.integration))
 
 
@@ -220,10 +221,29 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
     postgres_server.drop_database(url)
 
 
-@pytest.fixture(params=STATE_BACKENDS)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_databases: run each test that uses state_url (or a fixture built on "
+                            "it) on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``state_url`` on both databases for a test marked ``both_databases``; on SQLite otherwise. The
+    environment widens that: ``LAKEWARDEN_TEST_STATE=both`` runs every state test on both,
+    ``=postgresql`` on PostgreSQL only."""
+    if "state_url" not in metafunc.fixturenames:
+        return
+    wanted = os.environ.get(ENV_STATE, "").strip().lower()
+    if wanted == "postgresql":
+        metafunc.parametrize("state_url", STATE_BACKENDS[1:], indirect=True)
+    elif wanted == "both" or metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("state_url", STATE_BACKENDS, indirect=True)
+
+
+@pytest.fixture
 def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty state database, once on SQLite (a file under tmp_path) and once on PostgreSQL."""
-    if request.param == "sqlite":
+    """An empty state database: a SQLite file under tmp_path, or (see ``pytest_generate_tests``) a fresh
+    PostgreSQL database."""
+    if getattr(request, "param", "sqlite") == "sqlite":
         return f"sqlite:///{tmp_path}/state.db"
     url: str = request.getfixturevalue("pg_url")
     return url

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.profile_cmd",   # profile (metric tables)
     "monitor.cli.monitors_cmd",  # monitors status|refresh (Databricks Lakehouse monitors)
     "monitor.cli.lifecycle_cmd",  # lifecycle list|show|start|cancel|pause|resume
+    "monitor.cli.state_cmd",     # state upgrade [--sql]
 )
 
 

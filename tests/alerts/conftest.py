@@ -27,13 +27,15 @@ def clock() -> SimulatedClock:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(f"sqlite:///{tmp_path}/state.db")
+def engine(state_url: str) -> Iterator[sa.Engine]:
+    """The alerts tables, migrated, in an empty SQLite file (or PostgreSQL database: tests/pg_server.py)."""
+    eng = sa.create_engine(state_url)
 
-    @sa.event.listens_for(eng, "connect")
-    def _wal(dbapi_conn: Any, _record: Any) -> None:  # as the daemon's store: WAL, synchronous=NORMAL
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
-        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+    if eng.dialect.name == "sqlite":
+        @sa.event.listens_for(eng, "connect")
+        def _wal(dbapi_conn: Any, _record: Any) -> None:  # as the daemon's store: WAL, synchronous=NORMAL
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
     with eng.begin() as conn:
         for migrate in MIGRATIONS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,7 @@ def test_a_database_from_a_newer_release_is_refused_with_advice(tmp_path: Path) 
         open_store(url, {"pkg": (_t1,)})
 
 
+@pytest.mark.both_databases
 def test_real_package_migrations_apply_cleanly_to_an_empty_database(state_url: str) -> None:
     """On SQLite and on PostgreSQL (which refused the monitor's version 2: a string into a json column)."""
     from monitor.app import package_migrations
@@ -70,5 +72,67 @@ def test_real_package_migrations_apply_cleanly_to_an_empty_database(state_url: s
         assert {"monitor_assessments", "monitor_watermarks", "alerts_outbox", "retrain_runs"} <= names
         assert {package: store.version(package) for package in migrations} == {
             package: len(steps) for package, steps in migrations.items()}
+    finally:
+        store.close()
+
+
+@pytest.mark.both_databases
+def test_replicas_starting_together_on_an_empty_database_migrate_once_and_none_fails(state_url: str) -> None:
+    """Four stores (each its own engine: its own connections, as replicas have) migrate at the same moment."""
+    from monitor.app import package_migrations
+
+    migrations = package_migrations()
+    barrier = threading.Barrier(4)
+    results: list[dict[str, tuple[int, int]]] = []
+    errors: list[str] = []
+
+    def replica() -> None:
+        store = StateStore(create_engine(state_url))
+        try:
+            barrier.wait(30)
+            results.append(store.migrate(migrations))
+        except Exception as exc:  # collected and asserted below
+            errors.append(repr(exc))
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    latest = {package: len(steps) for package, steps in migrations.items()}
+    # one replica migrated every package from 0; the others found them done
+    assert sorted(changes == {p: (0, n) for p, n in latest.items()} for changes in results) == [False] * 3 + [True]
+    store = StateStore(create_engine(state_url))
+    try:
+        assert {package: store.version(package) for package in migrations} == latest
+    finally:
+        store.close()
+
+
+@pytest.mark.both_databases
+def test_upgrade_sql_lists_what_an_upgrade_runs_changes_nothing_and_applies_cleanly(state_url: str) -> None:
+    """The statements for a DBA: nothing changes while printing them, and applying them by hand leaves
+    the database where a migration would (lakewarden then has nothing left to do)."""
+    from monitor.app import package_migrations
+
+    migrations = package_migrations()
+    store = StateStore(create_engine(state_url))
+    try:
+        store.migrate({"monitor": migrations["monitor"][:1]})  # a database one release behind
+        behind = store.pending(migrations)
+        assert behind == {"monitor": (1, len(migrations["monitor"])), "alerts": (0, len(migrations["alerts"])),
+                          "retrain": (0, len(migrations["retrain"]))}
+        statements = store.upgrade_sql(migrations)
+        assert store.pending(migrations) == behind
+        assert any(s.startswith("ALTER TABLE monitor_assessments RENAME") for s in statements)
+        assert any(s.startswith("CREATE TABLE retrain_runs") for s in statements)
+        with store.engine.begin() as conn:  # as a DBA's psql would
+            for statement in statements:
+                conn.exec_driver_sql(statement.removesuffix(";"))
+        assert store.pending(migrations) == {}
+        assert store.migrate(migrations) == {p: (len(s), len(s)) for p, s in migrations.items()}
     finally:
         store.close()
