@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,10 +26,18 @@ def clock() -> SimulatedClock:
     return SimulatedClock(T0)
 
 
+def migrate_alerts(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for migrate in MIGRATIONS:
+            migrate(conn)
+    engine.dispose()
+
+
 @pytest.fixture
-def engine(state_url: str) -> Iterator[sa.Engine]:
-    """The alerts tables, migrated, in an empty SQLite file (or PostgreSQL database: tests/pg_server.py)."""
-    eng = sa.create_engine(state_url)
+def engine(migrated_state_url: Callable[[str, Callable[[str], None]], str]) -> Iterator[sa.Engine]:
+    """The alerts tables, migrated, in a new SQLite file (or PostgreSQL database: tests/pg_server.py)."""
+    eng = sa.create_engine(migrated_state_url("alerts", migrate_alerts))
 
     if eng.dialect.name == "sqlite":
         @sa.event.listens_for(eng, "connect")
@@ -37,9 +45,6 @@ def engine(state_url: str) -> Iterator[sa.Engine]:
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
-    with eng.begin() as conn:
-        for migrate in MIGRATIONS:
-            migrate(conn)
     yield eng
     eng.dispose()
 

@@ -1,4 +1,4 @@
-"""Lifecycle.consider: each guardrail and the reason it gives, on a real SQLite state database."""
+"""Lifecycle.consider: each guardrail and the reason it gives, on a real state database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from retrain.registry import MlflowRegistry
 from retrain.runs import RunState
 from retrain.schema import retrain_events, retrain_runs
 from retrain.trigger import Trigger
+
+pytestmark = pytest.mark.both_databases
 
 ENABLED: dict[str, Any] = {
     "enabled": True,
