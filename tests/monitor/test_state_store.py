@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -136,3 +137,44 @@ def test_upgrade_sql_lists_what_an_upgrade_runs_changes_nothing_and_applies_clea
         assert store.migrate(migrations) == {p: (len(s), len(s)) for p, s in migrations.items()}
     finally:
         store.close()
+
+
+
+def _replica_process(url: str, go: Any, results: Any) -> None:
+    """One replica in a forked process (the imports are the parent's: no start-up cost)."""
+    from monitor.app import package_migrations
+
+    store = StateStore(create_engine(url))
+    try:
+        go.wait(60)
+        results.put(store.migrate(package_migrations()))
+    except Exception as exc:  # reported to the test
+        results.put(repr(exc))
+    finally:
+        store.close()
+
+
+@pytest.mark.integration
+def test_three_replica_processes_on_an_empty_postgresql_database_one_migrates_none_fails(pg_url: str) -> None:
+    """Real processes, each with its own connections, told to start at the same moment."""
+    import multiprocessing
+
+    from monitor.app import package_migrations
+
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    results = context.Queue()
+    replicas = [context.Process(target=_replica_process, args=(pg_url, go, results)) for _ in range(3)]
+    for replica in replicas:
+        replica.start()
+    go.set()
+    reports = [results.get(timeout=120) for _ in replicas]
+    for replica in replicas:
+        replica.join(30)
+    assert [replica.exitcode for replica in replicas] == [0, 0, 0]
+    assert all(isinstance(report, dict) for report in reports), reports
+    latest = {package: len(steps) for package, steps in package_migrations().items()}
+    first = [report == {p: (0, n) for p, n in latest.items()} for report in reports]
+    assert sorted(first) == [False, False, True]
+    assert all(report == {p: (n, n) for p, n in latest.items()} for report, f in zip(reports, first, strict=True)
+               if not f)
