@@ -143,6 +143,7 @@ def migration_lock(engine: sa.Engine) -> Iterator[None]:
         yield
         return
     with engine.connect() as conn:
+        conn.execute(sa.text("SET LOCAL lock_timeout = 0"))  # wait as long as the migrating replica takes
         conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
         conn.commit()
         try:

@@ -142,14 +142,19 @@ def _set_version(conn: sa.Connection, package: str, version: int) -> None:
 
 
 def create_engine(url: str, busy_timeout: timedelta = timedelta(seconds=10)) -> sa.Engine:
-    """An engine for ``url``; for SQLite: parent folder created, WAL, busy timeout, BEGIN IMMEDIATE."""
+    """An engine for ``url``; for SQLite: parent folder created, WAL, busy timeout, BEGIN IMMEDIATE; for
+    PostgreSQL: the busy timeout as ``lock_timeout``."""
     parsed = sa.make_url(url)
+    timeout_ms = int(busy_timeout.total_seconds() * 1000)
+    if parsed.get_backend_name() == "postgresql":
+        # lock_timeout: as SQLite's busy timeout, a write that waits longer than this for the write lock
+        # (begin_write) fails with the reason instead of hanging behind a stuck replica.
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={timeout_ms}"})
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout.total_seconds(), "check_same_thread": False})
-    timeout_ms = int(busy_timeout.total_seconds() * 1000)
     # First, so the pragmas below run with the driver's own transaction handling already off, as before.
     immediate_transactions(engine)
 

@@ -178,3 +178,27 @@ def test_three_replica_processes_on_an_empty_postgresql_database_one_migrates_no
     assert sorted(first) == [False, False, True]
     assert all(report == {p: (n, n) for p, n in latest.items()} for report, f in zip(reports, first, strict=True)
                if not f)
+
+
+@pytest.mark.both_databases
+def test_a_writer_waits_at_most_the_busy_timeout_for_the_write_lock(state_url: str) -> None:
+    """A replica stuck inside a write transaction makes the others' writes fail with the reason after
+    ``state.busy_timeout``, not hang: SQLite's busy timeout, PostgreSQL's lock_timeout."""
+    import time
+    from datetime import timedelta
+
+    from config.basics.sql import begin_write
+
+    holder = open_store(state_url, {"pkg": (_t1,)})
+    waiter = StateStore(create_engine(state_url, busy_timeout=timedelta(milliseconds=300)))
+    try:
+        with begin_write(holder.engine) as conn:
+            conn.exec_driver_sql("INSERT INTO pkg_things (id) VALUES (1)")
+            started = time.monotonic()
+            with pytest.raises(sa.exc.OperationalError, match="lock"):
+                waiter.probe_write()
+            assert time.monotonic() - started < 5
+        waiter.probe_write()  # the holder committed: the lock is free again
+    finally:
+        waiter.close()
+        holder.close()
