@@ -105,16 +105,21 @@ _MIGRATION_LOCK = 0x6C6B7764_00000002
 
 
 @contextmanager
-def begin_write(engine: sa.Engine) -> Iterator[sa.Connection]:
+def begin_write(engine: sa.Engine, *, serialize: bool = True) -> Iterator[sa.Connection]:
     """A transaction that holds the database's write lock from its first statement: ``BEGIN IMMEDIATE``
-    on SQLite, a transaction-scoped advisory lock on PostgreSQL (released at commit or rollback)."""
+    on SQLite, a transaction-scoped advisory lock on PostgreSQL (released at commit or rollback).
+
+    ``serialize=False`` (PostgreSQL only; SQLite always has its one write lock): no database-wide lock,
+    for a transaction whose writes are safe side by side on their own: single conditional statements
+    (``UPDATE ... WHERE``, ``INSERT ... ON CONFLICT``) or rows claimed ``FOR UPDATE SKIP LOCKED``. Lease
+    heartbeats and outbox claims use it, so they go on while another replica holds the write lock."""
     with engine.begin() as conn:
         dialect = conn.dialect.name
         if dialect == "sqlite":
             raw = conn.connection.driver_connection
             if raw is not None and getattr(raw, "in_transaction", True) is False:
                 _begin_immediate(conn)
-        elif dialect == "postgresql":
+        elif dialect == "postgresql" and serialize:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
         yield conn
 
@@ -125,14 +130,14 @@ def migration_lock(engine: sa.Engine) -> Iterator[None]:
 
     PostgreSQL: a session advisory lock (``pg_advisory_lock``) on a connection of its own, which waits
     for the holder and is released when the block ends or the holder's connection dies. SQLite: an
-    exclusive ``flock`` on a file beside the database (``<file>-migrate-lock``; SQLite is one machine's
+    exclusive ``flock`` on a file beside the database (``<file>.migrate.lock``; SQLite is one machine's
     file, so a file lock reaches every process that can open it), released by the OS if the holder dies;
     SQLite's own write lock cannot be held across the separate transactions of the steps. Other
     databases, and in-memory SQLite: no lock."""
     dialect = engine.dialect.name
     database = engine.url.database or ""
     if dialect == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
-        with Path(f"{database}-migrate-lock").open("a") as handle:
+        with Path(f"{database}.migrate.lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
