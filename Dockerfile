@@ -24,10 +24,14 @@ RUN python -m venv /opt/venv
 
 # Dependencies first, read from pyproject.toml alone: this layer (pyspark alone is ~490 MB) is
 # rebuilt only when pyproject.toml changes, not on every code edit. The pip cache mount keeps
-# downloads across builds without storing them in the image.
+# downloads across builds without storing them in the image. With the dependencies, the extras
+# named in EXTRAS: postgres (psycopg 3, for a PostgreSQL state database shared by replicas).
+ARG EXTRAS=postgres
 COPY pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+    EXTRAS="${EXTRAS}" python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+extras = [r for e in os.environ['EXTRAS'].split(',') if e for r in p['optional-dependencies'][e]]; \
+print('\n'.join(p['dependencies'] + extras))" \
         > /tmp/requirements.txt \
  && /opt/venv/bin/pip install -r /tmp/requirements.txt
 

@@ -169,7 +169,7 @@ class Outbox:
         # clause): replicas claiming at the same moment take different rows instead of queueing.
         due = (sa.select(t).where(claimable, sa.not_(blocked)).order_by(t.c.next_attempt_at, t.c.id)
                .limit(_CANDIDATES).with_for_update(skip_locked=True, of=t))
-        with begin_write(self._engine) as conn:
+        with begin_write(self._engine, serialize=False) as conn:  # rows locked one by one, skipped if taken
             self._expire_dying(conn, expired, now)
             for candidate in conn.execute(due).mappings().all():
                 row = OutboxRow.from_row(candidate)

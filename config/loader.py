@@ -32,6 +32,7 @@ from config.crossref import cross_check
 from config.errors import ConfigError, ConfigIssue, Loc
 from config.secrets import offline_files
 from config.settings import Settings
+from config.urls import database_url
 from config.validation_errors import describe_value, issue_of, value_at
 from config.yamlsource import MAX_FILE_BYTES, Document, DocumentError, load_document
 
@@ -39,6 +40,7 @@ _START = "a path to a YAML config (start from config/examples/local.yaml)"
 # The blocks cross_check reads; with these valid (or their items' names known), references are checked.
 _CROSS_BLOCKS = ("route", "receivers", "time_intervals", "models", "alerting")
 _NAMED_LISTS = ("receivers", "time_intervals", "models")
+STATE_URL_ENV = "LAKEWARDEN_STATE_URL"  # overrides state.url
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
         raise ConfigError(file, [exc.issue]) from None
     issues: list[ConfigIssue] = []
     warnings: list[ConfigIssue] = []
-    for loc, name in doc.missing_env:
+    replaced = {("state", "url")} if env.get(STATE_URL_ENV, "").strip() else set()  # by LAKEWARDEN_STATE_URL
+    for loc, name in [(loc, name) for loc, name in doc.missing_env if loc not in replaced]:
         if offline:
             warnings.append(ConfigIssue(loc, doc.line_of(loc), f"${{{name}}}, which is not set here",
                                         f"{name} to be set where lakewarden runs (not checked offline)"))
@@ -129,6 +132,9 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
         issues.append(ConfigIssue((), doc.line_of(()), describe_value(doc.data, (), doc),
                                   "a mapping with models, route and receivers (see config/examples/local.yaml)"))
         raise ConfigError(file, issues, warnings)
+    override = _state_url_from_env(doc.data, env)
+    if override is not None:
+        issues.append(override)
     unknown = {loc for loc, _ in doc.missing_env}
     with offline_files() if offline else _nothing() as unreadable:
         settings, schema = _validate(doc)
@@ -151,6 +157,24 @@ def check_text(text: str, file: str, env: Mapping[str, str], *, offline: bool = 
     if issues or (settings is None and not offline):
         raise ConfigError(file, issues, warnings)
     return Checked(settings, tuple(warnings))
+
+
+def _state_url_from_env(data: dict[str, Any], env: Mapping[str, str]) -> ConfigIssue | None:
+    """``LAKEWARDEN_STATE_URL``, when set, replaces ``state.url`` (so a password can come from a Kubernetes
+    Secret, not the config file). Checked like ``state.url``; the value is never shown, it may hold a
+    password. Returns the problem, or None (the value, if any, written into ``data``)."""
+    value = env.get(STATE_URL_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        database_url(value)
+    except ValueError as exc:
+        return ConfigIssue(("state", "url"), None, f"{STATE_URL_ENV} set to an unusable URL (not shown: it may "
+                           "hold a password)", str(exc))
+    state = data.setdefault("state", {})
+    if isinstance(state, dict):
+        state["url"] = value
+    return None
 
 
 @contextlib.contextmanager

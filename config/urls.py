@@ -113,6 +113,17 @@ def database_url(value: str) -> str:
     return value.strip()
 
 
+def redacted_database_url(value: str) -> str:
+    """A state database URL fit for a message or a log: its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415 - only the state URL needs SQLAlchemy
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
+    try:
+        return make_url(value.strip()).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return "(a database URL that cannot be parsed; not shown)"
+
+
 def tracking_uri(value: str) -> str:
     """An MLflow tracking or registry URI: a local path, ``file:``, a database URL, an http(s) server,
     or ``databricks``/``databricks-uc`` (with an optional ``://profile``)."""

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from config.basics.clock import Clock
 from config.basics.severity import Severity, worst
+from config.basics.sql import begin_write
 from config.signals import RiskSettings
 from monitor import schema
 from monitor.risk import Assessment, PriorWindow, StreamState, advance
@@ -64,7 +65,7 @@ class AssessmentStore:
         """Store the assessment (None when this version of the window is stored already)."""
         now = self._clock()
         a = assessment
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:  # read, then insert or update: one writer at a time
             previous_alert = _model_alert(conn, a.model)
             found = conn.execute(sa.select(T.c.id, T.c.version, T.c.revision, T.c.risk, T.c.severity, T.c.findings)
                                  .where(T.c.model == a.model, T.c.stream == a.stream,

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from config.basics.sql import begin_write
 from retrain.runs import LifecycleEvent, add_event
 from retrain.schema import retrain_switches
 
@@ -32,7 +33,7 @@ def read_switch(conn: sa.Connection) -> SwitchState:
 
 def set_switch(engine: sa.Engine, *, paused: bool, reason: str, by: str, now: datetime) -> SwitchState:
     values = {"paused": paused, "reason": reason, "by": by, "at": now}
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:  # update, else insert: one writer at a time
         updated = conn.execute(retrain_switches.update().where(retrain_switches.c.name == SWITCH).values(**values))
         if updated.rowcount == 0:
             conn.execute(retrain_switches.insert().values(name=SWITCH, **values))

@@ -18,7 +18,11 @@ scope), started on first use only, so a run that needs no PostgreSQL starts none
 - **A database per test.** ``pg_url`` creates an empty database (``CREATE DATABASE ... TEMPLATE
   template0``, a few tens of milliseconds with durability off) and drops it after the test: every test
   starts from an empty database, as a first deployment does, and advisory locks and sequences never
-  leak between tests.
+  leak between tests. ``migrated_state_url`` copies a database migrated once per run instead, for the
+  many tests that want the tables and are not about migrating.
+- **Both databases.** ``state_backend`` is ``sqlite`` unless the test is marked ``both_databases``
+  (then it runs once per database), or ``LAKEWARDEN_TEST_STATE`` is ``both`` or ``postgresql`` (every
+  test that uses ``state_url``, ``migrated_state_url`` or a fixture built on them).
 
 The server process is started by the session fixture, so a test that uses it must be marked
 ``integration`` (``tests/marks_guard.py`` enforces it): ``STATE_BACKENDS`` below does that for the
@@ -35,7 +39,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,11 +48,12 @@ import sqlalchemy as sa
 
 ENV_URL = "LAKEWARDEN_TEST_POSTGRES_URL"
 ENV_BIN = "LAKEWARDEN_TEST_PG_BIN"
+ENV_STATE = "LAKEWARDEN_TEST_STATE"  # both | postgresql: the state tests on more than SQLite
 _START_TIMEOUT_S = 60
 _counter = itertools.count()
 
-# For ``@pytest.fixture(params=STATE_BACKENDS)`` and ``pytest.mark.parametrize``: the PostgreSQL case is
-# an integration test (it needs the server this module starts), the SQLite case is not.
+# The cases of ``state_url``: the PostgreSQL one is an integration test (it needs the server this module
+# starts), the SQLite one is not.
 STATE_BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.integration))
 
 
@@ -94,16 +99,27 @@ class PostgresServer:
 
     url: sa.URL  # to the ``postgres`` maintenance database
     admin: sa.Engine = field(init=False)
+    _templates: dict[str, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.admin = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
-    def create_database(self, prefix: str = "lw") -> str:
-        """An empty database; returns its SQLAlchemy URL (password included, as a string)."""
+    def create_database(self, prefix: str = "lw", template: str = "template0") -> str:
+        """A new database, a copy of ``template`` (empty by default); returns its SQLAlchemy URL (password
+        included, as a string)."""
         name = f"{prefix}_{os.getpid()}_{next(_counter)}"
         with self.admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def migrated_template(self, key: str, migrate: Callable[[str], None]) -> str:
+        """The name of a database that ``migrate(url)`` brought up to date, made once per run and ``key``:
+        copying it is cheaper than migrating each test's database. ``migrate`` must close its connections."""
+        if key not in self._templates:
+            url = self.create_database(prefix=f"template_{key}")
+            migrate(url)
+            self._templates[key] = str(sa.make_url(url).database)
+        return self._templates[key]
 
     def drop_database(self, url: str) -> None:
         name = sa.make_url(url).database
@@ -220,10 +236,54 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
     postgres_server.drop_database(url)
 
 
-@pytest.fixture(params=STATE_BACKENDS)
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty state database, once on SQLite (a file under tmp_path) and once on PostgreSQL."""
-    if request.param == "sqlite":
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_databases: run each test that uses state_url (or a fixture built on "
+                            "it) on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``state_backend`` (so ``state_url`` and ``migrated_state_url``) on both databases for a test marked
+    ``both_databases``; on SQLite otherwise. The environment widens that: ``LAKEWARDEN_TEST_STATE=both``
+    runs every state test on both, ``=postgresql`` on PostgreSQL only."""
+    if "state_backend" not in metafunc.fixturenames:
+        return
+    wanted = os.environ.get(ENV_STATE, "").strip().lower()
+    if wanted == "postgresql":
+        metafunc.parametrize("state_backend", STATE_BACKENDS[1:], indirect=True)
+    elif wanted == "both" or metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("state_backend", STATE_BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def state_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (see ``pytest_generate_tests``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def state_url(state_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty state database: a SQLite file under tmp_path, or a fresh PostgreSQL database."""
+    if state_backend == "sqlite":
         return f"sqlite:///{tmp_path}/state.db"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture
+def migrated_state_url(state_backend: str, request: pytest.FixtureRequest,
+                       tmp_path: Path) -> Callable[[str, Callable[[str], None]], str]:
+    """``make(key, migrate)``: a state database that ``migrate(url)`` brought up to date, for this test.
+
+    SQLite: a new file, migrated. PostgreSQL: a copy of a template migrated once per run and ``key``
+    (dropped after the test)."""
+    def make(key: str, migrate: Callable[[str], None]) -> str:
+        if state_backend == "sqlite":
+            url = f"sqlite:///{tmp_path}/state.db"
+            migrate(url)
+            return url
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database(template=server.migrated_template(key, migrate))
+        request.addfinalizer(lambda: server.drop_database(url))
+        return url
+
+    return make

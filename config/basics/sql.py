@@ -10,15 +10,25 @@ hides:
   only at the first INSERT or UPDATE, so a read-then-write inside ``engine.begin()`` reads outside
   it, and two writers can both act on the same stale read. :func:`begin_write` takes SQLite's write
   lock up front with ``BEGIN IMMEDIATE`` (waiting up to the busy timeout). An engine prepared with
-  :func:`immediate_transactions` does that for every transaction. PostgreSQL transactions need
-  neither: ``begin_write`` is a plain transaction there.
+  :func:`immediate_transactions` does that for every transaction. On PostgreSQL a plain transaction
+  reads a snapshot too, and two writers that read the same rows both act on them (two replicas firing
+  the same new alert: a ``UniqueViolation``, and a page twice), so ``begin_write`` takes a
+  transaction-scoped advisory lock (``pg_advisory_xact_lock``) first: one write transaction at a time
+  across every process on the database, as SQLite's one write lock gives. Readers are never blocked,
+  and a transaction that needs no read-then-write (a ``FOR UPDATE SKIP LOCKED`` claim) uses a plain
+  ``engine.begin()``.
+- **Migrations.** :func:`migration_lock` holds one database-wide lock while a process migrates, so
+  replicas that start together on an empty database take turns: the first migrates, the others wait
+  and then find nothing left to do (``pg_advisory_lock`` on PostgreSQL, a file lock beside a SQLite file).
 """
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -89,12 +99,60 @@ def immediate_transactions(engine: sa.Engine) -> None:
     sa.event.listen(engine, "begin", _begin_immediate)
 
 
+# PostgreSQL advisory lock keys (one bigint space per database): "lkwd" in the high half, what in the low.
+_WRITE_LOCK = 0x6C6B7764_00000001
+_MIGRATION_LOCK = 0x6C6B7764_00000002
+
+
 @contextmanager
-def begin_write(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A transaction that holds the write lock from its first statement (SQLite) or a plain one."""
+def begin_write(engine: sa.Engine, *, serialize: bool = True) -> Iterator[sa.Connection]:
+    """A transaction that holds the database's write lock from its first statement: ``BEGIN IMMEDIATE``
+    on SQLite, a transaction-scoped advisory lock on PostgreSQL (released at commit or rollback).
+
+    ``serialize=False`` (PostgreSQL only; SQLite always has its one write lock): no database-wide lock,
+    for a transaction whose writes are safe side by side on their own: single conditional statements
+    (``UPDATE ... WHERE``, ``INSERT ... ON CONFLICT``) or rows claimed ``FOR UPDATE SKIP LOCKED``. Lease
+    heartbeats and outbox claims use it, so they go on while another replica holds the write lock."""
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
             raw = conn.connection.driver_connection
             if raw is not None and getattr(raw, "in_transaction", True) is False:
                 _begin_immediate(conn)
+        elif dialect == "postgresql" and serialize:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
         yield conn
+
+
+@contextmanager
+def migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """Hold the database-wide migration lock until the block ends; others wait for it.
+
+    PostgreSQL: a session advisory lock (``pg_advisory_lock``) on a connection of its own, which waits
+    for the holder and is released when the block ends or the holder's connection dies. SQLite: an
+    exclusive ``flock`` on a file beside the database (``<file>.migrate.lock``; SQLite is one machine's
+    file, so a file lock reaches every process that can open it), released by the OS if the holder dies;
+    SQLite's own write lock cannot be held across the separate transactions of the steps. Other
+    databases, and in-memory SQLite: no lock."""
+    dialect = engine.dialect.name
+    database = engine.url.database or ""
+    if dialect == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+        with Path(f"{database}.migrate.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if dialect != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(sa.text("SET LOCAL lock_timeout = 0"))  # wait as long as the migrating replica takes
+        conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+            conn.commit()

@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.monitors_cmd",  # monitors status|refresh (Databricks Lakehouse monitors)
     "monitor.cli.lifecycle_cmd",  # lifecycle list|show|start|cancel|pause|resume
     "monitor.cli.workspace_cmd",  # workspace whoami
+    "monitor.cli.state_cmd",     # state upgrade [--sql]
 )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from config.basics.clock import utc
+from config.urls import redacted_database_url
 from monitor.cli import as_of, exitcodes
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def _explain(args: argparse.Namespace) -> int:
         if not rows:
             where = (f" for the window starting {args.window}" if args.window
                      else f" with a window that ended by {when.isoformat()}" if when else "")
-            print(f"no assessment of {model.name}{where} in {settings.state.url} yet")
+            print(f"no assessment of {model.name}{where} in {redacted_database_url(settings.state.url)} yet")
             return exitcodes.ERROR
         if args.json:
             print(json.dumps([row.as_json() for row in rows], indent=2))
@@ -138,7 +139,7 @@ def _history(args: argparse.Namespace, settings: Settings, model: str) -> int:
         store = build_assessments(state, utc_now)
         rows = store.history(model, limit=args.limit, stream=args.stream)
         if not rows:
-            print(f"no assessment of {model} in {settings.state.url} yet")
+            print(f"no assessment of {model} in {redacted_database_url(settings.state.url)} yet")
             return exitcodes.ERROR
         if args.json:
             print(json.dumps([history_json(row) for row in rows], indent=2))

@@ -112,7 +112,7 @@ class LeaseStore:
         longer than a sixth of the TTL: the next heartbeat tries again)."""
         now = self.clock()
         try:
-            with begin_write(self.engine) as conn:
+            with begin_write(self.engine, serialize=False) as conn:  # conditional statements
                 if conn.dialect.name == "postgresql":
                     wait_ms = max(1, int(self.ttl.total_seconds() * 1000 / 6))
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")  # an int: nothing to quote
@@ -133,7 +133,7 @@ class LeaseStore:
     def renew(self, lease: Lease) -> Lease | None:
         """Extend ``lease`` by the TTL from now; None when it is not held with this token any more."""
         now = self.clock()
-        with begin_write(self.engine) as conn:
+        with begin_write(self.engine, serialize=False) as conn:  # conditional statements
             updated = conn.execute(t.update().where(*_held(lease)).values(expires_at=now + self.ttl)).rowcount
         return Lease(lease.name, lease.holder, lease.token, now + self.ttl) if updated == 1 else None
 
@@ -142,7 +142,7 @@ class LeaseStore:
         now = self.clock()
         renewed: list[Lease] = []
         lost: list[Lease] = []
-        with begin_write(self.engine) as conn:
+        with begin_write(self.engine, serialize=False) as conn:  # conditional statements
             for lease in held:
                 count = conn.execute(t.update().where(*_held(lease)).values(expires_at=now + self.ttl)).rowcount
                 if count == 1:
@@ -155,7 +155,7 @@ class LeaseStore:
         """Give ``leases`` up now (if still held with their tokens); returns how many were."""
         now = self.clock()
         count = 0
-        with begin_write(self.engine) as conn:
+        with begin_write(self.engine, serialize=False) as conn:  # conditional statements
             for lease in leases:
                 count += conn.execute(t.update().where(*_held(lease)).values(holder=None, expires_at=now)).rowcount
         return count

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from config.basics.clock import Clock, utc_now
+from config.basics.sql import begin_write
 from monitor import schema
 from monitor.profile import codec
 from monitor.profile.partials import GroupKey, GroupStats
@@ -84,7 +85,7 @@ class ProfileStore:
         t = schema.profile_references
         values: dict[str, Any] = {"fingerprint": fingerprint, "stats": encode_reference(ref),
                                   "computed_at": self._clock()}
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:  # update, else insert: one writer at a time
             updated = conn.execute(sa.update(t).where(t.c.baseline_table == baseline_table,
                                                       t.c.reference_key == reference_key).values(**values)).rowcount
             if not updated:
@@ -97,7 +98,7 @@ class ProfileStore:
         """(version, changed): 0 the first time, +1 when the spec's fingerprint differs from the stored one."""
         t = schema.profile_versions
         now = self._clock()
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:  # read, then write: one writer at a time
             row = conn.execute(sa.select(t.c.spec_fingerprint, t.c.monitor_version)
                                .where(t.c.profile_table == profile_table)).first()
             if row is None:
@@ -125,7 +126,7 @@ class ProfileStore:
                        written: dict[Window, tuple[int, str]]) -> None:
         t = schema.profile_windows
         now = self._clock()
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:
             for (start, end), (count, checksum) in written.items():
                 conn.execute(sa.delete(t).where(t.c.profile_table == profile_table, t.c.granularity == granularity,
                                                 t.c.window_start == start))

@@ -3,7 +3,9 @@
 Each package owns its tables and a tuple of forward migrations (``<pkg>.schema.MIGRATIONS``,
 version = position + 1). The versions applied are kept in ``monitor_schema_versions``; each
 migration runs in its own transaction together with its version bump, so a crash mid-upgrade
-leaves a consistent database that the next start continues from.
+leaves a consistent database that the next start continues from. Replicas that start together
+take turns under the migration lock (``config.basics.sql.migration_lock``); ``upgrade_sql`` lists
+the statements an upgrade would run, for a DBA (``lakewarden state upgrade --sql``).
 
 SQLite: WAL journal (readers never block the writer), a busy timeout, and ``BEGIN IMMEDIATE`` for
 every transaction so a transaction that reads and then writes takes the write lock up front and
@@ -21,8 +23,9 @@ import sqlalchemy as sa
 import structlog
 
 from config.basics.clock import utc_now
-from config.basics.sql import begin_write, immediate_transactions
+from config.basics.sql import begin_write, immediate_transactions, migration_lock
 from monitor import schema
+from monitor.state.sql_text import render_statement
 
 Migration = Callable[[sa.Connection], None]
 log = structlog.get_logger(__name__)
@@ -33,31 +36,72 @@ class StateStore:
         self.engine = engine
 
     def migrate(self, packages: Mapping[str, Sequence[Migration]]) -> dict[str, tuple[int, int]]:
-        """Apply pending migrations; returns ``{package: (from_version, to_version)}``."""
-        with self.engine.begin() as conn:
-            schema.metadata.create_all(conn, tables=[schema.schema_versions])
-        changes: dict[str, tuple[int, int]] = {}
-        for package, migrations in packages.items():
-            current = self.version(package)
-            if current > len(migrations):
-                raise RuntimeError(
-                    f"the state database has {package} schema version {current}, newer than this "
-                    f"lakewarden knows ({len(migrations)}); run a newer lakewarden or restore a backup"
-                )
-            for version in range(current + 1, len(migrations) + 1):
-                with self.engine.begin() as conn:
-                    migrations[version - 1](conn)
-                    _set_version(conn, package, version)
-                log.info("state_migrated", package=package, version=version)
-            changes[package] = (current, len(migrations))
+        """Apply pending migrations; returns ``{package: (from_version, to_version)}``.
+
+        Safe when several processes start at once (replicas on an empty database): the whole run holds
+        the migration lock (PostgreSQL), and each step re-reads its package's version inside its own
+        write transaction, so a step another process applied meanwhile is skipped, never repeated."""
+        with migration_lock(self.engine):
+            with begin_write(self.engine) as conn:
+                schema.metadata.create_all(conn, tables=[schema.schema_versions])
+            changes: dict[str, tuple[int, int]] = {}
+            for package, migrations in packages.items():
+                current = self.version(package)
+                _refuse_newer(package, current, len(migrations))
+                for version in range(current + 1, len(migrations) + 1):
+                    with begin_write(self.engine) as conn:
+                        if _version(conn, package) >= version:
+                            continue
+                        migrations[version - 1](conn)
+                        _set_version(conn, package, version)
+                    log.info("state_migrated", package=package, version=version)
+                changes[package] = (current, len(migrations))
         return changes
+
+    def pending(self, packages: Mapping[str, Sequence[Migration]]) -> dict[str, tuple[int, int]]:
+        """``{package: (version, latest)}`` for the packages whose tables are behind; changes nothing."""
+        with self.engine.connect() as conn:
+            known = sa.inspect(conn).has_table(schema.schema_versions.name)
+            versions = {package: _version(conn, package) if known else 0 for package in packages}
+        for package, migrations in packages.items():
+            _refuse_newer(package, versions[package], len(migrations))
+        return {package: (versions[package], len(migrations)) for package, migrations in packages.items()
+                if versions[package] < len(migrations)}
+
+    def upgrade_sql(self, packages: Mapping[str, Sequence[Migration]]) -> list[str]:
+        """The statements :meth:`migrate` would run on this database now, for a DBA to review and apply.
+
+        The pending migrations run for real, in one transaction that is then rolled back (both
+        databases roll back DDL), and the data-changing statements they sent are returned with their
+        values written in. Nothing is changed."""
+        statements: list[str] = []
+
+        def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+                    executemany: bool) -> None:
+            if statement.lstrip().split(None, 1)[0].upper() not in _CHANGES:
+                return
+            for params in (parameters if executemany else [parameters]):
+                statements.append(render_statement(statement, params, self.engine.dialect.paramstyle))
+
+        with migration_lock(self.engine), self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                sa.event.listen(conn, "before_cursor_execute", capture)
+                schema.metadata.create_all(conn, tables=[schema.schema_versions])
+                for package, migrations in packages.items():
+                    current = _version(conn, package)
+                    _refuse_newer(package, current, len(migrations))
+                    for version in range(current + 1, len(migrations) + 1):
+                        migrations[version - 1](conn)
+                        _set_version(conn, package, version)
+            finally:
+                sa.event.remove(conn, "before_cursor_execute", capture)
+                transaction.rollback()
+        return statements
 
     def version(self, package: str) -> int:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(schema.schema_versions.c.version).where(schema.schema_versions.c.package == package)
-            ).first()
-        return int(row[0]) if row else 0
+            return _version(conn, package)
 
     def probe_write(self) -> None:
         """A write that changes nothing (the monitor's schema-version row, set to itself): raises the
@@ -68,6 +112,23 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+_CHANGES = frozenset({"CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE"})
+
+
+def _refuse_newer(package: str, current: int, known: int) -> None:
+    if current > known:
+        raise RuntimeError(
+            f"the state database has {package} schema version {current}, newer than this "
+            f"lakewarden knows ({known}); run a newer lakewarden or restore a backup"
+        )
+
+
+def _version(conn: sa.Connection, package: str) -> int:
+    table = schema.schema_versions
+    row = conn.execute(sa.select(table.c.version).where(table.c.package == package)).first()
+    return int(row[0]) if row else 0
 
 
 def _set_version(conn: sa.Connection, package: str, version: int) -> None:
@@ -81,14 +142,19 @@ def _set_version(conn: sa.Connection, package: str, version: int) -> None:
 
 
 def create_engine(url: str, busy_timeout: timedelta = timedelta(seconds=10)) -> sa.Engine:
-    """An engine for ``url``; for SQLite: parent folder created, WAL, busy timeout, BEGIN IMMEDIATE."""
+    """An engine for ``url``; for SQLite: parent folder created, WAL, busy timeout, BEGIN IMMEDIATE; for
+    PostgreSQL: the busy timeout as ``lock_timeout``."""
     parsed = sa.make_url(url)
+    timeout_ms = int(busy_timeout.total_seconds() * 1000)
+    if parsed.get_backend_name() == "postgresql":
+        # lock_timeout: as SQLite's busy timeout, a write that waits longer than this for the write lock
+        # (begin_write) fails with the reason instead of hanging behind a stuck replica.
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"options": f"-c lock_timeout={timeout_ms}"})
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": busy_timeout.total_seconds(), "check_same_thread": False})
-    timeout_ms = int(busy_timeout.total_seconds() * 1000)
     # First, so the pragmas below run with the driver's own transaction handling already off, as before.
     immediate_transactions(engine)
 

@@ -32,7 +32,7 @@ class LocalServingBackend:
         """Make (or replace) an endpoint serving this config."""
         check_routes(entities, routes)
         config = EndpointSnapshot(name, 1, tuple(entities), dict(routes)).to_json()
-        with self._engine.begin() as conn:
+        with begin_write(self._engine) as conn:  # delete, then insert: one writer at a time
             conn.execute(T.delete().where(T.c.name == name))
             conn.execute(T.insert().values(name=name, config_version=1, config=config, updated_at=self._clock()))
         return self.read(name)

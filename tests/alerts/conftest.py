@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,18 +26,25 @@ def clock() -> SimulatedClock:
     return SimulatedClock(T0)
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    eng = sa.create_engine(f"sqlite:///{tmp_path}/state.db")
-
-    @sa.event.listens_for(eng, "connect")
-    def _wal(dbapi_conn: Any, _record: Any) -> None:  # as the daemon's store: WAL, synchronous=NORMAL
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
-        dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-
-    with eng.begin() as conn:
+def migrate_alerts(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
         for migrate in MIGRATIONS:
             migrate(conn)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(migrated_state_url: Callable[[str, Callable[[str], None]], str]) -> Iterator[sa.Engine]:
+    """The alerts tables, migrated, in a new SQLite file (or PostgreSQL database: tests/pg_server.py)."""
+    eng = sa.create_engine(migrated_state_url("alerts", migrate_alerts))
+
+    if eng.dialect.name == "sqlite":
+        @sa.event.listens_for(eng, "connect")
+        def _wal(dbapi_conn: Any, _record: Any) -> None:  # as the daemon's store: WAL, synchronous=NORMAL
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
     yield eng
     eng.dispose()
 

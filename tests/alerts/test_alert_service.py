@@ -20,6 +20,9 @@ from config.routing import Route
 if TYPE_CHECKING:
     from config.basics.clock import SimulatedClock
 
+# The state tests run on SQLite and on PostgreSQL (tests/pg_server.py).
+pytestmark = pytest.mark.both_databases
+
 ROUTE = Route.model_validate({
     "receiver": "ops",
     "group_by": ["model"],

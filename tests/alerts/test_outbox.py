@@ -17,6 +17,9 @@ from alerts.retry import RetryPolicy
 if TYPE_CHECKING:
     from config.basics.clock import SimulatedClock
 
+# The state tests run on SQLite and on PostgreSQL (tests/pg_server.py).
+pytestmark = pytest.mark.both_databases
+
 LEASE = timedelta(minutes=1)
 
 

@@ -15,6 +15,9 @@ from alerts import groups, inhibit, service, writes
 from alerts.schema import alerts_decisions, alerts_group_members, alerts_groups
 from alerts.upsert import insert_new, insert_new_returning, read_then_insert, statement
 
+# The state tests run on SQLite and on PostgreSQL (tests/pg_server.py).
+pytestmark = pytest.mark.both_databases
+
 T = datetime(2025, 3, 1, 12, tzinfo=UTC)
 
 

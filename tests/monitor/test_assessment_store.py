@@ -1,9 +1,10 @@
-"""Assessments stored per stream and window: versions, rewrites, persistence state, migration, replay."""
+"""Assessments stored per stream and window: versions, rewrites, persistence state, migration, replay
+(on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,15 +17,22 @@ from monitor.risk.explain import render, replay
 from monitor.state import open_store
 from tests.monitor.judge_support import HOUR, T0, drift, model, ops, window
 
+pytestmark = pytest.mark.both_databases
+
 RISK = RiskSettings()
 HIGH = drift("prediction", js_distance=0.25)
 QUIET = drift("prediction", js_distance=0.01)
 
 
+def _migrate_monitor(url: str) -> None:
+    open_store(url, {"monitor": schema.MIGRATIONS}).close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> AssessmentStore:
-    state = open_store(f"sqlite:///{tmp_path}/state.db", {"monitor": schema.MIGRATIONS})
-    return AssessmentStore(state.engine, lambda: T0)
+def store(migrated_state_url: Callable[[str, Callable[[str], None]], str]) -> Iterator[AssessmentStore]:
+    state = open_store(migrated_state_url("monitor", _migrate_monitor), {"monitor": schema.MIGRATIONS})
+    yield AssessmentStore(state.engine, lambda: T0)
+    state.close()
 
 
 def record(store: AssessmentStore, index: int, *rows: object, version: str | None = None) -> Assessment | None:
@@ -114,8 +122,8 @@ def _describe(data: dict[str, object]) -> str:
     return finding_from_json(data).describe()  # type: ignore[arg-type]
 
 
-def test_migration_from_version_1_keeps_assessments_and_adopts_versions(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/old.db"
+def test_migration_from_version_1_keeps_assessments_and_adopts_versions(state_url: str) -> None:
+    url = state_url
     open_store(url, {"monitor": schema.MIGRATIONS[:1]}).close()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -131,3 +139,5 @@ def test_migration_from_version_1_keeps_assessments_and_adopts_versions(tmp_path
     assert store.versions("churn", "lakehouse:1 hour", T0)[(T0, row.window_end)] == "v0"
     assert "cannot be replayed" not in render(row, "high")
     assert replay(model(), row, []) is None
+    engine.dispose()
+    state.close()

@@ -66,11 +66,14 @@ def versions(url: str) -> dict[str, int]:
     (["silence", "list"], exitcodes.OK),
     (["explain", "churn"], exitcodes.ERROR),  # no assessment yet
 ])
+@pytest.mark.both_databases
 def test_a_command_on_a_fresh_state_database_brings_every_package_to_its_current_version(
-    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], code: int
+    config: Path, state_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    argv: list[str], code: int
 ) -> None:
+    monkeypatch.setenv("LAKEWARDEN_STATE_URL", state_url)  # on SQLite, the config's own file
     assert main([*argv, "--config", str(config)]) == code, capsys.readouterr()
-    assert versions(f"sqlite:///{tmp_path}/state.db") == CURRENT
+    assert versions(state_url) == CURRENT
 
 
 def test_open_state_with_an_url_override_applies_the_same_migrations(config: Path, tmp_path: Path) -> None:

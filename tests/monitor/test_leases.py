@@ -26,6 +26,8 @@ from monitor.leases import (
 )
 from monitor.state import open_store
 
+pytestmark = pytest.mark.both_databases  # the engine's state_url: SQLite and PostgreSQL (tests/pg_server.py)
+
 TTL = timedelta(seconds=30)
 work = sa.Table("lease_test_work", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
                 sa.Column("by", sa.String(64), nullable=False))

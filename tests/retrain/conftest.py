@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -75,13 +76,20 @@ def job_env(mlflow_uri: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{tmp_path}/state.db")
+def _migrate_retrain(url: str) -> None:
+    engine = sa.create_engine(url)
     with engine.begin() as conn:
         for migrate in MIGRATIONS:
             migrate(conn)
-    return engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(migrated_state_url: Callable[[str, Callable[[str], None]], str]) -> Iterator[sa.Engine]:
+    """The retrain tables, migrated, in a new SQLite file (or PostgreSQL database: tests/pg_server.py)."""
+    engine = sa.create_engine(migrated_state_url("retrain", _migrate_retrain))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python crash_driver.py --state-db PATH --jobs-dir DIR --calls LOG --settings JSON --result JSON
+    python crash_driver.py --state-url URL --jobs-dir DIR --calls LOG --settings JSON --result JSON
                            (--run-id ID | --emergency) [--crash LABEL] [--bad-canary]
 
 It builds a :class:`Lifecycle` the way the daemon does, on the real backends (MLflow from
@@ -116,7 +116,7 @@ class Verdicts:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    for name in ("--state-db", "--jobs-dir", "--calls", "--settings", "--result"):
+    for name in ("--state-url", "--jobs-dir", "--calls", "--settings", "--result"):
         parser.add_argument(name, required=True)
     parser.add_argument("--run-id")
     parser.add_argument("--emergency", action="store_true")
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
         return datetime.now(UTC)
 
     calls = Calls(Path(args.calls), args.crash)
-    engine = sa.create_engine(f"sqlite:///{args.state_db}")
+    engine = sa.create_engine(args.state_url)
     uri = os.environ["MLFLOW_TRACKING_URI"]
     registry = LoggedRegistry(uri)
     env = {key: os.environ[key] for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "PYTHONPATH")}

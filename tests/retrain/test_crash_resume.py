@@ -61,7 +61,8 @@ class Driver:
         settings.write_text(json.dumps(config))
         self.env = {**os.environ, **job_env, "MLFLOW_DISABLE_TELEMETRY": "true",
                     "PYTHONPATH": os.pathsep.join([str(REPO), str(JOBS)])}
-        self.argv = [sys.executable, str(DRIVER), f"--state-db={world.tmp / 'state.db'}",
+        state_url = world.engine.url.render_as_string(hide_password=False)
+        self.argv = [sys.executable, str(DRIVER), f"--state-url={state_url}",
                      f"--jobs-dir={world.jobs_dir}", f"--calls={self.calls}", f"--settings={settings}",
                      f"--result={self.result}"]
 

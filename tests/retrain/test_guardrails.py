@@ -1,4 +1,5 @@
-"""Lifecycle.consider: each guardrail and the reason it gives, on a real SQLite state database."""
+"""Lifecycle.consider: each guardrail and the reason it gives, on a real state database (SQLite; the ones that
+rest on the database, on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ def test_enabled_and_severity(lifecycle: Lifecycle, model: str, severity: str, r
     assert len(lifecycle.runs()) == (1 if reason is StartReason.STARTED else 0)
 
 
+@pytest.mark.both_databases  # the guardrails that rest on the database's unique indexes and counts
 def test_the_same_trigger_again_is_a_duplicate(
     lifecycle: Lifecycle, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
@@ -99,6 +101,7 @@ def test_the_same_trigger_again_is_a_duplicate(
     assert again.run_id == first.run_id
 
 
+@pytest.mark.both_databases  # the guardrails that rest on the database's unique indexes and counts
 def test_one_run_in_flight_per_model(lifecycle: Lifecycle) -> None:
     first = lifecycle.consider(trigger(0))
     second = lifecycle.consider(trigger(1))
@@ -120,6 +123,7 @@ def test_cooldown_after_the_last_finished_run(
     assert lifecycle.consider(trigger(1)).reason is StartReason.STARTED
 
 
+@pytest.mark.both_databases  # the guardrails that rest on the database's unique indexes and counts
 def test_daily_budget_counts_runs_of_the_last_24_hours(
     lifecycle: Lifecycle, engine: sa.Engine, clock: SimulatedClock
 ) -> None:
@@ -159,6 +163,7 @@ def test_guardrail_decisions_are_audited(lifecycle: Lifecycle, engine: sa.Engine
     ]
 
 
+@pytest.mark.both_databases  # the guardrails that rest on the database's unique indexes and counts
 def test_the_database_refuses_a_second_unfinished_run(lifecycle: Lifecycle, engine: sa.Engine) -> None:
     first = lifecycle.consider(trigger(0))
     with engine.connect() as conn:
