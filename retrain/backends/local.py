@@ -47,8 +47,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -134,23 +134,7 @@ class LocalJobBackend:
 
     def _spawn(self, run_id: str, target: str, params: Mapping[str, str]) -> str:
         """Spawn a runner and wait for its answer: ``claimed`` (it runs the job) or ``taken`` (another does)."""
-        read_end, write_end = os.pipe()
-        argv = [self.python, "-I", str(RUNNER), f"--report-fd={write_end}", str(self._path(run_id, "claim")),
-                str(self._path(run_id, "exit")), target, *job_arguments(params)]
-        try:
-            with self._path(run_id, "log").open("ab") as out:
-                proc = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.workdir,
-                    env=self._env,
-                    start_new_session=True,
-                    pass_fds=(write_end,),
-                )
-        finally:
-            os.close(write_end)
+        proc, read_end = self._launch(run_id, target, params)
         try:
             answer = _read_answer(read_end, _ANSWER_TIMEOUT)
         finally:
@@ -168,6 +152,30 @@ class LocalJobBackend:
                                f"within {_ANSWER_TIMEOUT:.0f} s; the next lifecycle tick looks again")
         raise RuntimeError(f"the local job runner for run {run_id} exited with code {proc.returncode} before "
                            f"claiming the job; see {self._path(run_id, 'log')}")
+
+    def _launch(self, run_id: str, target: str, params: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+        """Spawn the runner; its process and the read end of its report pipe."""
+        read_end, write_end = os.pipe()
+        argv = [self.python, "-I", str(RUNNER), f"--report-fd={write_end}", str(self._path(run_id, "claim")),
+                str(self._path(run_id, "exit")), target, *job_arguments(params)]
+        try:
+            with self._path(run_id, "log").open("ab") as out:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env=self._env,
+                    start_new_session=True,
+                    pass_fds=(write_end,),
+                )
+        except OSError:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        return proc, read_end
 
     def status(self, external_id: str) -> JobStatus:
         """RUNNING, SUCCEEDED, or FAILED with a message and the end of the job's log.
