@@ -83,8 +83,9 @@ def _job_backends(settings: Settings) -> list[tuple[Path, str, str]]:
     issues: list[tuple[Path, str, str]] = []
     kind = settings.workspace.kind
     for m, model in enumerate(settings.models):
-        lifecycle = model.lifecycle
-        if not lifecycle.enabled:
+        # An invalid model stands in by its name only (``config.loader``): its lifecycle is unknown.
+        lifecycle = getattr(model, "lifecycle", None)
+        if lifecycle is None or not lifecycle.enabled:
             continue
         jobs: list[tuple[Path, str]] = [(("retrain",), lifecycle.retrain.backend)]
         if lifecycle.validate_.job is not None:

@@ -45,7 +45,7 @@ models:
       enabled: true
       registered_model: main.ml.risk
       trigger: {{max_data_age: 6h, require_labels: true}}
-      retrain: {{backend: databricks, job_id: 42}}
+      retrain: {{backend: local, module: monitor.demo.train}}
 route: {{receiver: log}}
 receivers: [{{name: log}}]
 """
