@@ -6,10 +6,13 @@ after the call labelled LABEL returned (the side effect is done, the lifecycle h
 it); ``--crash=before:LABEL`` right before the call (everything earlier is recorded, this is not
 done). This is the only kill hook: production code has none.
 
-Batching: ``serve(main)`` turns a driver into a fork server. Started once per test module
-(:class:`ForkServer`), it pays the imports (MLflow, SQLAlchemy, databricks-sdk) once; each
-``ForkServer.life(argv)`` forks a child that runs ``main(argv)`` as one life of the daemon (a real
-process that really dies of SIGKILL) and answers its exit status (``-9`` when killed).
+Batching: ``serve(main, prepare)`` turns a driver into a fork server. Started once per test module
+(:class:`ForkServer`), it pays the expensive set-up once, in ``prepare`` before the first fork:
+importing MLflow, its SQLAlchemy stores and alembic (MLflow imports its stores lazily, on a
+client's first call: 2-7 s per process), the databricks-sdk. Each ``ForkServer.life(argv)`` forks
+a child that runs ``main(argv)`` as one life of the daemon (a real process that really dies of
+SIGKILL) and answers its exit status (``-9`` when killed). ``prepare`` must leave no open database
+connection or thread behind: a forked child inherits both.
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ class Calls:
         setattr(target, method, call)
 
 
-def serve(main: Callable[[list[str]], int]) -> int:
-    """Read argv lists (JSON lines) on stdin; run each in a forked child; answer its exit status."""
+def serve(main: Callable[[list[str]], int], prepare: Callable[[], None] = lambda: None) -> int:
+    """``prepare()``, then read argv lists (JSON lines) on stdin; run each in a forked child; answer its exit status."""
+    prepare()
     for line in sys.stdin:
         argv = json.loads(line)
         sys.stdout.flush()
@@ -85,7 +89,8 @@ def serve(main: Callable[[list[str]], int]) -> int:
         _, status = os.waitpid(pid, 0)
         code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
         print(json.dumps({"pid": pid, "returncode": code}), flush=True)
-    return 0
+    sys.stderr.flush()
+    os._exit(0)  # no interpreter teardown of MLflow's module graph: seconds for nothing
 
 
 class ForkServer:

@@ -16,6 +16,7 @@ record the side effect. Labels: ``start:run``, ``start:validate``, ``start:batch
 ``refresh``, ``launched:KIND`` (the job's runner spawned, its claim not yet confirmed),
 ``cancel:KIND``, ``consider:REASON``; ``--crash=before:LABEL`` kills right before the call instead
 (``tests/killpoints.py``). ``--serve`` makes it a fork server (one life per forked child).
+``--serve`` pays MLflow's imports and its stores' first use once, before forking (:func:`warm`).
 ``--consider`` asks for a run with a fixed windowed trigger first.
 The run's assessments are windows after the canary, all ``low`` (``--bad-canary``: the
 first one ``high``). On the end it writes ``{"run_id", "state", "decision"}`` to ``--result``.
@@ -129,9 +130,37 @@ class Verdicts:
                               {"quality": severity}) for i, severity in enumerate(severities)]
 
 
+def warm() -> None:
+    """Import MLflow and open its SQLite stores once (``LW_MLFLOW_TEMPLATE``: an empty MLflow database to copy).
+
+    MLflow imports its stores, SQLAlchemy models and alembic on a client's first call: seconds per
+    process, paid here once instead of in every life. The engines are disposed: no SQLite
+    connection crosses a fork.
+    """
+    import shutil
+    import tempfile
+
+    from mlflow import MlflowClient
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    template = os.environ.get("LW_MLFLOW_TEMPLATE")
+    if not template:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(template, Path(tmp) / "mlflow.db")
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments()
+        client.search_registered_models()
+        for store in (RegistryStore, TrackingStore):
+            for engine in store._engine_map.values():
+                engine.dispose()
+
+
 def main(argv: list[str]) -> int:
     if argv == ["--serve"]:
-        return serve(main)
+        return serve(main, warm)
     parser = argparse.ArgumentParser()
     for name in ("--state-db", "--jobs-dir", "--calls", "--settings", "--result"):
         parser.add_argument(name, required=True)

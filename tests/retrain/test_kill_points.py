@@ -44,8 +44,9 @@ def put(routes: dict[str, int]) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": os.pathsep.join([str(REPO), str(JOBS)])}
+def server(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> Iterator[ForkServer]:
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": os.pathsep.join([str(REPO), str(JOBS)]),
+           "LW_MLFLOW_TEMPLATE": str(mlflow_template)}
     forks = ForkServer(DRIVER, env, tmp_path_factory.mktemp("killpoints") / "server.log")
     yield forks
     forks.close()
@@ -81,12 +82,11 @@ class Chain:
         return [json.loads(line)["label"] for line in self.calls.read_text().splitlines()]
 
 
-def config(tmp: Path, *, register: bool, **changes: Any) -> dict[str, Any]:
+def config(tmp: Path, **changes: Any) -> dict[str, Any]:
+    """Every step; the jobs log each start and register nothing (the tests stage the version a retrain registers)."""
     job = {"module": "lw_fake_job", "parameters": {"register": "no", "starts": str(tmp / "validate-starts")}}
     batch = {"module": "lw_fake_job", "parameters": {"register": "no", "starts": str(tmp / "batch-starts")}}
-    retrain = {"register": "yes" if register else "no", "starts": str(tmp / "retrain-starts")}
-    if register:
-        retrain.update(holdout="0.9", champion_holdout="0.8")
+    retrain = {"register": "no", "starts": str(tmp / "retrain-starts")}
     base = merge(BASE, {"steps": ["retrain", "validate", "promote", "rollout", "refresh_monitor", "batch_score"],
                         "retrain": {"parameters": retrain}, "validate": {"job": job}, "batch_score": batch})
     return merge(base, changes)
@@ -119,8 +119,8 @@ def test_every_step_killed_before_and_after_its_side_effect_succeeds_once(
 ) -> None:
     """Retrain (before the start, runner spawned but unconfirmed, after), validate, promote, rollout, refresh, batch."""
     world.champion()
-    settings = config(world.tmp, register=True)
-    run_id = new_run(world, settings, stage=False)
+    settings = config(world.tmp)
+    run_id = new_run(world, settings, stage=True)
     chain = Chain(server, world, mlflow_uri, settings)
     chain.kill_at(["before:start:run", "launched:run", "start:run", "start:validate", "set_alias:challenger=2",
                    "before:set_alias:champion=2", "set_alias:champion=2", f"before:{put(CANARY)}", put(CANARY),
@@ -134,7 +134,7 @@ def test_every_step_killed_before_and_after_its_side_effect_succeeds_once(
     assert [starts(world.tmp / f"{name}-starts") for name in ("retrain", "validate", "batch")] == [1, 1, 1]
     assert sorted(p.name for p in world.jobs_dir.glob("*.claim")) == sorted(
         [f"{run_id}.claim", f"{run_id}-validate.claim", f"{run_id}-batch.claim"])
-    assert versions(world) == ["1", "2"]  # one model version registered by the job
+    assert versions(world) == ["1", "2"]  # the staged version, found by its run id tag after every restart
     assert world.registry.find_version_by_tag(MODEL, RUN_ID_TAG, run_id) == "2"
     once(labels, "set_alias:")
     assert [label for label in labels if label.startswith("put:")] == [put(CANARY), put(FULL)]
@@ -148,7 +148,7 @@ def test_every_step_killed_before_and_after_its_side_effect_succeeds_once(
 def test_a_rollback_killed_half_way_finishes_once(server: ForkServer, world: World, mlflow_uri: str) -> None:
     """A bad canary: killed after the canary, before and after the endpoint restore (half-way), the alias and tag."""
     world.champion()
-    settings = config(world.tmp, register=False)
+    settings = config(world.tmp)
     run_id = new_run(world, settings, stage=True)
     chain = Chain(server, world, mlflow_uri, settings)
     chain.kill_at([put(CANARY), put(BEFORE), "set_alias:champion=1", "tag:lakewarden.rolled_back"],
@@ -168,7 +168,7 @@ def test_a_cancel_killed_around_the_job_cancel_cancels_once(server: ForkServer, 
     """Cancel asked while the job runs: killed before and after the job's cancel; the job is stopped once."""
     world.champion()
     gate = world.tmp / "never"
-    settings = config(world.tmp, register=False, retrain={"parameters": {"gate": str(gate)}})
+    settings = config(world.tmp, retrain={"parameters": {"gate": str(gate)}})
     run_id = new_run(world, settings, stage=False)
     chain = Chain(server, world, mlflow_uri, settings)
     chain.kill_at(["before:cancel:run", "cancel:run"], f"--run-id={run_id}", "--cancel=wrong model")
@@ -187,7 +187,7 @@ def test_an_emergency_killed_at_each_move_flips_once(server: ForkServer, world: 
     world.registry.set_alias(MODEL, "previous_champion", old)
     world.serving.create(ENDPOINT, [entity(new)], {entity(new).name: 100})
     world.engine.dispose()
-    chain = Chain(server, world, mlflow_uri, config(world.tmp, register=False))
+    chain = Chain(server, world, mlflow_uri, config(world.tmp))
     chain.kill_at([f"before:{put(BEFORE)}", put(BEFORE), "set_alias:champion=1", "delete_alias:previous_champion"],
                   "--emergency")
     result = chain.finish("--emergency")
@@ -205,7 +205,7 @@ def test_max_runs_per_day_counts_a_run_whose_daemon_was_killed_once(
 ) -> None:
     """Killed before and after the trigger created its run: one run, and the budget still holds afterwards."""
     world.champion()
-    settings = merge(config(world.tmp, register=False), {"steps": ["retrain", "validate", "promote"],
+    settings = merge(config(world.tmp), {"steps": ["retrain", "validate", "promote"],
                                                          "trigger": {"max_runs_per_day": 1, "cooldown": "1s"}})
     chain = Chain(server, world, mlflow_uri, settings)
     chain.kill_at(["before:consider", "consider:started", "start:run"], "--consider")
