@@ -208,6 +208,12 @@ class LocalJobBackend:
             self._log_tail(external_id),
         )
 
+    def find(self, key: str, target: str, params: Mapping[str, str]) -> list[str]:
+        """``[key]`` when a runner claimed the job of ``key`` and it still runs (the external id is the key)."""
+        if not self._path(key, "claim").exists():
+            return []
+        return [key] if self.status(key).state is JobState.RUNNING else []
+
     def cancel(self, external_id: str) -> None:
         """SIGTERM to the job's process group; a second cancel of a job still alive sends SIGKILL."""
         marker = self._path(external_id, "cancel")

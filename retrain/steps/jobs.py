@@ -97,7 +97,32 @@ def running_jobs(ctx: StepContext) -> list[tuple[str, str, str]]:
     return found
 
 
+def unrecorded_jobs(ctx: StepContext) -> list[str]:
+    """External ids of running jobs of the run's current step that were started but never recorded.
+
+    A daemon killed between a job's start and its record leaves a job that only the backend knows
+    (the local claim, a Databricks run with the run's parameters); the next tick would adopt it, but
+    a cancel asked meanwhile must stop it too.
+    """
+    step = ctx.run.step.value
+    specs = {"retrain": ("", ctx.settings.retrain), "validate": ("validate_", ctx.settings.validate_.job),
+             "batch_score": ("batch_", ctx.settings.batch_score)}
+    if step not in specs:
+        return []
+    prefix, spec = specs[step]
+    if spec is None or ctx.get(f"{prefix}job_external_id") is not None:
+        return []
+    suffix = f"-{prefix.rstrip('_')}" if prefix else ""
+    return ctx.deps.jobs.find(f"{ctx.run.run_id}{suffix}", spec.target,
+                              {"lakewarden_run_id": ctx.run.run_id, "model_name": ctx.model})
+
+
 def cancel_jobs(ctx: StepContext) -> None:
-    """Cancel every job of the run that may still run (asked on cancel, never raised)."""
+    """Cancel every job of the run that may still run, recorded or not (asked on cancel, never raised)."""
     for _prefix, external_id, _status in running_jobs(ctx):
+        ctx.deps.jobs.cancel(external_id)
+    for external_id in unrecorded_jobs(ctx):
+        log.warning("lifecycle_unrecorded_job_cancelled", run_id=ctx.run.run_id, model=ctx.run.model,
+                    job=external_id, backend=ctx.deps.jobs.kind,
+                    note="started by a lakewarden killed before it recorded the job; cancelled with the run")
         ctx.deps.jobs.cancel(external_id)

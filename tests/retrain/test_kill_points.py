@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from lw_support import JOBS, REPO, make_version
-from lw_world import BASE, ENDPOINT, MODEL, World, entity, merge
+from lw_world import BASE, ENDPOINT, MODEL, World, entity, job_outcome, merge
 
 from config.basics.clock import utc_now
 from config.lifecycle import LifecycleSettings
+from retrain.backends.local import LocalJobBackend
 from retrain.lifecycle import RUN_ID_TAG
 from retrain.runs import RunState
 from tests.killpoints import ForkServer
@@ -179,6 +180,26 @@ def test_a_cancel_killed_around_the_job_cancel_cancels_once(server: ForkServer, 
     assert starts(world.tmp / "retrain-starts") == 1
     assert json.loads((world.jobs_dir / f"{run_id}.exit").read_text())["signal"] == "SIGTERM"
     assert versions(world) == ["1"] and world.served() == BEFORE and world.aliases() == {"champion": "1"}
+
+
+def test_a_cancel_asked_after_a_kill_between_the_jobs_start_and_its_record_stops_that_job(
+    server: ForkServer, world: World, mlflow_uri: str
+) -> None:
+    """The job runs, the run does not know it (killed before the record); the operator cancels meanwhile."""
+    world.champion()
+    settings = config(world.tmp, retrain={"parameters": {"gate": str(world.tmp / "never")}})
+    run_id = new_run(world, settings, stage=False)
+    chain = Chain(server, world, mlflow_uri, settings)
+    chain.kill_at(["start:run"], f"--run-id={run_id}")
+    world.lifecycle(LifecycleSettings.model_validate(settings)).cancel(run_id, "wrong data", by="alice")  # the CLI
+    world.engine.dispose()
+    result = chain.finish(f"--run-id={run_id}")
+    assert result["state"] == RunState.CANCELLED.value, result
+    assert chain.labels().count("cancel:run") == 1
+    assert starts(world.tmp / "retrain-starts") == 1
+    # The job the killed daemon started, never recorded, is stopped (it would wait on its gate for minutes).
+    assert job_outcome(LocalJobBackend(workdir=world.jobs_dir, env=world.job_env), run_id).message == "cancelled"
+    assert json.loads((world.jobs_dir / f"{run_id}.exit").read_text())["signal"] == "SIGTERM"
 
 
 def test_an_emergency_killed_at_each_move_flips_once(server: ForkServer, world: World, mlflow_uri: str) -> None:
