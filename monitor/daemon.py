@@ -140,7 +140,7 @@ def _remaining(until: float) -> float:
     return max(0.0, until - time.monotonic())
 
 
-def _in_background(name: str, work: Callable[[], None]) -> threading.Thread:
+def _in_background(name: str, work: Callable[[], object]) -> threading.Thread:
     def guarded() -> None:
         try:
             work()

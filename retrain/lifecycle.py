@@ -11,6 +11,7 @@ changed production (aliases, an endpoint), it first goes through ``rollback``.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import socket
@@ -109,7 +110,7 @@ class Lifecycle(RunBook):
         found = []
         for run in self.unfinished():
             settings = self.models.get(run.model) or LifecycleSettings()
-            ctx = StepContext(run, settings, self.deps, lambda values, r=run.run_id: self._record(r, values))
+            ctx = StepContext(run, settings, self.deps, functools.partial(self._record, run.run_id))
             try:
                 jobs = running_jobs(ctx)
             except Exception as exc:
