@@ -154,7 +154,7 @@ def warm() -> None:
         client.search_experiments()
         client.search_registered_models()
         for store in (RegistryStore, TrackingStore):
-            for engine in store._engine_map.values():
+            for engine in getattr(store, "_engine_map", {}).values():  # MLflow's per-URI engine cache
                 engine.dispose()
 
 
