@@ -2,7 +2,7 @@
 
 Usage::
 
-    python dbx_lifecycle_driver.py --config lakewarden.yaml --calls LOG --result JSON --run-id ID
+    python dbx_lifecycle_driver.py --config lakewarden.yaml --calls LOG --result JSON (--run-id ID | --emergency)
                                    [--crash [before:]LABEL] [--bad-canary]
     python dbx_lifecycle_driver.py --serve     (a fork server: one life per line of argv, tests/killpoints.py)
 
@@ -15,6 +15,7 @@ point right before it (``--crash=before:LABEL``) and right after it (``--crash=L
 lifecycle records it). Labels: ``start:JOB_ID`` (``run-now``), ``cancel`` (``runs/cancel``),
 ``set_alias:ALIAS=VERSION``, ``delete_alias:ALIAS``, ``put:{routes as sorted JSON}`` (an endpoint
 update), ``refresh``. The canary's windows are all there at once, calm (``--bad-canary``: high).
+``--emergency`` asks for an emergency run first (a restart asks again: the run in flight answers).
 The end goes to ``--result`` as ``{"run_id", "state", "decision"}``.
 """
 
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from config.loader import load_settings
 from monitor.workspace import WorkspaceBackends
+from retrain import Trigger
 from tests.databricks.dbx_lifecycle import CalmWindows, lifecycle_for
 from tests.killpoints import Calls, serve
 
@@ -62,8 +64,10 @@ def main(argv: list[str]) -> int:
     if argv == ["--serve"]:
         return serve(main, warm)
     parser = argparse.ArgumentParser()
-    for name in ("--config", "--calls", "--result", "--run-id"):
+    for name in ("--config", "--calls", "--result"):
         parser.add_argument(name, required=True)
+    parser.add_argument("--run-id")
+    parser.add_argument("--emergency", action="store_true")
     parser.add_argument("--crash")
     parser.add_argument("--bad-canary", action="store_true")
     args = parser.parse_args(argv)
@@ -76,10 +80,15 @@ def main(argv: list[str]) -> int:
     # The canary's windows: judged a day ahead, so they are all there at once.
     windows = CalmWindows(lambda: clock() + timedelta(days=1), "high" if args.bad_canary else "low")
     lifecycle, _ = lifecycle_for(settings, clock, windows, spied(calls))
+    run_id = args.run_id
+    if args.emergency:
+        now = clock()
+        run_id = lifecycle.emergency(Trigger("churn", "emergency: risk 97", "critical", now - timedelta(hours=1),
+                                             now)).run_id
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         lifecycle.advance()
-        run = lifecycle.get(args.run_id)
+        run = lifecycle.get(str(run_id))
         if run is not None and run.state.final:
             result = {"run_id": run.run_id, "state": run.state.value, "decision": run.decision}
             Path(args.result).write_text(json.dumps(result), encoding="utf-8")

@@ -31,6 +31,7 @@ from tests.databricks.dbx_lifecycle import (
     BATCH_JOB,
     BEFORE,
     CANARY,
+    ENDPOINT,
     ENV_NAMES,
     FULL,
     FULL_PLAN,
@@ -80,6 +81,7 @@ class Chain:
         self.config.write_text(json.dumps(config(emulator.url, tmp, **lifecycle), indent=1))
         self.calls = tmp / "calls.jsonl"
         self.result = tmp / "result.json"
+        self.run_id = ""
 
     def book(self) -> tuple[RunBook, Any]:
         store = open_state(load_settings(self.config, {}))
@@ -104,8 +106,8 @@ class Chain:
         engine.dispose()
 
     def argv(self, *args: str) -> list[str]:
-        return [f"--config={self.config}", f"--calls={self.calls}", f"--result={self.result}",
-                f"--run-id={self.run_id}", *args]
+        run = [f"--run-id={self.run_id}"] if self.run_id else []
+        return [f"--config={self.config}", f"--calls={self.calls}", f"--result={self.result}", *run, *args]
 
     def kill_at(self, points: list[str], *args: str) -> None:
         for point in points:
@@ -193,3 +195,24 @@ def test_a_cancel_after_a_kill_between_run_now_and_its_record_cancels_that_run(s
     assert emulator.jobs.tokens == {idempotency_token(run_id, str(RETRAIN_JOB)): run.run_id}
     assert emulator.jobs.state(run)[:2] == ("TERMINATED", "CANCELED")
     assert aliases(emulator) == {"champion": 1} and served(emulator) == BEFORE
+
+
+def test_an_emergency_killed_around_each_workspace_call_flips_once(server: ForkServer, emulator: Emulator,
+                                                                   tmp_path: Path) -> None:
+    """Killed around the endpoint's move to the previous champion, the champion's move back, the alias removal."""
+    seed(emulator, endpoint=False, update_seconds=0.3)
+    emulator.registry.add_version(MODEL, run_metrics={"holdout_roc_auc": 0.9})
+    emulator.registry.set_alias(MODEL, "champion", 2)
+    emulator.registry.set_alias(MODEL, "previous_champion", 1)
+    emulator.serving.add(ENDPOINT, MODEL, "2")
+    chain = Chain(server, emulator, tmp_path, emergency={"enabled": True})
+    chain.kill_at([f"before:{put(BEFORE)}", put(BEFORE), "before:set_alias:champion=1", "set_alias:champion=1",
+                   "delete_alias:previous_champion"], "--emergency")
+    result = chain.finish("--emergency")
+    assert result["state"] == RunState.ROLLED_BACK.value, result
+    assert updates(emulator) == [BEFORE] and served(emulator) == BEFORE
+    assert aliases(emulator) == {"champion": 1}
+    assert Counter(emulator.registry.alias_moves)[(MODEL, "champion", 1)] == 1
+    book, engine = chain.book()
+    assert len(book.runs("churn")) == 1  # every restart's emergency found the run in flight
+    engine.dispose()
