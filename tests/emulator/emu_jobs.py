@@ -1,11 +1,8 @@
 """Jobs API 2.2: ``run-now`` (idempotency tokens honoured), ``runs/get`` (``state`` and ``status``),
-``runs/cancel``, ``runs/delete`` (finished runs only; run-now with the token of a deleted run is then
-refused, as the API documents); each job has a scripted outcome and timing on the emulator clock, and can send the
-``runs/list`` (``job_id``, ``active_only``; one page, newest first), ``runs/cancel``; each job has a scripted outcome and timing on the emulator clock, and can send the
+``runs/list`` (``job_id``, ``active_only``; one page, newest first), ``runs/cancel``, ``runs/delete``
+(finished runs only; run-now with the token of a deleted run is then refused, as the API documents);
+each job has a scripted outcome and timing on the emulator clock, and can send the
 ``jobs.on_start`` / ``on_success`` / ``on_failure`` webhooks to a URL (basic auth optional).
-``runs/list`` (``job_id``, ``active_only``; one page, newest first), ``runs/cancel``; each job has a
-scripted outcome and timing on the emulator clock, and can send the ``jobs.on_start`` /
-``on_success`` / ``on_failure`` webhooks to a URL (basic auth optional).
 
 ``Job.on_success`` (optional) is what the job's code does when a run succeeds, e.g. register a model
 version: it is called once per run, before any ``runs/get`` answers SUCCESS for that run."""
