@@ -29,6 +29,7 @@ def cross_check(settings: Settings) -> list[tuple[Path, str, str]]:
     allowed_intervals = ", ".join(dict.fromkeys(intervals)) or "(no time_intervals defined)"
     allowed_policies = ", ".join(dict.fromkeys(policies)) or "(no alerting.escalation_policies defined)"
     issues.extend(_alerting_refs(settings, receivers, allowed_receivers))
+    issues.extend(_job_backends(settings))
 
     def walk(route: Route, path: Path) -> None:
         if route.receiver is not None and route.receiver not in receivers:
@@ -74,4 +75,26 @@ def _alerting_refs(settings: Settings, receivers: list[str], allowed: str) -> li
             if step.receiver not in receivers:
                 issues.append((("alerting", "escalation_policies", p, "steps", s, "receiver"),
                                f"receiver {step.receiver!r}", f"a receiver defined under receivers: {allowed}"))
+    return issues
+
+
+def _job_backends(settings: Settings) -> list[tuple[Path, str, str]]:
+    """Every lifecycle job must run on the backend of ``workspace.kind`` (lakewarden runs jobs with one backend)."""
+    issues: list[tuple[Path, str, str]] = []
+    kind = settings.workspace.kind
+    for m, model in enumerate(settings.models):
+        # An invalid model stands in by its name only (``config.loader``): its lifecycle is unknown.
+        lifecycle = getattr(model, "lifecycle", None)
+        if lifecycle is None or not lifecycle.enabled:
+            continue
+        jobs: list[tuple[Path, str]] = [(("retrain",), lifecycle.retrain.backend)]
+        if lifecycle.validate_.job is not None:
+            jobs.append((("validate", "job"), lifecycle.validate_.job.backend))
+        if lifecycle.batch_score is not None and "batch_score" in lifecycle.steps:
+            jobs.append((("batch_score",), lifecycle.batch_score.backend))
+        for where, backend in jobs:
+            if backend != kind:
+                issues.append((("models", m, "lifecycle", *where, "backend"), f"backend {backend!r}",
+                               f"{kind!r}, the workspace.kind: lakewarden runs every lifecycle job on the "
+                               f"{kind} backend (set backend: {kind}, or change workspace.kind)"))
     return issues

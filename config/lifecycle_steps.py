@@ -160,6 +160,11 @@ class PromoteStep(Strict):
     challenger_alias: str = "challenger"
     previous_alias: str = "previous_champion"
     timeout: Duration = timedelta(minutes=30)
+    # A rollback of a model's first promotion has no earlier champion to move the alias back to.
+    # ``remove_champion``: delete the alias, as it was before the run (what loads ``@champion`` fails
+    # loudly, as it did before). ``keep_and_page``: leave it on the rolled-back version and page
+    # (the run ends with "CHAMPION KEPT ON ROLLED-BACK VERSION", a critical alert).
+    first_rollback: Literal["remove_champion", "keep_and_page"] = "remove_champion"
 
     _timeout = field_validator("timeout")(_positive)
 

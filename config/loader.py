@@ -38,7 +38,7 @@ from config.yamlsource import MAX_FILE_BYTES, Document, DocumentError, load_docu
 
 _START = "a path to a YAML config (start from config/examples/local.yaml)"
 # The blocks cross_check reads; with these valid (or their items' names known), references are checked.
-_CROSS_BLOCKS = ("route", "receivers", "time_intervals", "models", "alerting")
+_CROSS_BLOCKS = ("route", "receivers", "time_intervals", "models", "alerting", "workspace")
 _NAMED_LISTS = ("receivers", "time_intervals", "models")
 STATE_URL_ENV = "LAKEWARDEN_STATE_URL"  # overrides state.url
 

@@ -140,7 +140,7 @@ def _remaining(until: float) -> float:
     return max(0.0, until - time.monotonic())
 
 
-def _in_background(name: str, work: Callable[[], None]) -> threading.Thread:
+def _in_background(name: str, work: Callable[[], object]) -> threading.Thread:
     def guarded() -> None:
         try:
             work()
@@ -271,6 +271,9 @@ class Daemon:
                         note="it did not end within half the shutdown deadline; the next start does it again")
         else:
             self.app.cycle.close()
+        # Lifecycle jobs keep running (the next start adopts them): say which, while the state is open.
+        _in_background("report_jobs", self.app.lifecycle.report_outliving_jobs).join(
+            min(5.0, _remaining(end - reserve)))
         # Spark stops and the pool's workers end while the delivery thread drains the outbox.
         closing = _in_background("close_engine", self.app.close_engine)
         delivery.join(_remaining(end - reserve))

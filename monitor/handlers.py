@@ -34,7 +34,7 @@ from monitor.risk.freshness_rules import SIGNAL as STALE_DATA
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import FRESHNESS, Source, SourceError, Stream
 from monitor.translate import alert_annotations, alert_labels, alert_scope
-from retrain import Lifecycle, StartReason, Step
+from retrain import Lifecycle, RunState, StartReason, Step
 
 log = structlog.get_logger(__name__)
 SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks again after this
@@ -169,14 +169,25 @@ class Handlers:
             yield LifecycleProgressed(decision.run_id, model.name, "requested", trigger.reason)
 
     def _after_emergency(self, model: ModelSettings) -> bool:
-        """The model's latest run is an emergency that ended.
+        """An emergency incident of the model is open: its emergency ran, and nothing ended the incident since.
 
-        The previous champion serves since, and no alias names a model before it: another emergency
-        would fail and page again on every critical window. The trigger policy decides instead (its
-        cooldown holds the retrain a while); once another run started, emergencies are armed again.
+        An incident starts with an emergency run and lasts until the model recovers (a window judged
+        after the emergency is below the emergency's level and the model's alert is below ``critical``,
+        so neither a persistence delay nor another stream still critical ends it) or a later run
+        succeeds (a new champion). Within it the previous champion serves and no alias names a model
+        before it, so another emergency would only fail and page again, once per cooldown cycle
+        after each rejected retrain; the trigger policy decides instead. The next incident pages again.
         """
         runs = self.lifecycle.runs(model.name)
-        return bool(runs) and runs[0].plan == (Step.EMERGENCY,) and runs[0].state.final
+        last = next((run for run in runs if run.plan == (Step.EMERGENCY,)), None)
+        if last is None or not last.state.final:
+            return False
+        if any(run.state is RunState.SUCCEEDED and run.created_at > last.created_at for run in runs):
+            return False
+        floor = model.lifecycle.emergency.min_risk
+        history = self.assessments.history(model.name, limit=200)
+        return not any(a.created_at > last.created_at and (a.severity != "critical" or a.risk < floor)
+                       and a.alert_severity != "critical" for a in history)
 
     def advance_lifecycle(self, _message: AdvanceLifecycle) -> Iterator[Message]:
         """Ask each model's schedule and move its runs on, for the models this replica holds."""

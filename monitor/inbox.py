@@ -8,7 +8,12 @@ everything new when it runs. Skips are counted per model (``skipped``, for the f
 logged once per coalesced poll (``polls_skipped``, when the poll that absorbed them is taken).
 
 A poll being handled is no longer pending: one more may wait behind it, so a change that lands
-during a slow poll is read right after it. Other commands (``AdvanceLifecycle``) are never merged.
+during a slow poll is read right after it.
+
+``AdvanceLifecycle`` is coalesced the same way, over all runs: one advance moves every run in
+flight, so a burst of Databricks job webhooks (a start, a success, each task of a multi-task job)
+and the lifecycle tick need one waiting advance, not one each. Skipped advances are counted
+(``skipped_advances``) and logged once when the advance that absorbed them is taken.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections import Counter, deque
 import structlog
 
 from monitor.bus import Command
-from monitor.messages import PollDue
+from monitor.messages import AdvanceLifecycle, PollDue
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +35,8 @@ class Inbox:
         self._ready = threading.Condition()
         self._pending: dict[str, int] = {}  # model -> skips absorbed by its waiting PollDue
         self._skipped: Counter[str] = Counter()
+        self._advance_waiting: int | None = None  # skips absorbed by the waiting AdvanceLifecycle, or None
+        self._advances_skipped = 0
 
     def put(self, command: Command) -> bool:
         """Queue ``command``; False when it is a poll of a model whose poll is already waiting."""
@@ -40,6 +47,12 @@ class Inbox:
                     self._skipped[command.model] += 1
                     return False
                 self._pending[command.model] = 0
+            elif isinstance(command, AdvanceLifecycle):
+                if self._advance_waiting is not None:
+                    self._advance_waiting += 1
+                    self._advances_skipped += 1
+                    return False
+                self._advance_waiting = 0
             self._items.append(command)
             self._ready.notify()
             return True
@@ -51,6 +64,12 @@ class Inbox:
                 return None
             command = self._items.popleft()
             skips = self._pending.pop(command.model, 0) if isinstance(command, PollDue) else 0
+            advances = 0
+            if isinstance(command, AdvanceLifecycle):
+                advances, self._advance_waiting = self._advance_waiting or 0, None
+        if advances:
+            log.info("lifecycle_advances_skipped", skipped=advances, total=self.skipped_advances(),
+                     note="webhooks or ticks came while an advance was waiting; this one moves every run")
         if skips and isinstance(command, PollDue):
             log.info("polls_skipped", model=command.model, skipped=skips, total=self.skipped(command.model),
                      note="the previous poll outlasted poll_interval; this poll reads everything new")
@@ -61,6 +80,7 @@ class Inbox:
         with self._ready:
             items, self._items = list(self._items), deque()
             self._pending.clear()
+            self._advance_waiting = None
         return items
 
     def empty(self) -> bool:
@@ -85,3 +105,8 @@ class Inbox:
         """Model -> polls skipped since start (a counter: it only grows)."""
         with self._ready:
             return dict(self._skipped)
+
+    def skipped_advances(self) -> int:
+        """AdvanceLifecycle commands skipped because one was already waiting (a counter: it only grows)."""
+        with self._ready:
+            return self._advances_skipped

@@ -9,6 +9,7 @@ One scope per model (``lifecycle:<model>``), holding the alert of its latest run
 | succeeded, rejected, cancelled        | resolves, its text the outcome (``info``)   |
 | failed, rolled back                   | fires, ``severity="high"``                  |
 | emergency done or failed, rollback incomplete | fires, ``severity="critical"``      |
+| rolled back, champion kept (first run, ``keep_and_page``) | fires, ``severity="critical"`` |
 
 An emergency fallback is an emergency run, or a run in flight that an emergency cancelled (its
 rollback is the fallback); it stays ``critical`` when it ends, even cancelled.
@@ -24,9 +25,12 @@ from datetime import datetime
 from alerts import Alert
 from config.models import ModelSettings
 from retrain import RunRecord, RunState, Step
+from retrain.promotion import FIRST_ROLLBACK_KEPT
 
 ALERT_NAME = "LifecycleRun"
 _QUIET = (RunState.SUCCEEDED, RunState.REJECTED, RunState.CANCELLED)
+# Words in a run's decision that make its end critical (``retrain.promotion.FIRST_ROLLBACK_KEPT``...).
+_PAGES = ("ROLLBACK INCOMPLETE", "EMERGENCY", FIRST_ROLLBACK_KEPT)
 
 
 def scope(model: str) -> str:
@@ -44,7 +48,7 @@ def severity(run: RunRecord) -> str | None:
     if run.state in _QUIET and not by_emergency:
         return None
     decision = run.decision or ""
-    if emergency or "ROLLBACK INCOMPLETE" in decision or "EMERGENCY" in decision:
+    if emergency or any(marker in decision for marker in _PAGES):
         return "critical"
     return "high"
 

@@ -11,6 +11,10 @@ changed production (aliases, an endpoint), it first goes through ``rollback``.
 
 from __future__ import annotations
 
+import functools
+import os
+import secrets
+import socket
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -30,7 +34,7 @@ from retrain.runs import LifecycleEvent, RunRecord, RunState, Step
 from retrain.serving import EndpointBusy, ServingBackend
 from retrain.steps import Deps, End, Next, Outcome, Revert, StepContext, Wait, handlers
 from retrain.steps.base import RUN_ID_TAG, VALIDATION_TAG, production_touched
-from retrain.steps.jobs import cancel_jobs
+from retrain.steps.jobs import cancel_jobs, running_jobs
 from retrain.trigger import Trigger
 
 __all__ = ["RUN_ID_TAG", "VALIDATION_TAG", "Lifecycle"]
@@ -65,7 +69,8 @@ class Lifecycle(RunBook):
         super().__init__(engine, models, clock)
         self.backend = backend
         self.registry = registry
-        self.deps = Deps(backend, registry, clock, serving, monitors, verdicts)
+        self.owner = f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(3)}"
+        self.deps = Deps(backend, registry, clock, serving, monitors, verdicts, owner=self.owner)
         self.max_attempts = max_attempts
         self._handlers = handlers()
 
@@ -95,6 +100,29 @@ class Lifecycle(RunBook):
         if decision.started and decision.run_id is not None:
             self._advance_run(decision.run_id)
         return decision
+
+    def report_outliving_jobs(self) -> list[tuple[str, str]]:
+        """At shutdown: log and record every job still running; (run id, external id) of each.
+
+        The jobs are left running (a retrain may take hours); the next start adopts them
+        (``lifecycle_job_adopted``). ``lakewarden lifecycle show`` shows ``<prefix>job_outlived_daemon``.
+        """
+        found = []
+        for run in self.unfinished():
+            settings = self.models.get(run.model) or LifecycleSettings()
+            ctx = StepContext(run, settings, self.deps, functools.partial(self._record, run.run_id))
+            try:
+                jobs = running_jobs(ctx)
+            except Exception as exc:
+                log.warning("lifecycle_job_status_unknown_at_shutdown", run_id=run.run_id, error=str(exc))
+                continue
+            for prefix, external_id, status in jobs:
+                log.warning("lifecycle_job_outlives_daemon", run_id=run.run_id, model=run.model, job=external_id,
+                            backend=self.backend.kind, status=status,
+                            note="the job keeps running; the next lakewarden start adopts it")
+                ctx.save(**{f"{prefix}job_outlived_daemon": {"at": self.clock().isoformat(), "by": self.owner}})
+                found.append((run.run_id, external_id))
+        return found
 
     # -- moving runs forward -------------------------------------------------------------------
 

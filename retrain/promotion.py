@@ -20,6 +20,9 @@ from typing import Any
 from config.lifecycle import PromoteStep
 from retrain.registry import ModelRegistry
 
+# In a run's decision when a rollback left the champion alias on the rolled-back version: it pages.
+FIRST_ROLLBACK_KEPT = "CHAMPION KEPT ON ROLLED-BACK VERSION"
+
 
 @dataclass(frozen=True)
 class PromotionResult:
@@ -116,8 +119,12 @@ def revert(
         if expected_champion is not None:
             registry.set_alias(model, aliases.champion_alias, expected_champion)
             done.append(f"{aliases.champion_alias} back to version {expected_champion}")
+        elif aliases.first_rollback == "remove_champion":
+            registry.delete_alias(model, aliases.champion_alias)
+            done.append(f"{aliases.champion_alias} removed: there was no champion before (promote.first_rollback)")
         else:
-            done.append(f"{aliases.champion_alias} kept at version {version}: there was no champion before")
+            done.append(f"{FIRST_ROLLBACK_KEPT}: {aliases.champion_alias} kept at version {version}, there was no "
+                        "champion before (promote.first_rollback: keep_and_page)")
     if progress.get("previous_set"):
         before = progress.get("previous_before")
         current = registry.get_alias(model, aliases.previous_alias)

@@ -188,6 +188,21 @@ def _external_lines(external: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _job_lines(external: Mapping[str, Any]) -> list[str]:
+    """One line per job: its last status (running, started and died...), adoptions, outliving a stop."""
+    lines = []
+    for prefix, name in (("", "job"), ("validate_", "validate"), ("batch_", "batch job")):
+        if (external_id := external.get(f"{prefix}job_external_id")) is None:
+            continue
+        notes = [str(external.get(f"{prefix}job_status") or "status not read yet")]
+        if outlived := external.get(f"{prefix}job_outlived_daemon"):
+            notes.append(f"outlived the lakewarden stopped at {outlived.get('at')}")
+        for adoption in external.get(f"{prefix}job_adoptions") or []:
+            notes.append(f"adopted at {adoption.get('at')} by {adoption.get('by')}")
+        lines.append(f"{name:<10} {external_id}: " + "; ".join(notes))
+    return lines
+
+
 def _show(args: argparse.Namespace) -> int:
     _, _, book = _open(args.config)
     try:
@@ -216,6 +231,7 @@ def _show(args: argparse.Namespace) -> int:
         f"created    {_when(run.created_at)}, updated {_when(run.updated_at)}",
         f"decision   {run.decision or '-'}",
     ]
+    lines += _job_lines(run.external)
     if run.cancel_requested and not run.state.final:
         lines.append(f"cancel     asked: {run.cancel_requested} (the daemon acts at its next lifecycle tick)")
     external = _external_lines(run.external)

@@ -43,6 +43,15 @@ class JobBackend(Protocol):
         """Ask the job to stop; a finished or unknown job is left alone."""
         ...
 
+    def find(self, key: str, target: str, params: Mapping[str, str]) -> list[str]:
+        """External ids of running jobs that ``start(key, target, ...)`` started, found without starting one.
+
+        For a start whose external id was never recorded (the daemon was killed between the start
+        and its record) and a run cancelled since: what ``cancel`` must still stop. ``params`` are
+        parameters every such job was given (the lifecycle run id among them).
+        """
+        ...
+
 
 def job_arguments(params: Mapping[str, str]) -> list[str]:
     """Parameters as ``--key=value`` arguments, the shape of Databricks python_wheel_task named parameters."""

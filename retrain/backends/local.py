@@ -28,10 +28,18 @@ stay out of local jobs), then the backend's ``env`` (``MLFLOW_TRACKING_URI``,
 ``MLFLOW_REGISTRY_URI``, ``PYTHONPATH``...), then ``MLFLOW_DISABLE_TELEMETRY=true`` and
 ``PYTHONUNBUFFERED=1``.
 
-Files under ``workdir`` per run: ``<run_id>.log`` (stdout and stderr), ``<run_id>.claim`` (the
-start is claimed), ``<run_id>.pid`` (the runner's pid), ``<run_id>.exit`` (written by
-``runner.py`` when the job ends), ``<run_id>.cancel`` (cancel was asked). They outlive the daemon,
-so status survives a restart.
+Files under ``workdir`` per run: ``<run_id>.log`` (stdout and stderr), ``<run_id>.claim`` (written
+by the runner that took the job: its pid and start time, see ``runner.py``), ``<run_id>.exit``
+(written by the runner when the job ends), ``<run_id>.cancel`` (cancel was asked); an older
+release also wrote ``<run_id>.pid``, still read. They outlive the daemon, so status survives a
+restart, and the three claimed states are told apart:
+
+- a claim whose runner lives (same pid, same start time): ``claimed and running``, adopted;
+- a claim whose runner is gone and no exit file: ``started and died``, FAILED at once (not at the
+  timeout). It is not started again: a job that died half-way may have registered a version or
+  written outputs, and the contract is one start per run; the run fails, pages, and a new run
+  starts after the cooldown (or ``lakewarden lifecycle start``);
+- no claim: never started, whatever moment the daemon was killed at; ``start`` starts it.
 """
 
 from __future__ import annotations
@@ -39,21 +47,25 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import structlog
 
 from retrain.backends.base import JobState, JobStatus, job_arguments
+from retrain.backends.runner import process_start
 
 log = structlog.get_logger(__name__)
 
 RUNNER = Path(__file__).with_name("runner.py")
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TARGET = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_ANSWER_TIMEOUT = 30.0  # seconds a runner may take to claim its job (python start-up on a busy host)
 
 
 def job_environment(env: Mapping[str, str], parent: Mapping[str, str]) -> dict[str, str]:
@@ -98,17 +110,54 @@ class LocalJobBackend:
         return self.workdir / f"{run_id}.{suffix}"
 
     def start(self, run_id: str, target: str, params: Mapping[str, str]) -> str:
-        """Start ``target`` (a module, or a ``.py`` path) for ``run_id``; the external id is the run id."""
+        """Start ``target`` (a module, or a ``.py`` path) for ``run_id``; the external id is the run id.
+
+        The runner claims the job itself (``runner.py``): a claim that exists means a runner took the
+        job, so it is adopted, never started again; no claim means no job, whatever happened before.
+        """
         if not (_TARGET.fullmatch(target) or target.endswith(".py")):
             raise ValueError(f"a module name or a .py path, not {target!r}")
         claim = self._path(run_id, "claim")
-        try:
-            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except FileExistsError:
+        if claim.exists():
+            if self._process(run_id) is not None or self._path(run_id, "exit").exists():
+                log.info("local_job_already_started", run_id=run_id)
+                return run_id
+            # An empty claim and no pid file: an older release claimed the job and stopped before
+            # starting it. Nothing runs for it, so it is started now.
+            log.warning("local_job_claimed_never_started", run_id=run_id, claim=str(claim),
+                        note="claimed by an earlier lakewarden that stopped before starting it; starting it now")
+            claim.unlink(missing_ok=True)
+        answer = self._spawn(run_id, target, params)
+        if answer == "taken":
             log.info("local_job_already_started", run_id=run_id)
-            return run_id
-        argv = [self.python, "-I", str(RUNNER), str(self._path(run_id, "exit")), target]
-        argv += job_arguments(params)
+        return run_id
+
+    def _spawn(self, run_id: str, target: str, params: Mapping[str, str]) -> str:
+        """Spawn a runner and wait for its answer: ``claimed`` (it runs the job) or ``taken`` (another does)."""
+        proc, read_end = self._launch(run_id, target, params)
+        try:
+            answer = _read_answer(read_end, _ANSWER_TIMEOUT)
+        finally:
+            os.close(read_end)
+        if answer == "claimed":
+            self._procs[run_id] = proc
+            log.info("local_job_started", run_id=run_id, target=target, pid=proc.pid)
+            return answer
+        if answer == "taken":
+            proc.wait()
+            return answer
+        if proc.poll() is None:
+            # Slow, not dead: it may still claim. Nothing is recorded; the next start adopts its claim.
+            raise RuntimeError(f"the local job runner for run {run_id} (pid {proc.pid}) did not claim the job "
+                               f"within {_ANSWER_TIMEOUT:.0f} s; the next lifecycle tick looks again")
+        raise RuntimeError(f"the local job runner for run {run_id} exited with code {proc.returncode} before "
+                           f"claiming the job; see {self._path(run_id, 'log')}")
+
+    def _launch(self, run_id: str, target: str, params: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+        """Spawn the runner; its process and the read end of its report pipe."""
+        read_end, write_end = os.pipe()
+        argv = [self.python, "-I", str(RUNNER), f"--report-fd={write_end}", str(self._path(run_id, "claim")),
+                str(self._path(run_id, "exit")), target, *job_arguments(params)]
         try:
             with self._path(run_id, "log").open("ab") as out:
                 proc = subprocess.Popen(
@@ -119,31 +168,33 @@ class LocalJobBackend:
                     cwd=self.workdir,
                     env=self._env,
                     start_new_session=True,
+                    pass_fds=(write_end,),
                 )
         except OSError:
-            claim.unlink(missing_ok=True)
+            os.close(read_end)
             raise
-        self._procs[run_id] = proc
-        pid_file = self._path(run_id, "pid")
-        tmp = pid_file.with_name(pid_file.name + ".tmp")
-        record = {"pid": proc.pid, "started": _process_start(proc.pid), "target": target}
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, pid_file)
-        log.info("local_job_started", run_id=run_id, target=target, pid=proc.pid)
-        return run_id
+        finally:
+            os.close(write_end)
+        return proc, read_end
 
     def status(self, external_id: str) -> JobStatus:
-        """RUNNING, SUCCEEDED, or FAILED with a message and the end of the job's log."""
+        """RUNNING, SUCCEEDED, or FAILED with a message and the end of the job's log.
+
+        The message tells the three claimed states apart: ``claimed and running as pid N``,
+        ``started and died`` (the runner is gone without an exit record: failed at once, not at the
+        timeout), and ``claimed and never started`` (a claim of an older release without a pid).
+        """
         exit_status = self._exit_status(external_id)
         if exit_status is not None:
             return exit_status
         pid = self._pid(external_id)
         if pid is None:
             if self._path(external_id, "claim").exists():
-                return JobStatus(JobState.RUNNING, "starting")
+                return JobStatus(JobState.FAILED, "claimed and never started: an older lakewarden claimed the job "
+                                 "and stopped before starting it")
             return JobStatus(JobState.FAILED, f"no local job for run {external_id} in {self.workdir}")
         if self._alive(external_id, pid):
-            return JobStatus(JobState.RUNNING, f"running as pid {pid}")
+            return JobStatus(JobState.RUNNING, f"claimed and running as pid {pid}")
         # The runner may have written its exit file between the two checks.
         exit_status = self._exit_status(external_id)
         if exit_status is not None:
@@ -152,9 +203,16 @@ class LocalJobBackend:
             return JobStatus(JobState.FAILED, "cancelled", self._log_tail(external_id))
         return JobStatus(
             JobState.FAILED,
-            f"the job process {pid} ended without writing an exit status (killed?)",
+            f"started and died: the job's runner (pid {pid}) is gone without writing an exit status "
+            "(killed, out of memory, or the machine restarted); the job is not started again for this run",
             self._log_tail(external_id),
         )
+
+    def find(self, key: str, target: str, params: Mapping[str, str]) -> list[str]:
+        """``[key]`` when a runner claimed the job of ``key`` and it still runs (the external id is the key)."""
+        if not self._path(key, "claim").exists():
+            return []
+        return [key] if self.status(key).state is JobState.RUNNING else []
 
     def cancel(self, external_id: str) -> None:
         """SIGTERM to the job's process group; a second cancel of a job still alive sends SIGKILL."""
@@ -199,12 +257,14 @@ class LocalJobBackend:
         return None if (process := self._process(run_id)) is None else process[0]
 
     def _process(self, run_id: str) -> tuple[int, str | None] | None:
-        """The runner's pid and start time as recorded when it was spawned."""
-        try:
-            record = json.loads(self._path(run_id, "pid").read_text(encoding="utf-8"))
-            return int(record["pid"]), record.get("started")
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            return None
+        """The runner's pid and start time from its claim (or the ``.pid`` file of an older release)."""
+        for suffix in ("claim", "pid"):
+            try:
+                record = json.loads(self._path(run_id, suffix).read_text(encoding="utf-8"))
+                return int(record["pid"]), record.get("started")
+            except (FileNotFoundError, ValueError, KeyError, TypeError):
+                continue
+        return None
 
     def _alive(self, run_id: str, pid: int) -> bool:
         proc = self._procs.get(run_id)
@@ -221,7 +281,7 @@ class LocalJobBackend:
         if recorded is None:
             return True  # no procfs when it started (macOS): trust the pid
         # Same pid and same start time: the same process, not a reuse of its pid.
-        return _process_start(pid) == recorded
+        return process_start(pid) == recorded
 
     def _log_tail(self, run_id: str) -> str:
         path = self._path(run_id, "log")
@@ -234,13 +294,16 @@ class LocalJobBackend:
         return "\n".join(text.rstrip().splitlines()[-self._tail_lines :])
 
 
-def _process_start(pid: int) -> str | None:
-    """A living process's start time (clock ticks after boot, from /proc), or None without procfs.
-
-    Zombies count as not started: they have finished.
-    """
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return None if fields[0] in ("Z", "X") else fields[19]
+def _read_answer(fd: int, timeout: float) -> str:
+    """What the runner wrote to its report pipe before closing it ("" when it closed without a word)."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            break
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("ascii", errors="replace")

@@ -116,6 +116,27 @@ class DatabricksJobBackend:
             return JobStatus(JobState.SUCCEEDED, f"run {external_id} succeeded{url}")
         return JobStatus(JobState.FAILED, f"run {external_id} ended {result}: {message}{url}")
 
+    def find(self, key: str, target: str, params: Mapping[str, str]) -> list[str]:
+        """Active runs of job ``target`` whose job parameters include ``params`` (``runs/list``, newest first).
+
+        A run's idempotency token is not in ``runs/list`` answers, and asking ``run-now`` again with
+        it would start the job when none was started; the job parameters are there, and each
+        lifecycle job is given ``lakewarden_run_id``.
+        """
+        try:
+            job_id = int(target)
+        except ValueError:
+            return []
+        found = []
+        try:
+            for run in self._client.jobs.list_runs(job_id=job_id, active_only=True):
+                values = {p.name: p.value if p.value is not None else p.default for p in run.job_parameters or []}
+                if run.run_id is not None and all(values.get(k) == v for k, v in params.items()):
+                    found.append(str(run.run_id))
+        except Exception as exc:
+            raise WorkspaceError(describe_error(exc, f"listing the active runs of job {job_id}", self.host)) from exc
+        return found
+
     def cancel(self, external_id: str) -> None:
         """Cancel the run; an unknown or finished run is left alone."""
         try:

@@ -72,6 +72,7 @@ class Deps:
     serving: ServingBackend | None = None
     monitors: MonitorRefresher | None = None
     verdicts: AssessmentReader | None = None
+    owner: str = ""  # this lakewarden process (host/pid/random), the watcher of the jobs it starts or adopts
 
 
 class StepContext:

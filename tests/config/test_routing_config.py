@@ -288,3 +288,23 @@ receivers: [{name: team-X-mails}, {name: team-X-pager}, {name: team-Y-mails}]
 """
     settings = parse_settings(text, "am.yaml", {})
     assert settings.route.routes[0].routes[0].receiver == "team-X-pager"
+
+
+def test_a_job_backend_that_is_not_the_workspace_kind_is_reported_with_its_line_and_path() -> None:
+    text = """\
+models:
+  - name: churn
+    sources: {lakehouse: {table: main.ml.churn}}
+    lifecycle:
+      enabled: true
+      registered_model: churn
+      retrain: {backend: databricks, job_id: 42}
+route: {receiver: log}
+receivers: [{name: log}]
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text, "t.yaml", {})
+    (issue,) = caught.value.issues
+    assert format_path(issue.path) == "models[0].lifecycle.retrain.backend"
+    assert issue.line == 7
+    assert "backend 'databricks'" in issue.found and "workspace.kind" in issue.allowed

@@ -1,6 +1,7 @@
 """Jobs API 2.2: ``run-now`` (idempotency tokens honoured), ``runs/get`` (``state`` and ``status``),
-``runs/cancel``, ``runs/delete`` (finished runs only; run-now with the token of a deleted run is then
-refused, as the API documents); each job has a scripted outcome and timing on the emulator clock, and can send the
+``runs/list`` (``job_id``, ``active_only``; one page, newest first), ``runs/cancel``, ``runs/delete``
+(finished runs only; run-now with the token of a deleted run is then refused, as the API documents);
+each job has a scripted outcome and timing on the emulator clock, and can send the
 ``jobs.on_start`` / ``on_success`` / ``on_failure`` webhooks to a URL (basic auth optional).
 
 ``Job.on_success`` (optional) is what the job's code does when a run succeeds, e.g. register a model
@@ -70,6 +71,7 @@ class Jobs:
     def register(self, router: Router) -> None:
         router.add("POST", "/api/2.2/jobs/run-now", self._run_now)
         router.add("GET", "/api/2.2/jobs/runs/get", self._get)
+        router.add("GET", "/api/2.2/jobs/runs/list", self._list)
         router.add("POST", "/api/2.2/jobs/runs/cancel", self._cancel)
         router.add("POST", "/api/2.2/jobs/runs/delete", self._delete)
 
@@ -142,6 +144,21 @@ class Jobs:
             "job_parameters": [{"name": k, "value": v} for k, v in run.parameters.items()],
         }
         return 200, body
+
+    def _list(self, request: Request) -> tuple[int, Any]:
+        """Runs newest first, of ``job_id`` if given, only the unfinished ones with ``active_only=true``."""
+        job_id = request.query.get("job_id")
+        active_only = request.query.get("active_only", "false").lower() == "true"
+        self.tick()
+        runs = [run for run in self.runs.values()
+                if (job_id is None or run.job.job_id == _int(job_id, "job_id"))
+                and not (active_only and self.state(run)[0] == "TERMINATED")]
+        return 200, {"runs": [{"job_id": run.job.job_id, "run_id": run.run_id, "number_in_job": run.number,
+                               "run_name": run.job.name, "start_time": int(run.started * 1000),
+                               "state": {"life_cycle_state": self.state(run)[0]},
+                               "job_parameters": [{"name": k, "value": v} for k, v in run.parameters.items()]}
+                              for run in sorted(runs, key=lambda r: -r.started)],
+                     "has_more": False}
 
     def _cancel(self, request: Request) -> tuple[int, Any]:
         run = self._find(request.body.get("run_id"))

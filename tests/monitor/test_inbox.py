@@ -20,15 +20,15 @@ def test_a_slow_poll_keeps_one_pending_poll_per_model_and_counts_the_skipped() -
         inbox.put(PollDue("churn"))
         inbox.put(PollDue("fraud"))
     inbox.put(AdvanceLifecycle())
-    inbox.put(AdvanceLifecycle())  # other commands are never merged
+    assert not inbox.put(AdvanceLifecycle())  # one advance moves every run: a second one waits for nothing
     assert inbox.pending_polls() == {"churn": 1, "fraud": 1}
-    assert inbox.qsize() == 4
+    assert inbox.qsize() == 3
     assert inbox.skipped_polls() == {"churn": 49, "fraud": 49}
     assert inbox.skipped() == 98
 
     with capture_logs() as logs:
-        taken = [inbox.get(timeout=0) for _ in range(4)]
-    assert taken == [PollDue("churn"), PollDue("fraud"), AdvanceLifecycle(), AdvanceLifecycle()]
+        taken = [inbox.get(timeout=0) for _ in range(3)]
+    assert taken == [PollDue("churn"), PollDue("fraud"), AdvanceLifecycle()]
     assert inbox.get(timeout=0) is None
     skipped = [e for e in logs if e["event"] == "polls_skipped"]
     assert [(e["model"], e["skipped"], e["total"]) for e in skipped] == [("churn", 49, 49), ("fraud", 49, 49)]
@@ -54,3 +54,19 @@ def test_drain_drops_what_waits_and_get_wakes_for_a_put() -> None:
     inbox.put(PollDue("fraud"))
     reader.join(timeout=30)
     assert got == [PollDue("fraud")]
+
+
+def test_a_burst_of_job_webhooks_coalesces_into_one_waiting_advance() -> None:
+    """Databricks posts a webhook per run start, success and task: each wakes the lifecycle, one advance runs."""
+    inbox = Inbox()
+    assert inbox.put(AdvanceLifecycle())
+    for _ in range(20):
+        assert not inbox.put(AdvanceLifecycle())
+    assert inbox.qsize() == 1 and inbox.skipped_advances() == 20
+    with capture_logs() as logs:
+        assert inbox.get(timeout=0) == AdvanceLifecycle()
+    assert [(e["skipped"], e["total"]) for e in logs if e["event"] == "lifecycle_advances_skipped"] == [(20, 20)]
+    # While that advance runs, a webhook about a run it already read waits behind it (not dropped).
+    assert inbox.put(AdvanceLifecycle())
+    assert not inbox.put(AdvanceLifecycle())
+    assert inbox.qsize() == 1 and inbox.skipped_advances() == 21

@@ -45,7 +45,7 @@ models:
       enabled: true
       registered_model: main.ml.risk
       trigger: {{max_data_age: 6h, require_labels: true}}
-      retrain: {{backend: databricks, job_id: 42}}
+      retrain: {{backend: local, module: monitor.demo.train}}
 route: {{receiver: log}}
 receivers: [{{name: log}}]
 """
@@ -249,6 +249,21 @@ def test_show_prints_the_run_its_external_ids_and_its_audit_trail(cli: Cli) -> N
     assert "job_external_id              884422" in out and "champion_at_start" in out
     trail = out.split("audit trail\n")[1]
     assert f"decision     started: run {run_id} created: manual: new features landed" in trail
+
+
+def test_show_says_what_each_job_does_and_that_it_outlived_a_stop(cli: Cli) -> None:
+    run_id = cli.start()
+    cli.update(run_id, state=RunState.RUNNING, step=Step.VALIDATE, external={
+        "job_external_id": "884422", "job_status": "exited with code 0",
+        "job_outlived_daemon": {"at": "2026-03-01T02:00:00+00:00", "by": "host-a/41/ab12cd"},
+        "job_adoptions": [{"at": "2026-03-01T02:05:00+00:00", "by": "host-b/77/ef34ab", "from": "host-a/41/ab12cd"}],
+        "validate_job_external_id": "884423",
+        "validate_job_status": "started and died: the job's runner (pid 4242) is gone without writing an exit status",
+    })
+    out = cli("show", run_id)[1]
+    assert ("job        884422: exited with code 0; outlived the lakewarden stopped at 2026-03-01T02:00:00+00:00; "
+            "adopted at 2026-03-01T02:05:00+00:00 by host-b/77/ef34ab") in out
+    assert "validate   884423: started and died: the job's runner (pid 4242) is gone" in out
 
 
 def test_show_json_includes_the_history(cli: Cli) -> None:

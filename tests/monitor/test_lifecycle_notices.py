@@ -287,6 +287,42 @@ def test_after_an_emergency_critical_windows_wait_for_the_cooldown_then_retrain(
 
 
 @pytest.mark.integration
+def test_an_emergency_pages_once_per_incident_and_again_for_the_next_one(world: World) -> None:
+    """A retrain that ends without a new champion does not end the incident; a recovered window does."""
+    world = make(world, emergency={"enabled": True, "min_risk": 90})
+    world.bad_champion_serving()
+    world.window(20, CRITICAL)
+    (emergency,) = world.app.lifecycle.runs("churn")
+    assert [p[:2] for p in world.delivered("pages")] == [("firing", "critical")]
+    world.clock.now += timedelta(hours=6)  # past the cooldown: the policy retrains
+    world.window(26, CRITICAL)
+    retrain = world.run()
+    assert retrain.plan[0].value == "retrain"
+    world.app.lifecycle.cancel(retrain.run_id, "not this one", by="bob")  # ends without a new champion
+    assert world.advance(run_id=retrain.run_id).state is RunState.CANCELLED
+    world.clock.now += timedelta(hours=1)
+    world.window(27, CRITICAL)  # still the same incident: the previous champion serves already
+    assert [r.run_id for r in world.app.lifecycle.runs("churn")] == [retrain.run_id, emergency.run_id]
+    critical = [p for p in world.delivered("pages") if p[:2] == ("firing", "critical")]
+    assert len(critical) == 1, critical
+
+    next_window = 28
+    while world.app.assessments.model_alert("churn") == "critical":  # calm windows until the alert clears
+        assert next_window < 40, "the model's alert never left critical"
+        world.clock.now += timedelta(hours=1)
+        world.window(next_window, QUIET)  # the model recovered: the incident is over
+        next_window += 1
+    assert [r.run_id for r in world.app.lifecycle.runs("churn")] == [retrain.run_id, emergency.run_id]
+    world.clock.now += timedelta(hours=1)
+    world.window(next_window, CRITICAL)  # a new incident pages again
+    latest = world.run()
+    assert latest.run_id not in (emergency.run_id, retrain.run_id) and [s.value for s in latest.plan] == ["emergency"]
+    critical = [p for p in world.delivered("pages") if p[:2] == ("firing", "critical")]
+    assert len(critical) == 2, critical
+    world.app.close()
+
+
+@pytest.mark.integration
 def test_an_emergency_during_a_canary_rolls_the_run_back_and_pages_critical(world: World) -> None:
     world = make(world, emergency={"enabled": True, "min_risk": 90})
     champion = world.champion_serving()

@@ -13,7 +13,12 @@ call (job start, alias move, version tag, endpoint update, monitor refresh) is a
 ``--crash`` the driver appends ``CRASH`` and kills itself with SIGKILL, before the lifecycle can
 record the side effect. Labels: ``start:run``, ``start:validate``, ``start:batch``,
 ``set_alias:ALIAS=VERSION``, ``delete_alias:ALIAS``, ``tag:KEY``, ``put:{routes as sorted JSON}``,
-``refresh``. The run's assessments are windows after the canary, all ``low`` (``--bad-canary``: the
+``refresh``, ``launched:KIND`` (the job's runner spawned, its claim not yet confirmed),
+``cancel:KIND``, ``consider:REASON``; ``--crash=before:LABEL`` kills right before the call instead
+(``tests/killpoints.py``). ``--serve`` makes it a fork server (one life per forked child).
+``--serve`` pays MLflow's imports and its stores' first use once, before forking (:func:`warm`).
+``--consider`` asks for a run with a fixed windowed trigger first.
+The run's assessments are windows after the canary, all ``low`` (``--bad-canary``: the
 first one ``high``). On the end it writes ``{"run_id", "state", "decision"}`` to ``--result``.
 """
 
@@ -22,12 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import Popen
 
 import sqlalchemy as sa
 
@@ -40,36 +45,30 @@ from retrain.registry import MlflowRegistry
 from retrain.serving import ServedEntity
 from retrain.trigger import Trigger
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.killpoints import Calls, serve
+
+TRIGGER = Trigger("churn", "drift: psi 0.4", "high", datetime(2026, 3, 1, tzinfo=UTC),
+                  datetime(2026, 3, 1, 1, tzinfo=UTC))
 EMERGENCY = Trigger("churn", "emergency: risk 97", "critical", datetime(2026, 3, 1, tzinfo=UTC),
                     datetime(2026, 3, 1, 1, tzinfo=UTC))
-
-
-class Calls:
-    def __init__(self, path: Path, crash: str | None) -> None:
-        self.path = path
-        self.crash = crash
-
-    def done(self, label: str) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"pid": os.getpid(), "label": label}) + "\n")
-        if label == self.crash:
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"pid": os.getpid(), "label": "CRASH"}) + "\n")
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class LoggedRegistry(MlflowRegistry):
     calls: Calls
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
+        self.calls.before(f"set_alias:{alias}={version}")
         super().set_alias(model, alias, version)
         self.calls.done(f"set_alias:{alias}={version}")
 
     def delete_alias(self, model: str, alias: str) -> None:
+        self.calls.before(f"delete_alias:{alias}")
         super().delete_alias(model, alias)
         self.calls.done(f"delete_alias:{alias}")
 
     def set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
+        self.calls.before(f"tag:{key}")
         super().set_version_tag(model, version, key, value)
         self.calls.done(f"tag:{key}")
 
@@ -78,16 +77,32 @@ class LoggedJobs(LocalJobBackend):
     calls: Calls
 
     def start(self, run_id: str, target: str, params: Mapping[str, str]) -> str:
+        kind = _kind(run_id)
+        self.calls.before(f"start:{kind}")
         external_id = super().start(run_id, target, params)
-        kind = run_id.rsplit("-", 1)[1] if "-" in run_id else "run"
         self.calls.done(f"start:{kind}")
         return external_id
+
+    def _launch(self, run_id: str, target: str, params: Mapping[str, str]) -> tuple[Popen[bytes], int]:
+        launched = super()._launch(run_id, target, params)
+        self.calls.done(f"launched:{_kind(run_id)}")  # the runner is spawned, its claim not yet answered
+        return launched
+
+    def cancel(self, external_id: str) -> None:
+        self.calls.before(f"cancel:{_kind(external_id)}")
+        super().cancel(external_id)
+        self.calls.done(f"cancel:{_kind(external_id)}")
+
+
+def _kind(run_id: str) -> str:
+    return run_id.rsplit("-", 1)[1] if "-" in run_id else "run"
 
 
 class LoggedServing(LocalServingBackend):
     calls: Calls
 
     def put(self, name: str, entities: Sequence[ServedEntity], routes: Mapping[str, int]) -> None:
+        self.calls.before(f"put:{json.dumps(dict(routes), sort_keys=True)}")
         super().put(name, entities, routes)
         self.calls.done(f"put:{json.dumps(dict(routes), sort_keys=True)}")
 
@@ -97,6 +112,7 @@ class Refresher:
         self.calls = calls
 
     def start_refresh(self, model: str) -> str:
+        self.calls.before("refresh")
         self.calls.done("refresh")
         return f"refresh-{os.getpid()}"
 
@@ -114,15 +130,50 @@ class Verdicts:
                               {"quality": severity}) for i, severity in enumerate(severities)]
 
 
+def warm() -> None:
+    """Import MLflow and open its SQLite stores once (``LW_MLFLOW_TEMPLATE``: an empty MLflow database to copy).
+
+    MLflow imports its stores, SQLAlchemy models and alembic on a client's first call: seconds per
+    process, paid here once instead of in every life. The engines are disposed: no SQLite
+    connection crosses a fork.
+    """
+    import shutil
+    import tempfile
+
+    from mlflow import MlflowClient
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+
+    template = os.environ.get("LW_MLFLOW_TEMPLATE")
+    if not template:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(template, Path(tmp) / "mlflow.db")
+        uri = f"sqlite:///{tmp}/mlflow.db"
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments()
+        client.search_registered_models()
+        for store in (RegistryStore, TrackingStore):
+            for engine in getattr(store, "_engine_map", {}).values():  # MLflow's per-URI engine cache
+                engine.dispose()
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--serve"]:
+        return serve(main, warm)
     parser = argparse.ArgumentParser()
     for name in ("--state-url", "--jobs-dir", "--calls", "--settings", "--result"):
         parser.add_argument(name, required=True)
     parser.add_argument("--run-id")
     parser.add_argument("--emergency", action="store_true")
+    parser.add_argument("--consider", action="store_true", help="ask for a run with TRIGGER first (max_runs_per_day)")
     parser.add_argument("--crash")
     parser.add_argument("--bad-canary", action="store_true")
+    parser.add_argument("--cancel", help="ask to cancel the run with this reason once its job start is recorded")
+    parser.add_argument("--mlflow-uri", help="MLflow tracking and registry URI (instead of the environment's)")
     args = parser.parse_args(argv)
+    if args.mlflow_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = os.environ["MLFLOW_REGISTRY_URI"] = args.mlflow_uri
 
     def clock() -> datetime:
         return datetime.now(UTC)
@@ -141,10 +192,18 @@ def main(argv: list[str]) -> int:
     run_id = args.run_id
     if args.emergency:  # a restart asks again: the run in flight answers
         run_id = lifecycle.emergency(EMERGENCY).run_id
+    if args.consider:  # a restart asks again: the run it created answers (duplicate)
+        calls.before("consider")
+        decision = lifecycle.consider(TRIGGER)
+        calls.done(f"consider:{decision.reason.value}")
+        run_id = decision.run_id
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         lifecycle.advance()
         run = lifecycle.get(str(run_id))
+        if args.cancel and run is not None and "job_external_id" in run.external and not run.cancel_requested:
+            lifecycle.cancel(run.run_id, args.cancel, by="driver")
+            continue
         if run is not None and run.state.final:
             result = {"run_id": run.run_id, "state": run.state.value, "decision": run.decision}
             Path(args.result).write_text(json.dumps(result), encoding="utf-8")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from lw_support import JOBS, REPO
 
 from retrain.backends.base import JobState, JobStatus
-from retrain.backends.local import LocalJobBackend
+from retrain.backends.local import RUNNER, LocalJobBackend
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +111,31 @@ def test_run_ids_that_are_not_file_names_are_refused(backend: LocalJobBackend, b
 def test_tracking_uri_is_required(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="MLFLOW_TRACKING_URI"):
         LocalJobBackend(workdir=tmp_path, env={}, parent_env={})
+
+
+def test_a_runner_that_loses_the_claim_race_answers_taken_and_starts_nothing(
+    backend: LocalJobBackend, tmp_path: Path
+) -> None:
+    """Two runners for one run (two daemons, or a restart while the first was starting): one job."""
+    starts, gate = tmp_path / "starts.txt", tmp_path / "gate"
+    params = {"starts": str(starts), "gate": str(gate), "register": "no"}
+    external_id = backend.start("run1", "lw_fake_job", params)
+    claim = backend.workdir / "run1.claim"
+    holder = json.loads(claim.read_text())
+    # The second runner, started as the backend starts one, after the first took the claim.
+    read_end, write_end = os.pipe()
+    second = subprocess.run(
+        [sys.executable, "-I", str(RUNNER), f"--report-fd={write_end}", str(claim),
+         str(backend.workdir / "run1.exit"), "lw_fake_job", f"--starts={starts}", "--register=no"],
+        env={**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{JOBS}"}, pass_fds=(write_end,),
+        capture_output=True, timeout=60, check=False)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        assert answer.read() == b"taken"
+    assert second.returncode == 0, second.stderr
+    assert json.loads(claim.read_text()) == holder  # the winner's pid and start time, untouched
+    assert backend.status(external_id).message == f"claimed and running as pid {holder['pid']}"
+    gate.touch()
+    assert wait(backend, external_id).state is JobState.SUCCEEDED
+    assert len(starts.read_text().splitlines()) == 1
+    assert not list(backend.workdir.glob("*.tmp"))  # the loser's claim draft is gone

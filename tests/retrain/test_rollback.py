@@ -144,3 +144,30 @@ def test_an_endpoint_deleted_during_the_canary_still_gets_the_aliases_back(world
     assert f"endpoint {ENDPOINT} no longer exists" in str(run.decision)
     assert world.aliases() == {"champion": old}
     assert "lakewarden.rolled_back" in world.tags(new)
+
+
+@pytest.mark.parametrize("first_rollback", ["remove_champion", "keep_and_page"])
+def test_a_first_run_rollback_removes_or_keeps_the_champion_as_configured(world: World, first_rollback: str) -> None:
+    """The model's first promotion: no champion to move back to; ``promote.first_rollback`` decides."""
+    served = make_version(world.registry, MODEL)  # served before lakewarden managed the model: no alias
+    world.serving.create(ENDPOINT, [entity(served)], {entity(served).name: 100})
+    lifecycle = world.lifecycle(settings(promote={"first_rollback": first_rollback}))
+    run_id = world.start(lifecycle)
+    new = world.stage(run_id)
+    world.canary_live(lifecycle, run_id)
+    assert world.aliases() == {"champion": new}
+
+    world.windows("high")
+    events = lifecycle.advance()
+    assert [event.kind for event in events] == ["rollback", "rolled_back"], messages(events)
+    run = lifecycle.get(run_id)
+    assert run is not None and run.state is RunState.ROLLED_BACK
+    assert world.served() == {entity(served).name: 100}
+    if first_rollback == "remove_champion":
+        assert world.aliases() == {}  # as before the run: loading @champion fails loudly, as it did
+        assert "champion removed: there was no champion before" in str(run.decision)
+        assert "CHAMPION KEPT" not in str(run.decision)
+    else:
+        assert world.aliases() == {"champion": new}
+        assert f"CHAMPION KEPT ON ROLLED-BACK VERSION: champion kept at version {new}" in str(run.decision)
+    assert "at or above rollback_on high" in world.tags(new)["lakewarden.rolled_back"]
