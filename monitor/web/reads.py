@@ -73,26 +73,27 @@ class ModelSummary:
 
 _NEWEST = (sa.select(T.c.model, T.c.stream, sa.func.max(T.c.window_end).label("end"))
            .group_by(T.c.model, T.c.stream).subquery())
-_LATEST = (sa.select(T.c.model, T.c.stream, T.c.window_start, T.c.window_end, T.c.risk, T.c.severity,
+_LATEST = (sa.select(T.c.id, T.c.model, T.c.stream, T.c.window_start, T.c.window_end, T.c.risk, T.c.severity,
                      T.c.alert_severity, T.c.findings)
            .join(_NEWEST, sa.and_(T.c.model == _NEWEST.c.model, T.c.stream == _NEWEST.c.stream,
-                                  T.c.window_end == _NEWEST.c.end))
-           .order_by(T.c.model, T.c.stream, T.c.id.desc()))
+                                  T.c.window_end == _NEWEST.c.end)))
 
 
 def latest_streams(conn: sa.Connection) -> list[StreamLatest]:
-    """The newest window of every model and stream (one row each)."""
-    seen: set[tuple[str, str]] = set()
-    out: list[StreamLatest] = []
+    """The newest window of every model and stream (one row each), by model and stream.
+
+    One query: the newest end per model and stream (a scan of the unique index on model, stream and
+    window, which holds every column it reads), joined back on ``ix_assessments_model_end``. Two rows
+    ending at the same instant (a re-judged window with another start): the newest id wins."""
+    newest: dict[tuple[str, str], Any] = {}
     for row in conn.execute(_LATEST):
         key = (row.model, row.stream)
-        if key in seen:
-            continue  # two rows ending at the same instant: the newest id wins
-        seen.add(key)
-        # severities as stored: written by the judge from the same tiers, not checked again per row
-        out.append(StreamLatest(row.model, row.stream, row.window_start, row.window_end, float(row.risk),
-                                row.severity, row.alert_severity, tuple(row.findings or ())))
-    return out
+        seen = newest.get(key)
+        if seen is None or row.id > seen.id:
+            newest[key] = row
+    # severities as stored: written by the judge from the same tiers, not checked again per row
+    return [StreamLatest(row.model, row.stream, row.window_start, row.window_end, float(row.risk), row.severity,
+                         row.alert_severity, tuple(row.findings or ())) for _, row in sorted(newest.items())]
 
 
 def firing_by_model(conn: sa.Connection) -> dict[str, int]:
@@ -120,16 +121,18 @@ def runs_by_state(conn: sa.Connection) -> dict[tuple[str, str], int]:
     return {(str(state), str(step)): int(count) for state, step, count in rows}
 
 
-def summaries(conn: sa.Connection, models: Iterable[str]) -> list[ModelSummary]:
-    """Every configured model, in config order, with what is stored about it."""
+def summaries(conn: sa.Connection, models: Iterable[str], *, firing: bool = True,
+              lifecycle: bool = True) -> list[ModelSummary]:
+    """Every configured model, in config order, with what is stored about it (its firing alerts and
+    newest lifecycle run unless ``firing`` / ``lifecycle`` is False: ``/metrics`` has them elsewhere)."""
     by_name = {name: ModelSummary(name) for name in models}
     for latest in latest_streams(conn):
         if latest.model in by_name:
             by_name[latest.model].streams.append(latest)
-    for name, count in firing_by_model(conn).items():
+    for name, count in (firing_by_model(conn) if firing else {}).items():
         if name in by_name:
             by_name[name].firing = count
-    for name, (state, step) in newest_runs(conn).items():
+    for name, (state, step) in (newest_runs(conn) if lifecycle else {}).items():
         if name in by_name:
             by_name[name].lifecycle = state if step in ("done", state) else f"{state}: {step}"
     return list(by_name.values())
