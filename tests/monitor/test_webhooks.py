@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
@@ -280,6 +281,23 @@ def test_malformed_requests_are_refused(
     if says is not None:
         assert says in answer["error"]
         assert served.woken() == []
+
+
+@pytest.mark.integration
+def test_metrics_count_the_webhook_requests_by_outcome(serve: Callable[..., Served], book: RunBook) -> None:
+    start_run(book, "churn", job_external_id="555")
+    served = serve(token=TOKEN)
+    sent = [served.request(event(555), auth=f"Bearer {TOKEN}"),  # accepted
+            served.request(event(555), auth=None), served.request(event(555), auth=f"Bearer {TOKEN}x"),
+            served.request("{not json", auth=f"Bearer {TOKEN}"), served.request(event(556), auth=f"Bearer {TOKEN}")]
+    assert [status for status, _, _ in sent] == [202, 401, 401, 400, 404]
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=5)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    counted = {s.labels["outcome"]: s.value for f in text_string_to_metric_families(text)
+               for s in f.samples if s.name == "lakewarden_webhook_requests_total"}
+    assert counted == {"accepted": 1, "unauthorized": 2, "bad_request": 1, "unknown_run": 1}
 
 
 @pytest.mark.integration
