@@ -16,7 +16,7 @@ silence, alerts with an inhibitor. Used by the API (``/api/v2/alerts``, ``/api/v
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -101,6 +101,11 @@ class AlertFilter:
             except ValueError as exc:
                 raise ValueError(f"receiver {receiver!r} is not a valid regular expression: {exc}") from None
         return cls(tuple(matchers), receiver or None, active, silenced, inhibited, regex)
+
+    def without_receiver(self) -> AlertFilter:
+        """The same filter on labels and status, for every receiver (``/alerts/groups`` filters each
+        group by its own route's receiver instead: :meth:`keeps_receivers` with that one name)."""
+        return replace(self, receiver=None, _receiver_re=None)
 
     def keeps_labels(self, labels: Mapping[str, str]) -> bool:
         return matches_all(self.matchers, labels)

@@ -35,7 +35,10 @@ def settings_for(models: int, state_url: str, **http: Any) -> Settings:
         "models": [{"name": name, "sources": {"lakehouse": {"table": f"main.ml.{name}"}},
                     **({"lifecycle": LIFECYCLE} if i == 0 else {})} for i, name in enumerate(names)],
         "route": {"receiver": "ops", "group_by": ["model"],
-                  "routes": [{"matchers": ['severity="critical"'], "receiver": "pager"}]},
+                  # a critical alert pages and goes to the team's channel too (two receivers, two groups)
+                  "routes": [{"matchers": ['severity="critical"'], "receiver": "pager", "continue": True},
+                             {"matchers": ['severity="critical"'], "receiver": "ops",
+                              "group_by": ["model", "severity"]}]},
         "receivers": [{"name": "ops", "webhook_configs": [{"url": "http://127.0.0.1:9/ops"}]},
                       {"name": "pager", "webhook_configs": [{"url": "http://127.0.0.1:9/pager"}]}],
         "inhibit_rules": [{"source_matchers": ['severity="critical"'], "target_matchers": ['severity="high"'],

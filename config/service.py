@@ -202,7 +202,8 @@ class HttpSettings(Strict):
     APIs, ``/metrics`` and the status page need it too (the probes and the webhook never do). Limits:
     ``max_body`` bytes per request body, ``max_json_depth`` nesting levels of a JSON body (deeper is a
     400), ``header_timeout`` for a client to send its request line and headers (and each part of a
-    body), ``max_connections`` open at once (more get a 503).
+    body), ``max_connections`` open at once (more get a 503). ``metrics_cache``: how long ``/metrics``
+    reuses one read of the state database (``0s``: read at every scrape; see ``monitor/web/metrics.py``).
     """
 
     host: str = "127.0.0.1"
@@ -213,6 +214,7 @@ class HttpSettings(Strict):
     max_json_depth: int = Field(default=32, ge=2, le=512)
     header_timeout: Duration = Field(default="10s", validate_default=True)
     max_connections: int = Field(default=256, ge=4, le=65536)
+    metrics_cache: Duration = Field(default="5s", validate_default=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -36,10 +36,18 @@ log = structlog.get_logger(__name__)
 
 MODEL = "model:"
 FLUSH = "alerts:flush"
+_KINDS = ("model", "alerts_flush", "replica")
 
 
 def model_lease(model: str) -> str:
     return f"{MODEL}{model}"
+
+
+def lease_kind(name: str) -> str:
+    """A lease's kind, for metrics: ``model``, ``alerts_flush`` or ``replica``."""
+    if name == FLUSH:
+        return "alerts_flush"
+    return name.split(":", 1)[0]
 
 
 class LeaseKeeper:
@@ -59,6 +67,8 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self._started = False
         self._logged: frozenset[str] = frozenset()  # the holdings last logged (``leases_held``)
+        self._takeovers: Counter[str] = Counter()  # by kind: acquired after another replica's lease expired
+        self._lost: Counter[str] = Counter()  # by kind: found taken over while this replica held it
 
     @property
     def interval(self) -> float:
@@ -162,6 +172,8 @@ class LeaseKeeper:
                 return None, False
             with self._lock:
                 self._held[name] = acquired
+                if previous is not None and previous != self.holder:
+                    self._takeovers[lease_kind(name)] += 1
         log.info("lease_acquired", lease=name, fence=acquired.token, holder=self.holder, by=by,
                  previous_holder=previous)
         return acquired, True
@@ -169,6 +181,7 @@ class LeaseKeeper:
     def _forget_or_keep(self, old: Lease, renewed: Lease | None) -> None:
         if renewed is None:
             self._held.pop(old.name, None)
+            self._lost[lease_kind(old.name)] += 1
             log.warning("lease_lost", lease=old.name, fence=old.token, holder=self.holder,
                         note="another replica took it over (this one paused past the TTL?); stopped acting on it")
         else:
@@ -235,6 +248,16 @@ class LeaseKeeper:
             self.store.release(spare)
             log.info("leases_released", reason="rebalance", live_replicas=self._live, fair_share=self.fair_share,
                      leases=[lease.name for lease in spare])
+
+    def metrics(self) -> dict[str, dict[str, int]] | None:
+        """For ``/metrics``: leases held now, takeovers and losses since start, each by kind (None: not
+        started, one process holding everything)."""
+        if not self._started:
+            return None
+        with self._lock:
+            held = Counter(lease_kind(name) for name in self._held)
+            return {what: {kind: counts.get(kind, 0) for kind in _KINDS}
+                    for what, counts in (("held", held), ("takeovers", self._takeovers), ("lost", self._lost))}
 
     def holdings(self) -> dict[str, Any]:
         """What this replica holds, for ``/readyz`` and the logs."""

@@ -25,7 +25,7 @@ def daemon_server(app: App, ingress: WebhookIngress, skipped_polls: Callable[[],
     settings = app.settings
     http = settings.service.http
     state = WebState.build(settings, app.store.engine, app.clock, skipped_polls)
-    metrics = Metrics(state, app.health)
+    metrics = Metrics(state, app.health, leases=app.leases.metrics, cache_seconds=http.metrics_cache.total_seconds())
     app.cycle.observers.append(metrics.on_cycle)
     asgi = build_app(app.health, ingress=ingress, state=state, http=http, metrics=metrics)
     return WebServer(http.host, http.port, asgi, header_timeout=http.header_timeout.total_seconds(),

@@ -5,7 +5,8 @@
 /silence/{id}``, in the shapes of Alertmanager's OpenAPI document (docs/external/alertmanager-api.md).
 Alerts cannot be posted: lakewarden makes its own (``POST /api/v2/alerts`` is 405).
 
-Errors are ``{"error": "..."}`` with a 4xx status (a filter that is not a matcher: 400, an unknown silence: 404).
+Errors are the message as a JSON string with a 4xx status, as Alertmanager answers (a filter that is not a
+matcher or a ``receiver`` that is not an RE2 regex: 400, an unknown silence: 404); amtool prints it.
 Writes need the API token (``service.http.api_token``): ``amtool --http.config.file`` with
 ``authorization: {credentials: ...}`` sends it.
 """
@@ -123,12 +124,16 @@ class AlertmanagerApi:
         self._auth.read(request)
         where = alert_filter(request)
         show_muted = _flag(request, "muted")
-        items = await run_in_threadpool(self._state.listing.query, where)
+        # As Alertmanager: ``receiver`` keeps the groups whose route's receiver it matches; each alert
+        # still lists every receiver its routes notify. Routes carry no labels here: ``routeLabels`` {}.
+        items = await run_in_threadpool(self._state.listing.query, where.without_receiver())
         intervals = {t.name: t for t in self._state.settings.time_intervals}
         now = self._state.clock()
         groups: dict[tuple[str, str], dict[str, Any]] = {}
         for item in items:
             for route in item.routes:
+                if not where.keeps_receivers((route.receiver,)):
+                    continue
                 labels = route.group_labels(item.alert.labels)
                 key = (route.path_text, route.group_key(item.alert.labels))
                 muted = muted_by(route, intervals, now)

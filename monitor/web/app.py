@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from config.service import HttpSettings
 from monitor.health import HealthSource
-from monitor.web import exposition, openapi
+from monitor.web import openapi
 from monitor.web.api_v1 import LakewardenApi
 from monitor.web.api_v2 import AlertmanagerApi
 from monitor.web.auth import TokenCheck
@@ -56,7 +56,7 @@ def build_app(health: HealthSource, *, ingress: WebhookIngress | None = None, st
               http: HttpSettings | None = None, metrics: Metrics | None = None) -> Starlette:
     http = http or HttpSettings()
     timeout = http.header_timeout.total_seconds()
-    metrics = metrics or Metrics(state, health)
+    metrics = metrics or Metrics(state, health, cache_seconds=http.metrics_cache.total_seconds())
     auth = TokenCheck(http.api_token, http.protect_reads)
     routes: list[BaseRoute] = [*probe_routes(health)]
     if ingress is not None:
@@ -64,8 +64,8 @@ def build_app(health: HealthSource, *, ingress: WebhookIngress | None = None, st
 
     async def scrape(request: Request) -> Response:
         auth.read(request)
-        data = await run_in_threadpool(exposition.render, metrics.registry)
-        return Response(data, headers={"Content-Type": exposition.CONTENT_TYPE, "Cache-Control": "no-store"})
+        data, content_type = await run_in_threadpool(metrics.render, request.headers.get("accept"))
+        return Response(data, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
     routes.append(Route("/metrics", scrape, methods=["GET"]))
     if state is not None:

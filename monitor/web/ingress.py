@@ -59,8 +59,10 @@ class _StreamBody(io.RawIOBase):
 
 def ingress_route(ingress: WebhookIngress, timeout: float, requests: Counter | None = None) -> Route:
     def outcome(status: int) -> str:
+        """``accepted``, ``unauthorized``, ``unknown_run``, ``bad_request`` (any other 4xx: malformed,
+        too large, too slow, wrong content type) or ``error`` (5xx)."""
         return {202: "accepted", 401: "unauthorized", 404: "unknown_run"}.get(
-            status, "rejected" if status < 500 else "error")
+            status, "bad_request" if status < 500 else "error")
 
     async def webhook(request: Request) -> Response:
         if request.method != "POST":

@@ -125,6 +125,10 @@ def test_replicas_share_the_models_fairly_and_a_dead_replicas_models_move_after_
     b.beat()  # takes them
     assert (a.holdings()["models"], b.holdings()["models"]) == (["m1", "m2", "m3"], ["m4", "m5"])
     assert taken == ["m4", "m5"]  # each is polled at once by its new holder
+    assert a.metrics() == {"held": {"model": 3, "alerts_flush": 1, "replica": 1},
+                           "takeovers": {"model": 0, "alerts_flush": 0, "replica": 0},
+                           "lost": {"model": 0, "alerts_flush": 0, "replica": 0}}
+    assert b.metrics()["held"]["model"] == 2 and b.metrics()["takeovers"]["model"] == 0  # released, not taken over
 
     clock.advance(TTL + timedelta(seconds=1))  # replica-b died: it renews nothing any more
     a.beat()
@@ -132,6 +136,8 @@ def test_replicas_share_the_models_fairly_and_a_dead_replicas_models_move_after_
     with b.model_gate("m4") as held:  # replica-b comes back from a long pause: its lease is gone
         assert not held
     assert "m4" not in b.holdings()["models"]
+    assert a.metrics()["takeovers"] == {"model": 2, "alerts_flush": 0, "replica": 0}  # m4, m5 after the TTL
+    assert b.metrics()["lost"]["model"] == 1  # m4, found taken over at its renewal
     a.stop()
     assert [h.holder for h in a.store.holdings() if h.name in (model_lease("m1"), FLUSH)] == [None, None]
 

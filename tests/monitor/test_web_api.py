@@ -212,7 +212,7 @@ def test_alertmanager_shapes(served: Served) -> None:
         assert set(alert["status"]) == {"state", "silencedBy", "inhibitedBy", "mutedBy"}
     by_key = {(a["labels"]["model"], a["labels"]["severity"]): a for a in alerts}
     critical, inhibited = by_key[("m000", "critical")], by_key[("m000", "high")]
-    assert critical["receivers"] == [{"name": "pager"}] and critical["status"]["state"] == "active"
+    assert critical["receivers"] == [{"name": "pager"}, {"name": "ops"}] and critical["status"]["state"] == "active"
     assert inhibited["status"] == {"state": "suppressed", "silencedBy": [], "inhibitedBy": [critical["fingerprint"]],
                                    "mutedBy": []}
     assert by_key[("m001", "high")]["status"]["silencedBy"] == [served.world.silence_id]
@@ -220,7 +220,7 @@ def test_alertmanager_shapes(served: Served) -> None:
     assert {(a["labels"]["model"], a["labels"]["severity"]) for a in active} == {("m000", "critical"),
                                                                                   ("m002", "medium")}
     status, error, _ = served.call("GET", "/api/v2/alerts?filter=model")
-    assert status == 400 and "filter 'model' is not a valid matcher" in error["error"]
+    assert status == 400 and "filter 'model' is not a valid matcher" in error  # a bare string, as Alertmanager
     status, groups, _ = served.call("GET", "/api/v2/alerts/groups")
     assert status == 200 and {g["receiver"]["name"] for g in groups} == {"ops", "pager"}
     assert all(set(g) == {"labels", "routeLabels", "receiver", "alerts"} for g in groups)
@@ -233,7 +233,25 @@ def test_alertmanager_shapes(served: Served) -> None:
     status, error, _ = served.call("POST", "/api/v2/silences", {"matchers": [{"name": "model", "value": "x"}],
                                                                  "endsAt": "2099-01-01T00:00:00Z",
                                                                  "createdBy": "a", "comment": "c"}, token=TOKEN)
-    assert status == 400 and error["error"].startswith("matchers[0].isRegex")
+    assert status == 400 and error.startswith("matchers[0].isRegex")
+
+
+def test_receiver_regex_filters_alerts_and_the_groups_of_that_receiver(served: Served) -> None:
+    status, alerts, _ = served.call("GET", "/api/v2/alerts?receiver=pag.*")  # anchored: the whole name
+    assert status == 200 and [(a["labels"]["model"], a["labels"]["severity"]) for a in alerts] == [("m000", "critical")]
+    assert alerts[0]["receivers"] == [{"name": "pager"}, {"name": "ops"}]  # every receiver its routes notify
+    assert served.call("GET", "/api/v2/alerts?receiver=pag")[1] == []
+    status, groups, _ = served.call("GET", "/api/v2/alerts/groups?receiver=pager")
+    assert status == 200 and [(g["receiver"]["name"], g["labels"], g["routeLabels"]) for g in groups] == [
+        ("pager", {"model": "m000"}, {})]  # not the ops group the same alert is also in
+    assert [a["receivers"] for a in groups[0]["alerts"]] == [[{"name": "pager"}, {"name": "ops"}]]
+    status, groups, _ = served.call("GET", "/api/v2/alerts/groups?receiver=op.")
+    assert status == 200 and {g["receiver"]["name"] for g in groups} == {"ops"}
+    assert {"model": "m000", "severity": "critical"} in [g["labels"] for g in groups]
+    for path in ("/api/v2/alerts?receiver=%5B", "/api/v2/alerts/groups?receiver=%28%3F%3Dx%29"):
+        status, error, headers = served.call("GET", path)
+        assert status == 400 and headers["content-type"] == "application/json", path
+        assert isinstance(error, str) and "is not a valid regular expression" in error, error
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +287,13 @@ def test_amtool_queries_alerts_and_adds_queries_and_expires_silences(served: Ser
     assert found[0]["matchers"][1] == {"name": "severity", "value": "med.*", "isRegex": True, "isEqual": True}
     run([*amtool, "silence", "expire", silence_id])
     assert served.state.silences.get(silence_id).state(utc_now()).value == "expired"
+
+
+def test_amtool_filters_by_receiver_and_prints_why_a_bad_regex_is_refused(served: Served, amtool: list[str]) -> None:
+    listed = json.loads(run([*amtool, "-o", "json", "alert", "query", "--receiver", "pager"]))
+    assert [(a["labels"]["model"], a["labels"]["severity"]) for a in listed] == [("m000", "critical")]
+    # amtool sends the regex as it is and prints the 400's body, which it decodes as a JSON string
+    done = subprocess.run([*amtool, "alert", "query", "--receiver", "["], capture_output=True, text=True, timeout=30,
+                          check=False)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "[400]" in done.stderr and "receiver '[' is not a valid regular expression" in done.stderr, done.stderr

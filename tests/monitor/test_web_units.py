@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE_LATEST_TEXT_0_0_4
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.web_world import seed, settings_for
+from config.basics.clock import utc_now
+from monitor.app import open_state
 from monitor.health import Health
 from monitor.web.bodies import depth, parse_json
+from monitor.web.context import WebState
 from monitor.web.errors import ApiError
-from monitor.web.exposition import render
 from monitor.web.metrics import Metrics
 from monitor.web.status.svg import Series, line_chart
 
@@ -26,14 +31,19 @@ def test_poll_cycles_and_webhook_requests_are_counted_in_process_and_rendered() 
     metrics.on_cycle({"duration_s": 1.5})
     metrics.on_cycle({"duration_s": 40.0})
     metrics.webhook_requests.labels(outcome='say "hi"\\\n').inc()
-    found = samples(render(metrics.registry).decode())
+    body, content_type = metrics.render()
+    assert content_type == CONTENT_TYPE_LATEST_TEXT_0_0_4
+    found = samples(body.decode())
     assert found[("lakewarden_poll_cycles_total", ())] == 2
     assert found[("lakewarden_poll_cycle_duration_seconds_sum", ())] == 41.5
     assert found[("lakewarden_poll_cycle_duration_seconds_bucket", (("le", "2.5"),))] == 1
     assert found[("lakewarden_webhook_requests_total", (("outcome", 'say "hi"\\\n'),))] == 1  # escaped, read back
     assert found[("lakewarden_ready", ())] == 0  # not started
     health.set_started()
-    assert samples(render(metrics.registry).decode())[("lakewarden_ready", ())] == 1
+    assert samples(metrics.render()[0].decode())[("lakewarden_ready", ())] == 1
+    body, content_type = metrics.render("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text") and body.endswith(b"# EOF\n")
+    assert samples(body.decode().replace("# EOF\n", ""))[("lakewarden_poll_cycles_total", ())] == 2
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -62,3 +72,24 @@ def test_the_chart_has_one_vertex_per_point_and_escapes_names() -> None:
     points = svg.split('" points="', 1)[1].split('"', 1)[0].split()
     assert len(points) == 5
     assert str(line_chart("empty", [])) == '<p class="empty">no windows in this range</p>'
+
+
+def test_the_state_is_read_once_per_cache_period_while_live_series_stay_live(tmp_path: Path) -> None:
+    settings = settings_for(2, f"sqlite:///{tmp_path}/state.db")
+    store = open_state(settings)
+    ticks = [100.0]
+    leases = {"held": {"model": 2, "alerts_flush": 1, "replica": 1}, "takeovers": {"model": 0}, "lost": {"model": 0}}
+    metrics = Metrics(WebState.build(settings, store.engine, utc_now), leases=lambda: leases, cache_seconds=5.0,
+                      monotonic=lambda: ticks[0])
+    judged = ("lakewarden_windows_judged_total", (("model", "m000"),))
+    assert samples(metrics.render()[0].decode())[judged] == 0
+    seed(settings, store.engine, utc_now, hours=3)
+    leases["lost"] = {"model": 1}
+    ticks[0] += 4.9  # within the cache period: the state is not read again, the live series are
+    found = samples(metrics.render()[0].decode())
+    assert found[judged] == 0 and found[("lakewarden_leases_lost_total", (("kind", "model"),))] == 1
+    assert found[("lakewarden_leases_held", (("kind", "alerts_flush"),))] == 1
+    ticks[0] += 0.1
+    found = samples(metrics.render()[0].decode())
+    assert found[judged] == 3 and found[("lakewarden_model_risk", (("model", "m001"),))] > 0
+    store.close()

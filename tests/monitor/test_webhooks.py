@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
@@ -283,6 +284,30 @@ def test_malformed_requests_are_refused(
 
 
 @pytest.mark.integration
+def test_metrics_count_the_webhook_requests_by_outcome(serve: Callable[..., Served], book: RunBook) -> None:
+    start_run(book, "churn", job_external_id="555")
+    served = serve(token=TOKEN)
+    sent = [served.request(event(555), auth=f"Bearer {TOKEN}"),  # accepted
+            served.request(event(555), auth=None), served.request(event(555), auth=f"Bearer {TOKEN}x"),
+            served.request("{not json", auth=f"Bearer {TOKEN}"), served.request(event(556), auth=f"Bearer {TOKEN}")]
+    assert [status for status, _, _ in sent] == [202, 401, 401, 400, 404]
+    assert scrape(served.port, "lakewarden_webhook_requests_total", "outcome") == {
+        "accepted": 1, "unauthorized": 2, "bad_request": 1, "unknown_run": 1}
+
+
+def scrape(port: int, name: str, label: str) -> dict[str, float]:
+    """``name``'s samples on ``/metrics``, by the value of ``label``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    return {s.labels[label]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == name}
+
+
+@pytest.mark.integration
 def test_the_body_of_an_unauthenticated_request_is_not_read(serve: Callable[..., Served]) -> None:
     served = serve(token=TOKEN)
     # A length far over the cap and no body at all: refused at once, no waiting for bytes.
@@ -400,6 +425,10 @@ def test_a_notification_to_the_daemon_moves_its_run_without_waiting_for_a_tick(t
         status, body, _ = served.request(event(555), auth=f"Bearer {TOKEN}")
         assert status == 202 and body["run_id"] == "r" * 32
         wait_for(lambda: not book.unfinished(), 60, "the run to be advanced")
+        port = daemon.http_port()
+        assert scrape(port, "lakewarden_webhook_requests_total", "outcome") == {
+            "unknown_run": 1, "unauthorized": 1, "accepted": 1}
+        assert scrape(port, "lakewarden_leases_held", "kind") == {"model": 1, "alerts_flush": 1, "replica": 1}
         code, _ = daemon.signal_and_wait(signal.SIGTERM, 60)
     assert code == 0
     ended = book.get("r" * 32)
