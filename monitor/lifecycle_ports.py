@@ -72,8 +72,8 @@ class DatabricksMonitorRefresher:
             raise ValueError(f"model {model} has no lakehouse source: there is no monitor to refresh")
         return source.table
 
-    def start_refresh(self, model: str) -> str:
-        return self._discovery.refresh(self._table(model)).refresh_id
+    def start_refresh(self, model: str, since: datetime | None = None) -> str:
+        return self._discovery.refresh(self._table(model), since=since).refresh_id
 
     def refresh_state(self, model: str, refresh_id: str) -> tuple[RefreshState, str]:
         info = self._discovery.refresh_status(self._table(model), refresh_id)
@@ -95,7 +95,9 @@ class LocalProfileRefresher:
         self._clock = clock
         self._results: dict[str, tuple[RefreshState, str]] = {}
 
-    def start_refresh(self, model: str) -> str:
+    def start_refresh(self, model: str, since: datetime | None = None) -> str:
+        # ``since`` is not needed: a profile run is incremental (windows whose rows did not change are
+        # not written again), so a second run after a kill writes nothing the first one wrote.
         refresh_id = f"local-{uuid.uuid4().hex[:12]}"
         self._run(model, refresh_id)
         return refresh_id

@@ -41,8 +41,12 @@ class RefreshState(enum.Enum):
 
 
 class MonitorRefresher(Protocol):
-    def start_refresh(self, model: str) -> str:
-        """Start a refresh of the model's monitor; the refresh id."""
+    def start_refresh(self, model: str, since: datetime | None = None) -> str:
+        """Start a refresh of the model's monitor; the refresh id.
+
+        With ``since`` (when the step first set out to refresh), a refresh already running, or one
+        started since then, is followed instead: its id is the answer and no second one starts.
+        """
         ...
 
     def refresh_state(self, model: str, refresh_id: str) -> tuple[RefreshState, str]:

@@ -55,10 +55,10 @@ class Calls:
         """Wrap ``target.method``: a kill point before it, its label logged (and a kill point) after it."""
         original = getattr(target, method)
 
-        def call(*args: Any) -> Any:
-            name = label(*args)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            name = label(*args, **kwargs)
             self.before(name)
-            result = original(*args)
+            result = original(*args, **kwargs)
             self.done(name)
             return result
 

@@ -10,16 +10,28 @@ table's UUID read from Unity Catalog first. A workspace that does not serve an A
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from monitor.discovery.model import MonitorInfo, MonitorState, RefreshInfo, from_ms, monitor_state, refresh_state
+from monitor.discovery.model import (
+    MonitorInfo,
+    MonitorRefreshState,
+    MonitorState,
+    RefreshInfo,
+    from_ms,
+    monitor_state,
+    refresh_state,
+    refresh_trigger,
+)
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# How far the workspace's clock may run behind ours: a refresh that started this long before a step
+# began still counts as the step's own (a refresh started by a daemon killed before it recorded it).
+CLOCK_SKEW = timedelta(seconds=30)
 _LISTED = 100  # refreshes read from a listing: the newest ones, on the first page or two
 # Every "this workspace does not offer that API" answer: the route is unknown (ENDPOINT_NOT_FOUND), the
 # feature is off or not enabled for the workspace (FEATURE_DISABLED, FEATURE_NOT_ENABLED), or not built
@@ -45,6 +57,27 @@ def newest_ended(refreshes: list[RefreshInfo]) -> RefreshInfo | None:
     """The refresh that ended last (SUCCESS, FAILED or CANCELED), whatever order the API listed them in."""
     ended = [r for r in refreshes if r.state.final]
     return max(ended, key=lambda r: (r.ended or r.started or _EPOCH, int(r.refresh_id or 0)), default=None)
+
+
+def adoptable(refreshes: list[RefreshInfo], since: datetime | None) -> RefreshInfo | None:
+    """The refresh a caller that asked for one (maybe before it was killed) should follow instead of asking again.
+
+    A PENDING or RUNNING refresh, whoever started it (a monitor runs one refresh at a time: asking now
+    would be refused with RESOURCE_CONFLICT); else, when ``since`` is given, the newest refresh that
+    started at or after ``since`` less :data:`CLOCK_SKEW` (the workspace's clock is not ours). None:
+    ask for one.
+    """
+    running = [r for r in refreshes if r.state in (MonitorRefreshState.PENDING, MonitorRefreshState.RUNNING)]
+    if running:
+        return max(running, key=_started)
+    if since is None:
+        return None
+    recent = [r for r in refreshes if r.started is not None and r.started >= since - CLOCK_SKEW]
+    return max(recent, key=_started, default=None)
+
+
+def _started(refresh: RefreshInfo) -> tuple[datetime, int]:
+    return refresh.started or _EPOCH, int(refresh.refresh_id) if refresh.refresh_id.isdigit() else 0
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -99,7 +132,8 @@ class LegacyMonitors:
 
     def _refresh(self, table: str, info: Any) -> RefreshInfo:
         return RefreshInfo(table, str(info.refresh_id), refresh_state(_enum(info.state)),
-                           from_ms(info.start_time_ms), from_ms(info.end_time_ms), info.message or "")
+                           from_ms(info.start_time_ms), from_ms(info.end_time_ms), info.message or "",
+                           refresh_trigger(_enum(info.trigger)))
 
     def start_refresh(self, table: str) -> RefreshInfo:
         return self._refresh(table, self._call(self._api.run_refresh, table_name=table))
@@ -175,7 +209,8 @@ class DataQualityMonitors:
 
     def _refresh(self, table: str, info: Any) -> RefreshInfo:
         return RefreshInfo(table, str(info.refresh_id), refresh_state(_enum(info.state)),
-                           from_ms(info.start_time_ms), from_ms(info.end_time_ms), info.message or "")
+                           from_ms(info.start_time_ms), from_ms(info.end_time_ms), info.message or "",
+                           refresh_trigger(_enum(info.trigger)))
 
     def _require_id(self, table: str) -> str:
         table_id = self._table_id(table)

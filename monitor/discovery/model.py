@@ -91,6 +91,12 @@ class RefreshInfo:
     started: datetime | None = None
     ended: datetime | None = None
     message: str = ""
+    trigger: str = ""            # MANUAL, SCHEDULE, DATA_CHANGE (either API's spelling, prefix dropped), or ""
+
+
+def refresh_trigger(raw: str | None) -> str:
+    """``MONITOR_REFRESH_TRIGGER_MANUAL`` / ``MANUAL`` -> ``MANUAL``."""
+    return (raw or "").upper().removeprefix("MONITOR_REFRESH_TRIGGER_")
 
 
 @dataclass(frozen=True)

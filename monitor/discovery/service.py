@@ -29,7 +29,14 @@ import structlog
 
 from config.basics.clock import Clock, utc_now
 from config.models import ModelSettings
-from monitor.discovery.apis import ApiUnavailable, DataQualityMonitors, LegacyMonitors, MonitorApi, newest_ended
+from monitor.discovery.apis import (
+    ApiUnavailable,
+    DataQualityMonitors,
+    LegacyMonitors,
+    MonitorApi,
+    adoptable,
+    newest_ended,
+)
 from monitor.discovery.model import (
     MonitorInfo,
     MonitorProblem,
@@ -177,10 +184,36 @@ class MonitorDiscovery:
 
     # -- refreshes ------------------------------------------------------------------------------
 
-    def refresh(self, table: str) -> RefreshInfo:
-        """Start a refresh of the monitor on ``table``."""
-        info = self._ask(f"starting a refresh of the monitor on {table}", lambda api: api.start_refresh(table))
-        log.info("monitor_refresh_started", table=table, refresh_id=info.refresh_id)
+    def refresh(self, table: str, *, since: datetime | None = None) -> RefreshInfo:
+        """Start a refresh of the monitor on ``table``, or follow one that is already there.
+
+        With ``since`` (when the caller first set out to refresh), the monitor's refreshes are listed
+        first and a PENDING/RUNNING one, or one started since then, is adopted instead of asking
+        (``apis.adoptable``): a caller killed after asking and before recording the answer does not
+        start a second. Without it, a ``RESOURCE_CONFLICT`` answer (a refresh is already running) still
+        adopts the running one; it is never asked again.
+        """
+        def start(api: MonitorApi) -> tuple[RefreshInfo, bool]:
+            if since is not None:
+                found = adoptable(api.refreshes(table), since)
+                if found is not None:
+                    return found, True
+            try:
+                return api.start_refresh(table), False
+            except Exception as exc:
+                if not _conflict(exc):
+                    raise
+                found = adoptable(api.refreshes(table), since)
+                if found is None:
+                    raise
+                return found, True
+
+        info, adopted = self._ask(f"starting a refresh of the monitor on {table}", start)
+        if adopted:
+            log.info("monitor_refresh_adopted", table=table, refresh_id=info.refresh_id, state=info.state.value,
+                     trigger=info.trigger, started=info.started.isoformat() if info.started else None)
+        else:
+            log.info("monitor_refresh_started", table=table, refresh_id=info.refresh_id)
         with self._lock:
             self._cache.pop(table, None)
         return info
@@ -214,6 +247,13 @@ class MonitorDiscovery:
             with self._lock:
                 self._cache.pop(table, None)
         return info
+
+
+def _conflict(exc: BaseException) -> bool:
+    """The workspace refused to start a refresh because one is already running (HTTP 409)."""
+    from databricks.sdk import errors  # noqa: PLC0415
+
+    return isinstance(exc, errors.ResourceConflict) or getattr(exc, "error_code", None) == "RESOURCE_CONFLICT"
 
 
 def _with_refresh(api: MonitorApi, info: MonitorInfo) -> MonitorInfo:

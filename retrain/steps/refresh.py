@@ -1,7 +1,9 @@
 """Step ``refresh_monitor``: refresh the model's Lakehouse monitor and wait for the refresh to end.
 
-At least once: a crash between starting a refresh and recording it starts another, which is harmless
-(a refresh recomputes the metric tables).
+Once: the step records when it set out (``refresh_monitor_started_at``) before asking, and asks with
+that time, so a daemon killed between asking and recording the refresh id follows the refresh it
+asked for (running, or started since then) instead of starting a second
+(``docs/lifecycle-recovery.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def refresh_monitor(ctx: StepContext) -> Outcome:
                                     "the new model keeps serving")
     refresh_id = ctx.get("refresh_id")
     if refresh_id is None:
-        refresh_id = monitors.start_refresh(ctx.run.model)
+        refresh_id = monitors.start_refresh(ctx.run.model, since=ctx.started("refresh_monitor_started_at"))
         ctx.save(refresh_id=refresh_id)
     state, message = monitors.refresh_state(ctx.run.model, str(refresh_id))
     if state is RefreshState.RUNNING:

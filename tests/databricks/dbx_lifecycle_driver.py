@@ -14,7 +14,8 @@ clock, and calls ``advance`` until the run is final. Every side-effect call is w
 point right before it (``--crash=before:LABEL``) and right after it (``--crash=LABEL``, before the
 lifecycle records it). Labels: ``start:JOB_ID`` (``run-now``), ``cancel`` (``runs/cancel``),
 ``set_alias:ALIAS=VERSION``, ``delete_alias:ALIAS``, ``put:{routes as sorted JSON}`` (an endpoint
-update), ``refresh``. The canary's windows are all there at once, calm (``--bad-canary``: high).
+update), ``refresh`` (asking for a monitor refresh, or following the one already there). The canary's
+windows are all there at once, calm (``--bad-canary``: high).
 ``--emergency`` asks for an emergency run first (a restart asks again: the run in flight answers).
 The end goes to ``--result`` as ``{"run_id", "state", "decision"}``.
 """
@@ -47,7 +48,7 @@ def spied(calls: Calls) -> Callable[[WorkspaceBackends], WorkspaceBackends]:
         calls.around(remote.registry, "delete_alias", lambda model, alias: f"delete_alias:{alias}")
         calls.around(remote.serving, "put",
                      lambda name, entities, routes: f"put:{json.dumps(dict(routes), sort_keys=True)}")
-        calls.around(remote.discovery, "refresh", lambda table: "refresh")
+        calls.around(remote.discovery, "refresh", lambda table, since=None: "refresh")
         return remote
 
     return wrap

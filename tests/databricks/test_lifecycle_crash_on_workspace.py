@@ -57,6 +57,7 @@ __all__ = ["emulator"]  # the fixture imported from dbx_lifecycle is used
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("dbx_lifecycle_driver.py")
 RUN_NOW = "/api/2.2/jobs/run-now$"
+REFRESHES = "/refreshes$"  # asking for a monitor refresh, on either monitor API
 
 
 def put(routes: dict[str, int]) -> str:
@@ -134,7 +135,7 @@ def test_every_workspace_call_killed_before_and_after_finishes_the_run_once(serv
     run_id = chain.start_run()
     chain.kill_at([f"before:start:{RETRAIN_JOB}", f"start:{RETRAIN_JOB}", f"start:{VALIDATE_JOB}",
                    "before:set_alias:champion=2", "set_alias:champion=2", f"before:{put(CANARY)}", put(CANARY),
-                   f"before:{put(FULL)}", put(FULL), "refresh", f"start:{BATCH_JOB}"])
+                   f"before:{put(FULL)}", put(FULL), "before:refresh", "refresh", f"start:{BATCH_JOB}"])
     result = chain.finish()
     assert result["state"] == RunState.SUCCEEDED.value, result
 
@@ -156,8 +157,11 @@ def test_every_workspace_call_killed_before_and_after_finishes_the_run_once(serv
     assert updates(emulator) == [CANARY, FULL]
     assert served(emulator) == FULL
     assert emulator.registry.version(MODEL, 2)["tags"]["lakewarden.validation"] == "passed"
-    # A refresh killed after it was asked is asked again (a refresh recomputes the metrics, harmless).
-    assert len(emulator.monitors.monitors[TABLE].refreshes) == 2
+    # A refresh killed after it was asked is found running by the restart and followed: exactly one.
+    (refresh,) = emulator.monitors.monitors[TABLE].refreshes
+    assert emulator.monitors.refresh_state(refresh)[0] == "SUCCESS"
+    # Asked once (the life killed right after asking); the restart listed the refreshes and followed it.
+    assert len(emulator.router.requests("POST", REFRESHES)) == 1
 
 
 def test_a_rollback_killed_around_each_endpoint_update_restores_once(server: ForkServer, emulator: Emulator,

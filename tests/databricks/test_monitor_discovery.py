@@ -9,7 +9,7 @@ import pytest
 from emu_http import Fault
 
 from config.models import ModelSettings
-from monitor.discovery import DiscoveryError, MonitorDiscovery, MonitorRefreshState, MonitorState
+from monitor.discovery import MonitorDiscovery, MonitorRefreshState, MonitorState
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.sources import LakehouseMetricsSource
 from tests.databricks.dbx_tables import START, put, write_metric_tables
@@ -147,12 +147,14 @@ def test_a_failed_refresh_ends_failed_with_its_message(workspace, emulator, tabl
     assert done.state is MonitorRefreshState.FAILED and "missing column ts" in done.message
 
 
-def test_a_second_refresh_in_flight_is_refused_and_one_can_be_cancelled(workspace, emulator, tables: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_refresh_in_flight_is_followed_and_one_can_be_cancelled(  # type: ignore[no-untyped-def]
+        workspace, emulator, tables: str) -> None:
     emulator.monitors.add(tables, "main.dbx_disc_out", pending_seconds=0)
     found = discovery(workspace, emulator, "legacy")
     started = found.refresh(tables)
-    with pytest.raises(DiscoveryError, match=r"RESOURCE_CONFLICT: A refresh of the monitor .* is already running"):
-        found.refresh(tables)
+    # The workspace refuses a second one (RESOURCE_CONFLICT): the running refresh is the answer, never a new one.
+    assert found.refresh(tables).refresh_id == started.refresh_id
+    assert len(emulator.monitors.monitors[tables].refreshes) == 1
     found.cancel_refresh(tables, started.refresh_id)
     assert found.refresh_status(tables, started.refresh_id).state is MonitorRefreshState.CANCELED
 

@@ -251,3 +251,24 @@ receivers: [{{name: log, file_configs: [{{path: "{tmp_path}/alerts.jsonl"}}]}}]
         assert deps.monitors.refresh_state("churn", refresh_id)[0] is RefreshState.SUCCEEDED
     finally:
         app.store.close()  # not app.close(): the Spark session is the test run's
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("api", ["legacy", "data_quality"])
+def test_a_refresh_asked_for_again_follows_the_one_running_or_started_since_and_starts_none(
+        emulator: Emulator, tmp_path: Path, api: str) -> None:
+    """A daemon killed between asking for a refresh and recording it asks again after its restart."""
+    refresher = dbx_refresher(emulator, tmp_path, api)
+    since = emulator.clock.utc()
+    first = refresher.start_refresh("churn", since=since)
+    emulator.clock.advance(1.5)
+    assert refresher.start_refresh("churn", since=since) == first  # listed RUNNING: followed, not asked
+    assert refresher.start_refresh("churn") == first  # asked: refused with RESOURCE_CONFLICT, the running one followed
+    emulator.clock.advance(5)
+    assert refresher.start_refresh("churn", since=since) == first  # ended, but started since the step began
+    assert len(emulator.monitors.monitors[TABLE].refreshes) == 1
+    assert len(emulator.router.requests("POST", "/refreshes$")) == 2  # the first ask and the refused one
+
+    emulator.clock.advance(3600)  # a later step: the ended refresh is older than it, so a new one starts
+    second = refresher.start_refresh("churn", since=emulator.clock.utc())
+    assert second != first and len(emulator.monitors.monitors[TABLE].refreshes) == 2

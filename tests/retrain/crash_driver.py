@@ -111,7 +111,7 @@ class Refresher:
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
 
-    def start_refresh(self, model: str) -> str:
+    def start_refresh(self, model: str, since: datetime | None = None) -> str:
         self.calls.before("refresh")
         self.calls.done("refresh")
         return f"refresh-{os.getpid()}"

@@ -100,7 +100,7 @@ class Refresher:
         self.state = RefreshState.SUCCEEDED
         self.message = "refresh finished"
 
-    def start_refresh(self, model: str) -> str:
+    def start_refresh(self, model: str, since: datetime | None = None) -> str:
         self.started.append(model)
         return f"refresh-{len(self.started)}"
 

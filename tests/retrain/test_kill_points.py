@@ -63,7 +63,8 @@ class Chain:
         self.result = world.tmp / "result.json"
         settings = world.tmp / "settings.json"
         settings.write_text(json.dumps(config))
-        self.argv = [f"--state-db={world.tmp / 'state.db'}", f"--jobs-dir={world.jobs_dir}",
+        state_url = world.engine.url.render_as_string(hide_password=False)
+        self.argv = [f"--state-url={state_url}", f"--jobs-dir={world.jobs_dir}",
                      f"--calls={self.calls}", f"--settings={settings}", f"--result={self.result}",
                      f"--mlflow-uri={mlflow_uri}"]
 
