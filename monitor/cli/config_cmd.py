@@ -1,5 +1,9 @@
-"""``lakewarden config validate [--offline] FILE`` (or ``--config FILE``): every problem with its line, or a
-one-screen summary (with warnings: settings that load but likely do not do what was meant).
+"""``lakewarden config validate [--offline] [--config FILE]``: every problem with its line, or a one-screen
+summary (with warnings: settings that load but likely do not do what was meant).
+
+The file comes as for every command: ``--config FILE``, else ``$LAKEWARDEN_CONFIG``. ``config validate
+FILE`` (positional) stays accepted without a warning: it is how linters are called (``promtool check
+config FILE``, ``amtool check-config FILE``) and CI scripts use it; it wins over ``$LAKEWARDEN_CONFIG``.
 
 ``--offline`` is for CI: it checks everything that needs neither secrets nor the environment. Unset
 ``${VARS}`` and ``*_file`` paths that cannot be read there are listed as warnings, not errors.
@@ -16,14 +20,16 @@ from config.durations import format_duration
 from config.loader import check_file
 from config.routing import Route
 from config.service import LocalSparkSettings, SparkConnectSettings, SqlWarehouseSettings
+from monitor.cli.common import CONFIG_ENV, add_config
 
 
 def register(sub: Any) -> None:
     cfg = sub.add_parser("config", help="configuration commands")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     validate = cfg_sub.add_parser("validate", help="check a config file and print a summary")
-    validate.add_argument("file", nargs="?", help="path to the YAML config (or give --config)")
-    validate.add_argument("--config", dest="config_file", help="path to the YAML config")
+    validate.add_argument("file", nargs="?", help="path to the YAML config (same as --config FILE; kept for CI "
+                                                  "scripts that pass it this way)")
+    add_config(validate, required=False)
     validate.add_argument("--offline", action="store_true",
                           help="check without secrets or the environment (CI): unset ${VARS} and unreadable "
                                "*_file paths are warnings")
@@ -31,9 +37,11 @@ def register(sub: Any) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    if (args.file is None) == (args.config_file is None):
-        args.parser.error("give the config file once: `config validate FILE` or `config validate --config FILE`")
-    file = args.file or args.config_file
+    if args.file is not None and args.config is not None and not args.config_from_env:
+        args.parser.error("give the config file once: `config validate --config FILE` or `config validate FILE`")
+    file = args.file or args.config
+    if file is None:
+        args.parser.error(f"no config: give --config FILE or set {CONFIG_ENV}")
     checked = check_file(file, offline=args.offline)
     if checked.settings is None:  # offline: nothing wrong, but a required value is only known where it runs
         count = len(checked.warnings)

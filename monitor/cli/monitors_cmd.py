@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli import exitcodes
+from monitor.cli.common import add_config
 
 if TYPE_CHECKING:
     from config import Settings
@@ -24,11 +25,11 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("monitors", help="Lakehouse monitors of the models (workspace kind databricks)")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="each model's monitor: state, API, metric tables or the problem")
-    status.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(status)
     status.set_defaults(handler=_status)
     refresh = actions.add_parser("refresh", help="start a refresh of a model's monitor")
     refresh.add_argument("model", help="the model's name in the config")
-    refresh.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(refresh)
     refresh.add_argument("--wait", action="store_true", help="track the refresh until it ends")
     refresh.add_argument("--timeout", default="30m", help="with --wait: give up after this long (default 30m)")
     refresh.set_defaults(handler=_refresh)

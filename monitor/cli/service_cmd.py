@@ -15,6 +15,7 @@ import structlog
 
 from config.basics.severity import severity_rank
 from monitor.cli import as_of, exitcodes
+from monitor.cli.common import add_config
 
 if TYPE_CHECKING:
     from config import Settings
@@ -25,23 +26,42 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     run_parser = sub.add_parser("run", help="run the daemon until SIGTERM or SIGINT")
-    run_parser.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(run_parser)
     run_parser.set_defaults(handler=lambda args: run(args.config))
 
     check_parser = sub.add_parser("check", help="run one cycle for every model; exit code by worst severity")
-    check_parser.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(check_parser)
     as_of.add_argument(check_parser, as_of.HELP + ": the clock is set to it, data after it is left out, and "
                        "nothing is stored (a temporary state database) or sent")
     check_parser.set_defaults(handler=_check)
 
     health_parser = sub.add_parser("health", help="GET the daemon's /healthz; exit 0 when healthy (container check)")
-    health_parser.add_argument("--url", default="http://127.0.0.1:8080/healthz")
-    health_parser.add_argument("--timeout", type=float, default=3.0)
+    add_config(health_parser, required=False,
+               help_text="the daemon's YAML config (default: $LAKEWARDEN_CONFIG): ask on its service.http port")
+    health_parser.add_argument("--url", default=None,
+                               help="the URL to GET (default: /healthz on the config's service.http host and port, "
+                                    f"without a config {DEFAULT_HEALTH_URL})")
+    health_parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)")
     health_parser.set_defaults(handler=_health)
 
 
+DEFAULT_HEALTH_URL = "http://127.0.0.1:8080/healthz"
+
+
 def _health(args: argparse.Namespace) -> int:
-    return health(args.url, args.timeout)
+    return health(args.url or health_url(args.config), args.timeout)
+
+
+def health_url(config: str | None) -> str:
+    """``/healthz`` on the config's ``service.http`` port; a wildcard bind host is asked on loopback."""
+    if config is None:
+        return DEFAULT_HEALTH_URL
+    from config import load_settings  # noqa: PLC0415 - the health check stays light without a config
+
+    http = load_settings(config).service.http
+    host = "127.0.0.1" if http.host in ("0.0.0.0", "", "*") else "[::1]" if http.host == "::" else http.host  # noqa: S104
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{http.port}/healthz"
 
 
 def _check(args: argparse.Namespace) -> int:
