@@ -69,7 +69,7 @@ def requeue_dead(engine: sa.Engine, now: datetime, *, by: str, ids: Sequence[int
     return Requeued(tuple(requeued), dict(sorted(skipped.items())))
 
 
-def _not_requeued(conn: sa.Connection, row: sa.Row[Any]) -> str | None:
+def _not_requeued(conn: sa.Connection, row: Any) -> str | None:  # a row of the select above
     if row.status != "dead":
         return f"it is {row.status}, not dead"
     payload = row.payload if isinstance(row.payload, dict) else {}
