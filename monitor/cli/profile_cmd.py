@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from config.basics.clock import utc, utc_now
 from monitor.cli import exitcodes
 from monitor.cli.common import add_config
+from monitor.cli.progress import progress
 
 if TYPE_CHECKING:
     from monitor.profile import ProfileResult, ProfileSpec
@@ -109,11 +110,13 @@ def _profile(args: argparse.Namespace) -> int:
     store = None if state is None else ProfileStore(state.engine)
     try:
         for name, source in _sources(args):
-            columns = list(engine.columns(source.table))
-            grans = tuple(args.granularity) if args.granularity and args.config else granularities_of(source)
-            for granularity in grans:
-                spec = spec_from_source(source, columns, overrides, granularity)
-                _print(name, spec, write_profile(engine, spec, now=now, store=store, refresh=args.refresh))
+            with progress(f"reading the columns of {source.table} (Spark starts the first time)...") as shown:
+                columns = list(engine.columns(source.table))
+                grans = tuple(args.granularity) if args.granularity and args.config else granularities_of(source)
+                for granularity in grans:
+                    spec = spec_from_source(source, columns, overrides, granularity)
+                    shown.update(f"profiling {source.table} [{granularity}]...")
+                    _print(name, spec, write_profile(engine, spec, now=now, store=store, refresh=args.refresh))
     finally:
         if state is not None:
             state.close()

@@ -6,6 +6,7 @@ Spark; the missing-Java case runs as a child process with an environment that ha
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -115,6 +116,11 @@ def test_check_exits_with_the_code_of_the_stored_severity_and_again_without_new_
     again, lines = _check(config, capsys)
     assert again == code
     assert [text.split(", ended")[0] for text in lines] == [line.split(", ended")[0]]
+
+    # --json: the same, one object per model
+    assert main(["check", "--config", str(config), "--json"]) == code
+    (found,) = json.loads(capsys.readouterr().out)
+    assert (found["model"], found["severity"], found["judged"], found["error"]) == (MODEL, severity, True, None)
 
 
 @pytest.mark.integration

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import json
 import os
+import select
 import socket
 import sys
 from datetime import datetime
@@ -25,6 +27,7 @@ from config.basics.clock import SimulatedClock, utc_now
 from monitor.app import build_alert_store, build_notifier, open_state
 from monitor.cli import build_parser, exitcodes, main
 from monitor.cli.common import CONFIG_ENV
+from monitor.cli.progress import progress
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 
@@ -238,3 +241,28 @@ def test_health_asks_the_configured_port(capsys: pytest.CaptureFixture[str], tmp
     code, out, _ = run(capsys, "health", "--config", config, "--timeout", "1")
     assert code == exitcodes.ERROR
     assert out.startswith(f"unhealthy: http://127.0.0.1:{port}/healthz did not answer")
+
+
+def test_progress_spins_on_a_terminal_and_writes_nothing_elsewhere() -> None:
+    quiet = io.StringIO()
+    with progress("polling churn (1/2)...", quiet) as shown:
+        shown.update("polling fraud (2/2)...")
+    assert quiet.getvalue() == ""
+
+    controller, terminal = os.openpty()
+    with os.fdopen(terminal, "w") as tty:
+        with progress("polling churn (1/2)...", tty) as shown:
+            shown.update("polling fraud (2/2)...")
+            shown.done()
+        tty.flush()
+        drawn = b""
+        while b"fraud" not in drawn and select.select([controller], [], [], 5)[0]:
+            drawn += os.read(controller, 65536)
+    os.close(controller)
+    assert b"polling churn (1/2)..." in drawn or b"polling fraud (2/2)..." in drawn
+
+
+def test_config_validate_json(capsys: pytest.CaptureFixture[str], config: str) -> None:
+    code, out, _ = run(capsys, "config", "validate", "--config", config, "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["valid"] is True and shown["models"] == ["churn"] and shown["receivers"] == ["log"]
