@@ -33,8 +33,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "monitor.cli.demo_cmd",      # demo
     "monitor.cli.config_cmd",    # config validate
     "monitor.cli.explain_cmd",   # explain MODEL
-    "monitor.cli.alerts_cmd",    # alerts routes|test|outbox|escalations|ack
-    "monitor.cli.silence_cmd",   # silence add|list|expire
+    "monitor.cli.alerts_cmd",    # alerts list|routes|test|outbox [retry]|escalations|ack
+    "monitor.cli.silence_cmd",   # silence add|update|list|expire
     "monitor.cli.profile_cmd",   # profile (metric tables)
     "monitor.cli.monitors_cmd",  # monitors status|refresh (Databricks Lakehouse monitors)
     "monitor.cli.lifecycle_cmd",  # lifecycle list|show|start|cancel|pause|resume

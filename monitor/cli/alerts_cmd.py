@@ -11,7 +11,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
-from monitor.cli import exitcodes
+from monitor.cli import alerts_list, exitcodes
 from monitor.cli.common import WHO_HELP, add_config, add_json, print_json, who_is_asking
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 def register(sub: Any) -> None:
     alerts = sub.add_parser("alerts", help="alert routing, test notifications, the outbox, escalations")
     cmds = alerts.add_subparsers(dest="alerts_command", required=True, metavar="SUBCOMMAND")
+    alerts_list.register(cmds)
 
     routes = cmds.add_parser("routes", help="which receivers an alert with these labels reaches, in order "
                                             "(like amtool config routes test); --tree: the whole routing tree")

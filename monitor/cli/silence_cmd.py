@@ -130,7 +130,7 @@ def _add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _error(str(exc))
         return exitcodes.CONFIG_ERROR
-    seen = preview(matchers, settings, current_alerts(store))
+    seen = preview(matchers, settings, current_alerts(store, settings))
     if args.json:
         print_json({"dry_run": args.dry_run,
                     "silence": silence_json(silence, utc_now()) if silence is not None else {

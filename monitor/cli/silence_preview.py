@@ -25,10 +25,14 @@ BUILTIN_LABELS = frozenset({"alertname", "model", "env", "severity", "team", "li
 class CurrentAlert:
     labels: Mapping[str, str]
     status: str  # "firing" or "resolved"
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
 
     def text(self) -> str:
         rest = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()) if k != "alertname")
-        return f"{self.labels.get('alertname', '')}{{{rest}}}"
+        already = ([f"already silenced by {','.join(s[:8] for s in self.silenced_by)}"] if self.silenced_by else []) + (
+            ["inhibited"] if self.inhibited_by else [])
+        return f"{self.labels.get('alertname', '')}{{{rest}}}" + (f" ({'; '.join(already)})" if already else "")
 
 
 @dataclass(frozen=True)

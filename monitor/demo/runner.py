@@ -242,6 +242,8 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline, signals: StopSign
         daemon.stop.set()
         if thread.is_alive():  # the daemon's own bounded shutdown, plus a margin
             thread.join(timeout=app.settings.service.shutdown_deadline.total_seconds() + 5)
+        if not signals.event.is_set():
+            _show_sent(app, tl, signals, wait=False)  # what the daemon sent while it stopped
 
 
 @contextmanager
@@ -266,13 +268,14 @@ def _wait(done: Callable[[], bool], timeout: float, stop: threading.Event | None
     return False
 
 
-def _show_sent(app: App, tl: Timeline, signals: StopSignals) -> None:
+def _show_sent(app: App, tl: Timeline, signals: StopSignals, wait: bool = True) -> None:
     """Print the notifications the outbox finished with since the last call (the delivery loop sends
     within its interval: wait for it when something waits)."""
     from alerts.schema import alerts_outbox as t  # noqa: PLC0415
 
-    _wait(lambda: not app.outbox.counts().get("pending", 0) and not app.outbox.counts().get("in_flight", 0),
-          timeout=10, stop=signals.event)
+    if wait:
+        _wait(lambda: not app.outbox.counts().get("pending", 0) and not app.outbox.counts().get("in_flight", 0),
+              timeout=10, stop=signals.event)
     with app.store.engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.id > tl.last_row, t.c.status.in_(("done", "dead")))
                             .order_by(t.c.id)).mappings().all()

@@ -266,3 +266,36 @@ def test_config_validate_json(capsys: pytest.CaptureFixture[str], config: str) -
     code, out, _ = run(capsys, "config", "validate", "--config", config, "--json")
     shown = json.loads(out)
     assert code == 0 and shown["valid"] is True and shown["models"] == ["churn"] and shown["receivers"] == ["log"]
+
+
+def test_alerts_list_shows_what_fires_now_with_its_status_like_amtool_alert_query(
+    capsys: pytest.CaptureFixture[str], config: str
+) -> None:
+    clock = SimulatedClock(utc_now())
+    pipeline = firing(config, clock, {"alertname": "ModelRisk", "model": "churn", "severity": "high"})
+    pipeline.service.sync("fraud", [Alert({"alertname": "ModelRisk", "model": "fraud", "severity": "medium"}, {},
+                                          clock())])
+    code, out, _ = run(capsys, "silence", "add", "--config", config, 'model="fraud"', "--duration", "1h",
+                       "--comment", "deploy", "--author", "ana")
+    silence_id = out.strip()
+    code, out, _ = run(capsys, "alerts", "list", "--config", config)
+    assert code == 0
+    header, *rows, hidden = out.splitlines()
+    assert header.split() == ["ALERTNAME", "STARTS", "(UTC)", "STATE", "LABELS", "SUMMARY"]
+    assert len(rows) == 1 and 'model="churn"' in rows[0] and " active " in rows[0]
+    assert hidden == "(1 suppressed alert not listed: --silenced, --inhibited)"
+
+    code, out, _ = run(capsys, "alerts", "list", "--config", config, "--silenced")
+    (row,) = out.splitlines()[1:]
+    assert f"silenced by {silence_id[:8]}" in row and 'model="fraud"' in row
+    listed = json.loads(run(capsys, "alerts", "list", "--config", config, "--active", "--silenced", "--json")[1])
+    assert sorted((a["labels"]["model"], a["state"], a["silenced_by"]) for a in listed) == [
+        ("churn", "active", []), ("fraud", "suppressed", [silence_id])]
+    assert json.loads(run(capsys, "alerts", "list", "--config", config, 'severity=~"high|critical"', "--json")[1])[0][
+        "labels"]["model"] == "churn"
+    assert run(capsys, "alerts", "list", "--config", config, "severity")[0] == exitcodes.CONFIG_ERROR
+
+    # The preview of a new silence says which of the alerts it mutes are already muted.
+    code, _, err = run(capsys, "silence", "add", "--config", config, 'severity=~"high|medium"', "--duration", "1h",
+                       "--comment", "x", "--author", "ana")
+    assert "mutes 2 alerts firing now:" in err and f"(already silenced by {silence_id[:8]})" in err
