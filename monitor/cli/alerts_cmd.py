@@ -12,11 +12,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli import alerts_list, exitcodes
-from monitor.cli.common import WHO_HELP, add_config, add_json, print_json, who_is_asking
+from monitor.cli.common import WHO_HELP, add_config, add_json, open_alert_state, print_json, who_is_asking
 
 if TYPE_CHECKING:
-    from alerts import AlertStore
-    from config import Settings
+    pass
 
 
 def register(sub: Any) -> None:
@@ -68,17 +67,6 @@ def register(sub: Any) -> None:
     ack.add_argument("--by", default=None, help=WHO_HELP.replace("who", "who acknowledges", 1))
     ack.add_argument("--comment", default="", help="a note kept with the acknowledgement")
     ack.set_defaults(handler=_ack)
-
-
-def open_alert_state(path: str) -> tuple[Settings, AlertStore]:
-    """The config and the alerts' view of its state database, built as the daemon builds them
-    (``monitor.app``: every package's tables brought up to date)."""
-    from config import load_settings  # noqa: PLC0415 - keep --help fast
-    from config.basics.clock import utc_now  # noqa: PLC0415
-    from monitor.app import build_alert_store, open_state  # noqa: PLC0415
-
-    settings = load_settings(path)
-    return settings, build_alert_store(open_state(settings), utc_now)
 
 
 def _routes(args: argparse.Namespace) -> int:

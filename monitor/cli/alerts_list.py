@@ -40,7 +40,7 @@ def register(cmds: Any) -> None:
 def _list(args: argparse.Namespace) -> int:
     from alerts.listing import AlertFilter, AlertListing  # noqa: PLC0415 - keep --help fast
     from config.basics.clock import utc_now  # noqa: PLC0415
-    from monitor.cli.alerts_cmd import open_alert_state  # noqa: PLC0415
+    from monitor.cli.common import open_alert_state  # noqa: PLC0415
 
     flags = args.active or args.silenced or args.inhibited
     try:

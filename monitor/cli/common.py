@@ -21,7 +21,11 @@ import json
 import os
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alerts import AlertStore
+    from config import Settings
 
 CONFIG_ENV = "LAKEWARDEN_CONFIG"
 CONFIG_HELP = f"path to the YAML config (default: ${CONFIG_ENV})"
@@ -78,3 +82,14 @@ def print_json(value: Any) -> None:
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def open_alert_state(path: str) -> tuple[Settings, AlertStore]:
+    """The config and the alerts' view of its state database, built as the daemon builds them
+    (``monitor.app``: every package's tables brought up to date)."""
+    from config import load_settings  # noqa: PLC0415 - keep --help fast
+    from config.basics.clock import utc_now  # noqa: PLC0415
+    from monitor.app import build_alert_store, open_state  # noqa: PLC0415
+
+    settings = load_settings(path)
+    return settings, build_alert_store(open_state(settings), utc_now)

@@ -79,7 +79,7 @@ def _time(text: str, what: str) -> datetime:
 
 
 def _open(path: str) -> tuple[Settings, AlertStore]:
-    from monitor.cli.alerts_cmd import open_alert_state  # noqa: PLC0415 - keep --help fast
+    from monitor.cli.common import open_alert_state  # noqa: PLC0415
 
     return open_alert_state(path)
 
@@ -113,6 +113,7 @@ def _add(args: argparse.Namespace) -> int:
         return exitcodes.CONFIG_ERROR
     settings, store = _open(args.config)
     silences = store.silences(settings.alerting.silence_retention)
+    seen = preview(matchers, settings, current_alerts(store, settings))  # as things stand before it is added
     try:
         from alerts.silences import check_matchers  # noqa: PLC0415
 
@@ -130,7 +131,6 @@ def _add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _error(str(exc))
         return exitcodes.CONFIG_ERROR
-    seen = preview(matchers, settings, current_alerts(store, settings))
     if args.json:
         print_json({"dry_run": args.dry_run,
                     "silence": silence_json(silence, utc_now()) if silence is not None else {
