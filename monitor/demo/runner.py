@@ -277,8 +277,7 @@ def _show_sent(app: App, tl: Timeline, signals: StopSignals, wait: bool = True) 
         _wait(lambda: not app.outbox.counts().get("pending", 0) and not app.outbox.counts().get("in_flight", 0),
               timeout=10, stop=signals.event)
     with app.store.engine.connect() as conn:
-        rows = conn.execute(sa.select(t).where(t.c.id > tl.last_row, t.c.status.in_(("done", "dead")))
-                            .order_by(t.c.id)).mappings().all()
+        rows = conn.execute(sa.select(t).where(t.c.status.in_(("done", "dead"))).order_by(t.c.id)).mappings().all()
     tl.on_outbox_rows([dict(row) for row in rows])
 
 

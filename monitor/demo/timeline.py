@@ -25,7 +25,7 @@ class Timeline:
     lifecycle: list[str] = field(default_factory=list)
     judged_until: datetime | None = None
     sent: int = 0  # notifications the outbox sent (repeats included)
-    last_row: int = 0  # the newest outbox row printed
+    shown_rows: set[int] = field(default_factory=set)  # outbox rows printed (they finish out of id order)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def say(self, text: str) -> None:
@@ -63,7 +63,9 @@ class Timeline:
         """Every notification the outbox finished with, in id order: sent (with why: first, repeat,
         changed...), not sent because a newer one replaced it, or dead."""
         for row in rows:
-            self.last_row = max(self.last_row, int(row["id"]))
+            if int(row["id"]) in self.shown_rows:
+                continue
+            self.shown_rows.add(int(row["id"]))
             payload = row["payload"] or {}
             labels = payload.get("commonLabels") or {}
             label_text = ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k in ("model", "severity"))
