@@ -237,12 +237,13 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline, signals: StopSign
         _show_sent(app, tl, signals)
         stopper.check()
     finally:
-        if not signals.event.is_set():
+        finished = not signals.event.is_set()  # (the daemon's stop below is the same event)
+        if finished:
             stopper.armed = False  # the demo is over: the daemon stops, nothing is cut short
         daemon.stop.set()
         if thread.is_alive():  # the daemon's own bounded shutdown, plus a margin
             thread.join(timeout=app.settings.service.shutdown_deadline.total_seconds() + 5)
-        if not signals.event.is_set():
+        if finished:
             _show_sent(app, tl, signals, wait=False)  # what the daemon sent while it stopped
 
 

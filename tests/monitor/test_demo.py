@@ -87,7 +87,7 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
     with sa.create_engine(f"sqlite:///{workdir}/state.db").connect() as conn:
         sent = conn.execute(sa.text("SELECT count(*) FROM alerts_outbox WHERE status = 'done' "
                                     "AND superseded_by IS NULL")).scalar()
-    assert timeline.count("      sent     ") == sent > 0
+    assert timeline.count("      sent     ") == sent > 0, timeline
     assert "      sent     on-call/file: FIRING ModelAtRisk{model=churn," in timeline
     assert "{'" not in timeline and "sends 100% to churn-2: unchanged" in timeline
     # It ends with commands to try, and each works on the state it left.
