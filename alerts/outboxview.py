@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -55,7 +56,18 @@ def outbox_health(engine: sa.Engine, *, since: datetime, fallback: str | None) -
     return OutboxHealth(int(count), oldest, names, len(unseen), tuple(sorted(set(unseen))))
 
 
-def describe_outbox(engine: sa.Engine, *, include_done: bool = False, limit: int = 50) -> str:
+@dataclass(frozen=True)
+class OutboxView:
+    """Counts per state and the rows listed (newest first), as ``describe_outbox`` prints them."""
+
+    counts: dict[str, int]
+    rows: list[dict[str, Any]]
+
+
+_ORDER = ("pending", "retrying", "in_flight", "dead", "done", "superseded")
+
+
+def outbox_view(engine: sa.Engine, *, include_done: bool = False, limit: int = 50) -> OutboxView:
     state = sa.case((sa.and_(t.c.status == "pending", t.c.attempts > 0), "retrying"),
                     (sa.and_(t.c.status == "done", t.c.superseded_by.is_not(None)), "superseded"), else_=t.c.status)
     with engine.connect() as conn:
@@ -65,19 +77,36 @@ def describe_outbox(engine: sa.Engine, *, include_done: bool = False, limit: int
         if not include_done:
             query = query.where(t.c.status != OutboxStatus.DONE.value)
         rows = conn.execute(query).all()
-    order = ("pending", "retrying", "in_flight", "dead", "done", "superseded")
-    lines = ["outbox: " + ", ".join(f"{name} {int(counts.get(name, 0))}" for name in order)]
-    if not rows:
-        lines.append("nothing waiting" + ("" if include_done else " (--all lists delivered rows too)"))
+    listed = []
     for row in rows:
         payload = row.payload or {}
-        what = f"{payload.get('kind', 'notification')} {payload.get('status', '?')} {payload.get('groupKey', '')}"
-        when = (f"not sent: superseded by #{row.superseded_by}" if row.superseded_by is not None else
-                f"delivered {row.delivered_at:%Y-%m-%d %H:%M:%S}Z" if row.status == "done" else
-                f"next {row.next_attempt_at:%Y-%m-%d %H:%M:%S}Z" if row.status == "pending" else
-                f"lease until {row.lease_until:%H:%M:%S}Z" if row.status == "in_flight" else "")
-        lines.append(f"#{row.id:<6} {row.state:<9} {row.receiver}/{row.channel_kind}#{row.channel_index} "
-                     f"attempts {row.attempts} {when}  {what}".rstrip())
-        if row.last_error:
-            lines.append(f"         last error: {row.last_error}")
+        listed.append({
+            "id": row.id, "state": row.state, "receiver": row.receiver, "channel": row.channel_kind,
+            "channel_index": row.channel_index, "attempts": row.attempts,
+            "kind": payload.get("kind", "notification"), "status": payload.get("status", "?"),
+            # why the group was notified: first, repeat (repeat_interval), changed, resolved... (alerts.decision)
+            "reason": payload.get("reason") or None, "group_key": payload.get("groupKey", ""),
+            "created_at": row.created_at, "next_attempt_at": row.next_attempt_at if row.status == "pending" else None,
+            "lease_until": row.lease_until if row.status == "in_flight" else None,
+            "delivered_at": row.delivered_at, "superseded_by": row.superseded_by, "last_error": row.last_error,
+        })
+    return OutboxView({name: int(counts.get(name, 0)) for name in _ORDER}, listed)
+
+
+def describe_outbox(engine: sa.Engine, *, include_done: bool = False, limit: int = 50) -> str:
+    view = outbox_view(engine, include_done=include_done, limit=limit)
+    lines = ["outbox: " + ", ".join(f"{name} {count}" for name, count in view.counts.items())]
+    if not view.rows:
+        lines.append("nothing waiting" + ("" if include_done else " (--all lists delivered rows too)"))
+    for row in view.rows:
+        reason = f" ({row['reason']})" if row["reason"] else ""
+        what = f"{row['kind']} {row['status']}{reason} {row['group_key']}"
+        when = (f"not sent: superseded by #{row['superseded_by']}" if row["superseded_by"] is not None else
+                f"delivered {row['delivered_at']:%Y-%m-%d %H:%M:%S}Z" if row["state"] == "done" else
+                f"next {row['next_attempt_at']:%Y-%m-%d %H:%M:%S}Z" if row["next_attempt_at"] is not None else
+                f"lease until {row['lease_until']:%H:%M:%S}Z" if row["lease_until"] is not None else "")
+        lines.append(f"#{row['id']:<6} {row['state']:<9} {row['receiver']}/{row['channel']}#{row['channel_index']} "
+                     f"attempts {row['attempts']} {when}  {what}".rstrip())
+        if row["last_error"]:
+            lines.append(f"         last error: {row['last_error']}")
     return "\n".join(lines)

@@ -89,6 +89,34 @@ class SilenceStore:
             conn.execute(t.insert().values(**values))
         return self.get(silence_id)
 
+    def update(self, silence_id: str, *, ends_at: datetime | None = None, starts_at: datetime | None = None,
+               comment: str | None = None, updated_by: str | None = None) -> Silence:
+        """Change a pending or active silence's times or comment in place (like ``amtool silence update``;
+        its matchers stay: a silence on other labels is a new one). ``updated_by`` becomes its author,
+        as Alertmanager records the last one to change it."""
+        now = self._clock()
+        silence = self.get(silence_id)
+        state = silence.state(now)
+        if state is SilenceState.EXPIRED:
+            raise ValueError(f"silence {silence.id} has expired; add a new one")
+        if starts_at is not None and state is SilenceState.ACTIVE and starts_at != silence.starts_at:
+            raise ValueError(f"silence {silence.id} is active: its start cannot move (change its end, or expire it "
+                             "and add a new one)")
+        starts = starts_at or silence.starts_at
+        ends = ends_at or silence.ends_at
+        if ends <= starts or ends <= now:
+            raise ValueError(f"a silence must end after it starts and in the future (ends {ends.isoformat()})")
+        values: dict[str, Any] = {"starts_at": starts, "ends_at": ends, "updated_at": now}
+        if comment is not None:
+            if not comment.strip():
+                raise ValueError("a silence's comment says why: it cannot be empty")
+            values["comment"] = comment.strip()
+        if updated_by is not None and updated_by.strip():
+            values["created_by"] = updated_by.strip()
+        with begin_write(self._engine) as conn:
+            conn.execute(t.update().where(t.c.id == silence.id).values(**values))
+        return self.get(silence.id)
+
     def get(self, silence_id: str) -> Silence:
         """By id or a unique prefix of it."""
         with self._engine.connect() as conn:

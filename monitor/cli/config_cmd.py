@@ -1,5 +1,9 @@
-"""``lakewarden config validate [--offline] FILE`` (or ``--config FILE``): every problem with its line, or a
-one-screen summary (with warnings: settings that load but likely do not do what was meant).
+"""``lakewarden config validate [--offline] [--config FILE]``: every problem with its line, or a one-screen
+summary (with warnings: settings that load but likely do not do what was meant).
+
+The file comes as for every command: ``--config FILE``, else ``$LAKEWARDEN_CONFIG``. ``config validate
+FILE`` (positional) stays accepted without a warning: it is how linters are called (``promtool check
+config FILE``, ``amtool check-config FILE``) and CI scripts use it; it wins over ``$LAKEWARDEN_CONFIG``.
 
 ``--offline`` is for CI: it checks everything that needs neither secrets nor the environment. Unset
 ``${VARS}`` and ``*_file`` paths that cannot be read there are listed as warnings, not errors.
@@ -16,25 +20,38 @@ from config.durations import format_duration
 from config.loader import check_file
 from config.routing import Route
 from config.service import LocalSparkSettings, SparkConnectSettings, SqlWarehouseSettings
+from monitor.cli.common import CONFIG_ENV, add_config, add_json, print_json
 
 
 def register(sub: Any) -> None:
     cfg = sub.add_parser("config", help="configuration commands")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     validate = cfg_sub.add_parser("validate", help="check a config file and print a summary")
-    validate.add_argument("file", nargs="?", help="path to the YAML config (or give --config)")
-    validate.add_argument("--config", dest="config_file", help="path to the YAML config")
+    validate.add_argument("file", nargs="?", help="path to the YAML config (same as --config FILE; kept for CI "
+                                                  "scripts that pass it this way)")
+    add_config(validate, required=False)
     validate.add_argument("--offline", action="store_true",
                           help="check without secrets or the environment (CI): unset ${VARS} and unreadable "
                                "*_file paths are warnings")
+    add_json(validate, "the result as JSON: valid, warnings, models, receivers")
     validate.set_defaults(handler=_validate, parser=validate)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    if (args.file is None) == (args.config_file is None):
-        args.parser.error("give the config file once: `config validate FILE` or `config validate --config FILE`")
-    file = args.file or args.config_file
+    if args.file is not None and args.config is not None and not args.config_from_env:
+        args.parser.error("give the config file once: `config validate --config FILE` or `config validate FILE`")
+    file = args.file or args.config
+    if file is None:
+        args.parser.error(f"no config: give --config FILE or set {CONFIG_ENV}")
     checked = check_file(file, offline=args.offline)
+    if args.json:
+        settings = checked.settings
+        print_json({"file": file, "valid": True, "checked_offline": args.offline,
+                    "warnings": [w.render(file) for w in checked.warnings]
+                    + ([w for w in (_watchdog_warning(settings),) if w] if settings is not None else []),
+                    "models": [m.name for m in settings.models] if settings is not None else None,
+                    "receivers": [r.name for r in settings.receivers] if settings is not None else None})
+        return 0
     if checked.settings is None:  # offline: nothing wrong, but a required value is only known where it runs
         count = len(checked.warnings)
         print(f"{file}: valid offline ({count} value{'s' if count != 1 else ''} not checked; no summary: a "
@@ -85,14 +102,18 @@ def summary(settings: Settings, file: str, offline_warnings: tuple[ConfigIssue, 
         lines.append(f"inhibit rules: {len(settings.inhibit_rules)}")
     if settings.time_intervals:
         lines.append("time intervals: " + ", ".join(t.name for t in settings.time_intervals))
-    from monitor.self_watch import watchdog_route_warning  # noqa: PLC0415 - the alerts package, for routing
-
     lines += ["", _self_alerts(settings)]
-    warnings = [w for w in (watchdog_route_warning(settings),) if w is not None]
+    warnings = [w for w in (_watchdog_warning(settings),) if w is not None]
     warnings += [issue.render(file) for issue in offline_warnings]
     if warnings:
         lines += ["", f"warnings ({len(warnings)})", *(f"  {w}" for w in warnings)]
     return "\n".join(lines)
+
+
+def _watchdog_warning(settings: Settings) -> str | None:
+    from monitor.self_watch import watchdog_route_warning  # noqa: PLC0415 - the alerts package, for routing
+
+    return watchdog_route_warning(settings)
 
 
 def _self_alerts(settings: Settings) -> str:

@@ -19,6 +19,7 @@ def _demo(args: argparse.Namespace) -> int:
     every child still alive is ended, lifecycle jobs included (unlike ``run``, which leaves them to be
     adopted by its next start): pool workers, the resource tracker, job runners and their jobs."""
     from monitor.children import end_children  # noqa: PLC0415
+    from monitor.cli.progress import progress  # noqa: PLC0415
     from monitor.daemon import StopSignals, kill_children  # noqa: PLC0415
     from monitor.demo.data import DemoScenario  # noqa: PLC0415 - imports Spark helpers
     from monitor.demo.runner import run_demo  # noqa: PLC0415
@@ -27,7 +28,10 @@ def _demo(args: argparse.Namespace) -> int:
     signals = StopSignals(on_force=kill_children(detached=True)).install()
     scenario = DemoScenario() if args.windows is None else DemoScenario(windows=args.windows)
     try:
-        return run_demo(args.workdir, scenario, retrain=not args.no_retrain, signals=signals)
+        # On a terminal a spinner stays below the timeline while Spark starts and the champion trains.
+        with progress("lakewarden demo: local Spark, the champion's training, then one simulated hour per "
+                      "window (Ctrl-C stops it)"):
+            return run_demo(args.workdir, scenario, retrain=not args.no_retrain, signals=signals)
     finally:
         pool.terminate()
         end_children(grace=5.0, detached=True)

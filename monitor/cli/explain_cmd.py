@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from config.basics.clock import utc
 from config.urls import redacted_database_url
 from monitor.cli import as_of, exitcodes
+from monitor.cli.common import add_config
 
 if TYPE_CHECKING:
     from config import Settings
@@ -20,7 +21,7 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("explain", help="print a model's assessment, its findings and why each was or was not "
                                             "raised")
     parser.add_argument("model", help="the model's name in the config")
-    parser.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(parser)
     parser.add_argument("--window", help="the window's start, ISO 8601 (UTC unless an offset is given); "
                                          "default: the latest window of each stream")
     parser.add_argument("--stream", help="one stream, e.g. 'lakehouse:1 hour' or 'inference:1 hour'")

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
 import json
-import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli import exitcodes
+from monitor.cli.common import WHO_HELP, add_config, who_is_asking
 
 if TYPE_CHECKING:
     from config import Settings
@@ -35,21 +34,21 @@ def register(sub: Any) -> None:
     cmds = life.add_subparsers(dest="lifecycle_command", required=True, metavar="SUBCOMMAND")
 
     show_list = cmds.add_parser("list", help="runs, newest first (and whether the lifecycle is paused)")
-    show_list.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(show_list)
     show_list.add_argument("--model", help="only this model's runs")
     show_list.add_argument("--json", action="store_true", help="JSON instead of a table")
     show_list.set_defaults(handler=_list)
 
     show = cmds.add_parser("show", help="one run: state, step, plan, trigger, external ids, and its audit trail")
     show.add_argument("run", metavar="RUN", help="the run id (a unique prefix is enough)")
-    show.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(show)
     show.add_argument("--json", action="store_true", help="JSON instead of text")
     show.set_defaults(handler=_show)
 
     start = cmds.add_parser("start", help="ask for a run of MODEL now, through the guardrails "
                                           f"(exit {exitcodes.BLOCKED} when one blocks it)")
-    start.add_argument("model", metavar="MODEL")
-    start.add_argument("--config", required=True, help="path to the YAML config")
+    start.add_argument("model", metavar="MODEL", help="the model's name in the config")
+    add_config(start)
     start.add_argument("--reason", required=True, help="why (shown in the run's trigger and notifications)")
     start.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                        help="an extra job parameter for this run, over the configured ones (repeatable)")
@@ -59,7 +58,7 @@ def register(sub: Any) -> None:
     cancel = cmds.add_parser("cancel", help="ask a run to stop; the daemon cancels its jobs and rolls back "
                                             "what it changed")
     cancel.add_argument("run", metavar="RUN", help="the run id (a unique prefix is enough)")
-    cancel.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(cancel)
     cancel.add_argument("--reason", required=True, help="why")
     _by(cancel)
     cancel.set_defaults(handler=_cancel)
@@ -67,14 +66,14 @@ def register(sub: Any) -> None:
     for name, verb in (("pause", "no run starts and no run takes a step (rollbacks go on)"),
                        ("resume", "lift a pause")):
         switch = cmds.add_parser(name, help=f"the kill switch: {verb}")
-        switch.add_argument("--config", required=True, help="path to the YAML config")
+        add_config(switch)
         switch.add_argument("--reason", required=True, help="why")
         _by(switch)
         switch.set_defaults(handler=_switch, paused=name == "pause")
 
 
 def _by(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--by", default=None, help="who asks (default: $USER, else the login name)")
+    parser.add_argument("--by", default=None, help=WHO_HELP.replace("who", "who asks", 1))
 
 
 def _open(path: str) -> tuple[Settings, StateStore, RunBook]:
@@ -91,22 +90,14 @@ def _open(path: str) -> tuple[Settings, StateStore, RunBook]:
 
 def _who(args: argparse.Namespace) -> str | None:
     """The --by name, or None after printing why it cannot be used."""
-    by = args.by if args.by is not None else os.environ.get("USER") or _login()
-    by = by.strip()
+    by = (args.by if args.by is not None else who_is_asking()).strip()
     if not by:
-        _error("say who asks with --by NAME ($USER is not set)")
+        _error("say who asks with --by NAME ($USER and $LOGNAME are not set and the uid has no name)")
         return None
     if by in _RESERVED_BY:
         _error(f"--by {by!r} is how automatic triggers name themselves; give a person's name")
         return None
     return by
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no name in the environment and none for the uid
-        return ""
 
 
 def _error(message: str) -> None:

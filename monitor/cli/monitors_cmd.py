@@ -14,6 +14,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from monitor.cli import exitcodes
+from monitor.cli.common import add_config, add_json, print_json
+from monitor.cli.progress import progress
 
 if TYPE_CHECKING:
     from config import Settings
@@ -24,11 +26,12 @@ def register(sub: Any) -> None:
     parser = sub.add_parser("monitors", help="Lakehouse monitors of the models (workspace kind databricks)")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     status = actions.add_parser("status", help="each model's monitor: state, API, metric tables or the problem")
-    status.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(status)
+    add_json(status, "one JSON object per model: state, API, metric tables, problem")
     status.set_defaults(handler=_status)
     refresh = actions.add_parser("refresh", help="start a refresh of a model's monitor")
     refresh.add_argument("model", help="the model's name in the config")
-    refresh.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(refresh)
     refresh.add_argument("--wait", action="store_true", help="track the refresh until it ends")
     refresh.add_argument("--timeout", default="30m", help="with --wait: give up after this long (default 30m)")
     refresh.set_defaults(handler=_refresh)
@@ -53,7 +56,7 @@ def _status(args: argparse.Namespace) -> int:
     if found is None:
         return exitcodes.CONFIG_ERROR
     settings, discovery = found
-    problems = 0
+    problems, models = 0, []
     for model in settings.models:
         if model.sources.lakehouse is None:
             continue
@@ -63,10 +66,18 @@ def _status(args: argparse.Namespace) -> int:
         if problem is not None:
             problems += 1
             state = f"refresh {problem.refresh.state.value}" if problem.refresh else problem.state.value
-            print(f"{model.name:<24} {state:<10} {problem.table} {api}: {problem.message}")
+            line = f"{model.name:<24} {state:<10} {problem.table} {api}: {problem.message}"
         else:
-            print(f"{model.name:<24} {'active':<10} {model.sources.lakehouse.table} {api} -> "
-                  f"{', '.join(tables) if tables else 'no metric tables named'}")
+            state = "active"
+            line = (f"{model.name:<24} {'active':<10} {model.sources.lakehouse.table} {api} -> "
+                    f"{', '.join(tables) if tables else 'no metric tables named'}")
+        models.append({"model": model.name, "state": state, "table": model.sources.lakehouse.table,
+                      "api": info.api if info is not None else None, "metric_tables": list(tables or ()),
+                      "problem": problem.message if problem is not None else None})
+        if not args.json:
+            print(line)
+    if args.json:
+        print_json(models)
     return exitcodes.INCOMPLETE if problems else exitcodes.OK
 
 
@@ -87,7 +98,8 @@ def _refresh(args: argparse.Namespace) -> int:
     print(f"{model.name}: refresh {started.refresh_id} of the monitor on {table} is {started.state.value}")
     if not args.wait:
         return exitcodes.OK
-    info = discovery.wait_for_refresh(table, started.refresh_id, parse_duration(args.timeout))
+    with progress(f"waiting for refresh {started.refresh_id} of {table} (at most {args.timeout})..."):
+        info = discovery.wait_for_refresh(table, started.refresh_id, parse_duration(args.timeout))
     detail = f": {info.message}" if info.message else ""
     print(f"{model.name}: refresh {info.refresh_id} ended {info.state.value}{detail}"
           if info.state.final else f"{model.name}: refresh {info.refresh_id} still {info.state.value} "

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from config.basics.clock import utc, utc_now
 from monitor.cli import exitcodes
+from monitor.cli.common import add_config
+from monitor.cli.progress import progress
 
 if TYPE_CHECKING:
     from monitor.profile import ProfileResult, ProfileSpec
@@ -24,26 +26,29 @@ def register(sub: Any) -> None:
         description="Compute Lakehouse-Monitoring-shaped profile and drift metrics with Spark, for the windows "
                     "that are new or changed. Give --config (every model with a lakehouse source, or --model) "
                     "or --lakehouse-root with --table and the column flags.")
-    parser.add_argument("--config", help="YAML config: models' sources.lakehouse, engine and state database")
+    add_config(parser, required=False, help_text="YAML config: models' sources.lakehouse, engine and state database "
+               "(default: $LAKEWARDEN_CONFIG, unless --lakehouse-root is given)")
     parser.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
     parser.add_argument("--lakehouse-root", help="without --config: local lakehouse folder (local Spark)")
     parser.add_argument("--state", help="state database URL (default: the config's state.url; none without config)")
     parser.add_argument("--table", help="monitored table catalog.schema.table (without --config)")
-    parser.add_argument("--baseline-table")
-    parser.add_argument("--timestamp-column", default="timestamp")
+    parser.add_argument("--baseline-table", help="baseline table catalog.schema.table (drift against a baseline)")
+    parser.add_argument("--timestamp-column", default="timestamp", help="the time column that places rows in windows "
+                                                                          "(default timestamp)")
     parser.add_argument("--granularity", action="append", default=[], help="e.g. '1 hour' (repeatable)")
-    parser.add_argument("--prediction-column")
-    parser.add_argument("--label-column")
+    parser.add_argument("--prediction-column", help="the model's prediction column (prediction drift)")
+    parser.add_argument("--label-column", help="the ground-truth column (quality metrics)")
     parser.add_argument("--proba-column", help="score of the positive class (ROC AUC; profiled, prediction drift)")
     parser.add_argument("--score-column", action="append", default=[], dest="score_columns",
                         help="another score column of the model: profiled, prediction drift (repeatable)")
-    parser.add_argument("--model-id-column")
+    parser.add_argument("--model-id-column", help="the column naming the model version (one slice each)")
     parser.add_argument("--output-schema", help="catalog.schema for the metric tables (default: the table's)")
     parser.add_argument("--features", help="comma-separated feature columns (default: every other column)")
     parser.add_argument("--slice", action="append", default=None, dest="slices", help="slicing expression")
     parser.add_argument("--custom-metric", action="append", default=[],
                         help="NAME=SQL aggregate, or NAME[col,...]=SQL using {{input_column}} (repeatable)")
-    parser.add_argument("--problem-type", choices=["classification", "regression"])
+    parser.add_argument("--problem-type", choices=["classification", "regression"],
+                        help="which quality metrics to compute (default: classification)")
     parser.add_argument("--positive-label", help="positive class for ROC AUC (default: the larger label)")
     parser.add_argument("--skip-unsupported", action="store_true",
                         help="skip listed features of unsupported types instead of failing")
@@ -95,6 +100,8 @@ def _profile(args: argparse.Namespace) -> int:
     from monitor.profile import ProfileError, ProfileStore, write_profile  # noqa: PLC0415 - Spark loads here
     from monitor.profile.from_config import granularities_of, spec_from_source  # noqa: PLC0415
 
+    if args.lakehouse_root is not None and args.config_from_env:
+        args.config = None  # flags alone: $LAKEWARDEN_CONFIG is only the default of --config
     if (args.config is None) == (args.lakehouse_root is None):
         raise ProfileError("give either --config (a model's lakehouse source) or --lakehouse-root with --table")
     overrides = _overrides(args)
@@ -103,11 +110,13 @@ def _profile(args: argparse.Namespace) -> int:
     store = None if state is None else ProfileStore(state.engine)
     try:
         for name, source in _sources(args):
-            columns = list(engine.columns(source.table))
-            grans = tuple(args.granularity) if args.granularity and args.config else granularities_of(source)
-            for granularity in grans:
-                spec = spec_from_source(source, columns, overrides, granularity)
-                _print(name, spec, write_profile(engine, spec, now=now, store=store, refresh=args.refresh))
+            with progress(f"reading the columns of {source.table} (Spark starts the first time)...") as shown:
+                columns = list(engine.columns(source.table))
+                grans = tuple(args.granularity) if args.granularity and args.config else granularities_of(source)
+                for granularity in grans:
+                    spec = spec_from_source(source, columns, overrides, granularity)
+                    shown.update(f"profiling {source.table} [{granularity}]...")
+                    _print(name, spec, write_profile(engine, spec, now=now, store=store, refresh=args.refresh))
     finally:
         if state is not None:
             state.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,8 @@ import structlog
 
 from config.basics.severity import severity_rank
 from monitor.cli import as_of, exitcodes
+from monitor.cli.common import add_config, add_json, print_json
+from monitor.cli.progress import progress
 
 if TYPE_CHECKING:
     from config import Settings
@@ -25,23 +28,43 @@ if TYPE_CHECKING:
 
 def register(sub: Any) -> None:
     run_parser = sub.add_parser("run", help="run the daemon until SIGTERM or SIGINT")
-    run_parser.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(run_parser)
     run_parser.set_defaults(handler=lambda args: run(args.config))
 
     check_parser = sub.add_parser("check", help="run one cycle for every model; exit code by worst severity")
-    check_parser.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(check_parser)
     as_of.add_argument(check_parser, as_of.HELP + ": the clock is set to it, data after it is left out, and "
                        "nothing is stored (a temporary state database) or sent")
+    add_json(check_parser, "one JSON object per model: severity, risk, the window judged or why none was")
     check_parser.set_defaults(handler=_check)
 
     health_parser = sub.add_parser("health", help="GET the daemon's /healthz; exit 0 when healthy (container check)")
-    health_parser.add_argument("--url", default="http://127.0.0.1:8080/healthz")
-    health_parser.add_argument("--timeout", type=float, default=3.0)
+    add_config(health_parser, required=False,
+               help_text="the daemon's YAML config (default: $LAKEWARDEN_CONFIG): ask on its service.http port")
+    health_parser.add_argument("--url", default=None,
+                               help="the URL to GET (default: /healthz on the config's service.http host and port, "
+                                    f"without a config {DEFAULT_HEALTH_URL})")
+    health_parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer (default 3)")
     health_parser.set_defaults(handler=_health)
 
 
+DEFAULT_HEALTH_URL = "http://127.0.0.1:8080/healthz"
+
+
 def _health(args: argparse.Namespace) -> int:
-    return health(args.url, args.timeout)
+    return health(args.url or health_url(args.config), args.timeout)
+
+
+def health_url(config: str | None) -> str:
+    """``/healthz`` on the config's ``service.http`` port; a wildcard bind host is asked on loopback."""
+    if config is None:
+        return DEFAULT_HEALTH_URL
+    from config import load_settings  # noqa: PLC0415 - the health check stays light without a config
+
+    http = load_settings(config).service.http
+    host = "127.0.0.1" if http.host in ("0.0.0.0", "", "*") else "[::1]" if http.host == "::" else http.host  # noqa: S104
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{host}:{http.port}/healthz"
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -51,7 +74,7 @@ def _check(args: argparse.Namespace) -> int:
         if when is None:
             print(as_of.not_a_time("check", "--as-of", args.as_of))
             return exitcodes.CONFIG_ERROR
-    return check(args.config, when)
+    return check(args.config, when, as_json=args.json)
 
 
 def _settings(path: str) -> Settings:
@@ -102,7 +125,7 @@ def run(path: str) -> int:
     return Daemon(app, signals=signals).run()
 
 
-def check(path: str, when: datetime | None = None) -> int:
+def check(path: str, when: datetime | None = None, as_json: bool = False) -> int:
     """One poll of every model, then one line per model: its severity, risk, and the data window it judged.
 
     A model with no judged data window is not a pass: its source failed (FAILED), or its tables hold
@@ -117,18 +140,20 @@ def check(path: str, when: datetime | None = None) -> int:
     from monitor.messages import PollDue, SourceFailed  # noqa: PLC0415
 
     settings = _settings(path)
-    with tempfile.TemporaryDirectory(prefix="lakewarden-replay-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="lakewarden-replay-") as scratch, \
+            progress("starting the engine and opening the state database...") as shown:
         if when is not None:
             settings = _replay_settings(settings, f"sqlite:///{scratch}/state.db")
             print(f"replay as of {when.isoformat()}: a temporary state database, lifecycle off; "
-                  "nothing is stored or sent")
+                  "nothing is stored or sent", file=sys.stderr if as_json else sys.stdout)
         # Its own delivery identity: the daemon's (its instance id) would take back a running daemon's claims.
         app = build_app(settings, SimulatedClock(when) if when is not None else utc_now, replay=when is not None,
                         worker_id=f"check-{os.getpid()}")
         failed: dict[str, str] = {}
         app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
         try:
-            for model in settings.models:
+            for number, model in enumerate(settings.models, 1):
+                shown.update(f"polling {model.name} ({number}/{len(settings.models)})...")
                 started, raised = time.monotonic(), None
                 try:
                     app.bus.handle(PollDue(model.name))
@@ -137,14 +162,21 @@ def check(path: str, when: datetime | None = None) -> int:
                 app.cycle.polled(model.name, time.monotonic() - started, raised)
             app.cycle.close()  # the one poll_cycle line, as the daemon logs per cycle
             if when is None:
+                shown.update("sending notifications...")
                 app.delivery.run_once(limit=100)
-            worst, incomplete = "ok", bool(failed)
+            shown.done()
+            worst, incomplete, found = "ok", bool(failed), []
             for model in settings.models:
                 severity, line, judged = _model_line(app, model, failed.get(model.name))
-                print(line)
+                found.append({"model": model.name, "severity": severity, "judged": judged,
+                              "error": failed.get(model.name), "line": line.split(None, 1)[1]})
+                if not as_json:
+                    print(line)
                 incomplete = incomplete or not judged
                 if severity_rank(severity) > severity_rank(worst):
                     worst = severity
+            if as_json:
+                print_json(found)
         finally:
             app.close()
     return exitcodes.INCOMPLETE if incomplete else exitcodes.SEVERITY[worst]

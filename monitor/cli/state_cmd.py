@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from monitor.cli import exitcodes
+from monitor.cli.common import add_config
 
 
 def register(sub: Any) -> None:
@@ -18,7 +19,7 @@ def register(sub: Any) -> None:
                     "database of the config (or LAKEWARDEN_STATE_URL), under the migration lock, so running "
                     "replicas and starting ones wait rather than migrate too. --sql prints the statements "
                     "instead and changes nothing.")
-    upgrade.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(upgrade)
     upgrade.add_argument("--sql", action="store_true",
                          help="print the SQL an upgrade of this database would run (for a DBA), change nothing")
     upgrade.set_defaults(handler=_upgrade)

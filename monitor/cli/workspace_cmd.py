@@ -8,17 +8,20 @@ principal behind it; never a token or secret. Exits 0 when the workspace answere
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
 from monitor.cli import exitcodes
+from monitor.cli.common import add_config, add_json, print_json
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("workspace", help="the Databricks workspace lakewarden talks to")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     whoami = actions.add_parser("whoami", help="who lakewarden is authenticated as (no secrets shown)")
-    whoami.add_argument("--config", required=True, help="path to the YAML config")
+    add_config(whoami)
+    add_json(whoami, "the identity as JSON: host, auth type, user name, display name, id, service principal")
     whoami.set_defaults(handler=_whoami)
 
 
@@ -37,5 +40,8 @@ def _whoami(args: argparse.Namespace) -> int:
     except WorkspaceError as exc:
         print(f"lakewarden workspace whoami: {exc}", file=sys.stderr)
         return exitcodes.ERROR
-    print("\n".join(identity.lines()))
+    if args.json:
+        print_json(dataclasses.asdict(identity))
+    else:
+        print("\n".join(identity.lines()))
     return exitcodes.OK

@@ -31,12 +31,15 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+import sqlalchemy as sa
+
 from config import Settings, load_settings
 from config.basics.clock import SimulatedClock
 from config.service import LocalSparkSettings
 from monitor.app import App, build_app, mlflow_env
 from monitor.daemon import Daemon, StopSignals
 from monitor.demo import data
+from monitor.demo.next_steps import next_steps, traffic, write_demo_config
 from monitor.demo.timeline import Timeline
 from monitor.engines.local_spark import LocalSparkEngine
 from monitor.lifecycle_triggers import manual_trigger
@@ -151,13 +154,16 @@ def run_demo(workdir: str, scenario: data.DemoScenario | None = None, retrain: b
             return 0
         counts = {k: v for k, v in app.outbox.counts().items() if v}
     configure_logging(level=settings.service.log_level)  # the log file is closed: back to stderr
-    tl.say(f"\n  {tl.assessed} windows judged; {tl.fired} firing and {tl.resolved} resolved notifications; "
-           f"outbox {counts}")
-    for name, path in (("logs (JSON)", log_file.name), ("alert log", root / "alerts.jsonl"),
+    outbox = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "empty"
+    tl.say(f"\n  {tl.assessed} windows judged; alerts: {tl.fired} fired, {tl.resolved} resolved; "
+           f"{tl.sent} notifications sent (outbox: {outbox})")
+    config = write_demo_config(root)
+    for name, path in (("config", config), ("logs (JSON)", log_file.name), ("alert log", root / "alerts.jsonl"),
                        ("pages", root / "pages.jsonl"), ("state database", root / "state.db"),
                        ("lakehouse", root / "lakehouse")):
         tl.say(f"  {name + ':':<16} {path}")
     tl.say(f"  finished in {time.monotonic() - began:.0f} s")
+    tl.say(next_steps(config))
     return 0
 
 
@@ -222,18 +228,23 @@ def _feed(app: App, scenario: data.DemoScenario, tl: Timeline, signals: StopSign
             # The next hour "arrives" once a run started by this one is over or waits for windows
             # (a canary), so the accelerated clock never races a job's timeout.
             _wait(lambda: not _lifecycle_busy(app), timeout=300, stop=signals.event)
+            _show_sent(app, tl, signals)
         stopper.check()
         if any(run.model == model.name for run in app.lifecycle.runs()):
             _bad_challenger(app, tl)
         stopper.check()
         _wait(lambda: app.outbox.counts().get("pending", 0) == 0, timeout=30, stop=signals.event)
+        _show_sent(app, tl, signals)
         stopper.check()
     finally:
-        if not signals.event.is_set():
+        finished = not signals.event.is_set()  # (the daemon's stop below is the same event)
+        if finished:
             stopper.armed = False  # the demo is over: the daemon stops, nothing is cut short
         daemon.stop.set()
         if thread.is_alive():  # the daemon's own bounded shutdown, plus a margin
             thread.join(timeout=app.settings.service.shutdown_deadline.total_seconds() + 5)
+        if finished:
+            _show_sent(app, tl, signals, wait=False)  # what the daemon sent while it stopped
 
 
 @contextmanager
@@ -256,6 +267,19 @@ def _wait(done: Callable[[], bool], timeout: float, stop: threading.Event | None
             return True
         time.sleep(0.1)
     return False
+
+
+def _show_sent(app: App, tl: Timeline, signals: StopSignals, wait: bool = True) -> None:
+    """Print the notifications the outbox finished with since the last call (the delivery loop sends
+    within its interval: wait for it when something waits)."""
+    from alerts.schema import alerts_outbox as t  # noqa: PLC0415
+
+    if wait:
+        _wait(lambda: not app.outbox.counts().get("pending", 0) and not app.outbox.counts().get("in_flight", 0),
+              timeout=10, stop=signals.event)
+    with app.store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.status.in_(("done", "dead"))).order_by(t.c.id)).mappings().all()
+    tl.on_outbox_rows([dict(row) for row in rows])
 
 
 def _judged(tl: Timeline, end: datetime) -> bool:
@@ -303,6 +327,6 @@ def _bad_challenger(app: App, tl: Timeline) -> None:
         app.clock.set(app.clock() + interval + timedelta(seconds=1))
     after = (app.lifecycle.registry.get_alias(life.registered_model, life.promote.champion_alias),
              serving.read(life.rollout.endpoint).routes)
-    same = "unchanged" if after == before else f"CHANGED from {before} to {after}"
-    tl.say(f"  champion is version {after[0]}, endpoint {life.rollout.endpoint} routes {dict(after[1])}: {same}")
-
+    same = "unchanged" if after == before else (f"CHANGED from version {before[0]} ({traffic(before[1])}) to "
+                                                 f"version {after[0]} ({traffic(after[1])})")
+    tl.say(f"  champion is version {after[0]}, endpoint {life.rollout.endpoint} sends {traffic(after[1])}: {same}")

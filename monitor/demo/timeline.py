@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from monitor.bus import Message
 from monitor.messages import AlertsEnqueued, AssessmentMade, LifecycleProgressed, SourceFailed
@@ -24,6 +24,8 @@ class Timeline:
     resolved: int = 0
     lifecycle: list[str] = field(default_factory=list)
     judged_until: datetime | None = None
+    sent: int = 0  # notifications the outbox sent (repeats included)
+    shown_rows: set[int] = field(default_factory=set)  # outbox rows printed (they finish out of id order)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def say(self, text: str) -> None:
@@ -56,6 +58,28 @@ class Timeline:
             self.say(f"      alert {status:<8} {labels.get('alertname', '')}{{{label_text}}} -> "
                      f"{note.get('receiver', '?')}")
         return ()
+
+    def on_outbox_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Every notification the outbox finished with, in id order: sent (with why: first, repeat,
+        changed...), not sent because a newer one replaced it, or dead."""
+        for row in rows:
+            if int(row["id"]) in self.shown_rows:
+                continue
+            self.shown_rows.add(int(row["id"]))
+            payload = row["payload"] or {}
+            labels = payload.get("commonLabels") or {}
+            label_text = ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k in ("model", "severity"))
+            what = (f"{str(payload.get('status', '?')).upper()} {labels.get('alertname', payload.get('kind', ''))}"
+                    f"{{{label_text}}}")
+            reason = f" ({payload['reason']})" if payload.get("reason") else ""
+            where = f"{row['receiver']}/{row['channel_kind']}"
+            if row["superseded_by"] is not None:
+                self.say(f"      not sent {where}: {what}{reason}, replaced by a newer notification")
+            elif row["status"] == "dead":
+                self.say(f"      DEAD     {where}: {what}{reason}: {row['last_error']}")
+            else:
+                self.sent += 1
+                self.say(f"      sent     {where}: {what}{reason}")
 
     def on_lifecycle(self, message: LifecycleProgressed) -> Iterable[Message]:
         self.lifecycle.append(message.kind)

@@ -15,7 +15,6 @@ is said too: the model's score would otherwise go unwatched without a word.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -168,5 +167,12 @@ def _detail(signal: DriftSignal, p: float | None, family: int) -> str:
     if p is None:
         return "no p-value in the table: effect size alone"
     corrected = f", BH over {family} columns" if family > 1 else ""
-    shown = f"{p:.2g}" if p >= 1e-4 or math.isclose(p, 0.0) else f"{p:.1e}"
-    return f"p {shown}{corrected}"
+    return f"p {format_p(p)}{corrected}"
+
+
+def format_p(p: float) -> str:
+    """A p-value as a person reads it; one that underflowed (a float cannot hold it: 0 or subnormal) is
+    ``< 1e-300``, never a bare 0."""
+    if p < 1e-300:
+        return "< 1e-300"
+    return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"

@@ -7,6 +7,7 @@ identity and the auth type, never a secret.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,11 @@ def test_whoami_with_a_token_from_the_environment(emulator, clean_env, tmp_path:
     out = capsys.readouterr().out
     assert f"host:      {emulator.url}" in out and "auth type: pat" in out
     assert "user:      emulator@example.com (Emulator User)" in out and TOKEN not in out
+    # --json, with the config from LAKEWARDEN_CONFIG
+    clean_env.setenv("LAKEWARDEN_CONFIG", _config(tmp_path, f'host: "{emulator.url}"'))
+    assert main(["workspace", "whoami", "--json"]) == exitcodes.OK
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["host"], shown["auth_type"], shown["user_name"]) == (emulator.url, "pat", "emulator@example.com")
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -8,6 +8,7 @@ must be the same.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,6 @@ def test_monitors_status_and_refresh_commands(tmp_path: Path, tables: str, emula
     assert main(["monitors", "status", "--config", str(config)]) == exitcodes.INCOMPLETE  # the newest refresh failed
     assert "churn                    refresh failed main.dbx_check.inference (data_quality): Column ts not found" in \
         capsys.readouterr().out
+    assert main(["monitors", "status", "--config", str(config), "--json"]) == exitcodes.INCOMPLETE
+    (status,) = json.loads(capsys.readouterr().out)
+    assert (status["model"], status["state"], status["problem"]) == ("churn", "refresh failed", "Column ts not found")

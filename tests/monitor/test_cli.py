@@ -6,6 +6,7 @@ Spark; the missing-Java case runs as a child process with an environment that ha
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -111,10 +112,12 @@ def test_check_exits_with_the_code_of_the_stored_severity_and_again_without_new_
     last = drifted.scenario.window(drifted.scenario.windows - 1)
     assert f"window lakehouse:1 hour {last[0]:%Y-%m-%dT%H:%M}Z to {last[1]:%Y-%m-%dT%H:%M}Z, ended " in line
 
-    # No new windows: the check reports what is stored, with the same code (the age moves on).
-    again, lines = _check(config, capsys)
-    assert again == code
-    assert [text.split(", ended")[0] for text in lines] == [line.split(", ended")[0]]
+    # No new windows: the check reports what is stored, with the same code (the age moves on); --json
+    # says the same, one object per model.
+    assert main(["check", "--config", str(config), "--json"]) == code
+    (found,) = json.loads(capsys.readouterr().out)
+    assert (found["model"], found["severity"], found["judged"], found["error"]) == (MODEL, severity, True, None)
+    assert found["line"].split(", ended")[0] == line.split(None, 1)[1].split(", ended")[0]
 
 
 @pytest.mark.integration

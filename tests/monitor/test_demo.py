@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from config.basics.severity import severity_rank
+from monitor.cli import main
 from monitor.demo import data
+from monitor.demo.next_steps import NEXT_COMMANDS
 from monitor.demo.runner import MARKER, prepare_workdir, run_demo
 from monitor.engines.local_spark import LocalSparkEngine
 from retrain import MlflowRegistry
@@ -27,7 +30,10 @@ def _lines(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkEngine, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("restore_logging")
+def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkEngine, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     del spark_engine  # the demo's engine shares this run's Spark session instead of starting one
     out = io.StringIO()
     workdir = tmp_path / "demo"
@@ -76,6 +82,24 @@ def test_demo_flags_drift_alerts_retrains_and_resolves(spark_engine: LocalSparkE
     for words in ("risk", "alert FIRING", "alert RESOLVED", "canary: version 2 serves 20%", "lifecycle succeeded",
                   "lifecycle rejected", "unchanged", "windows judged"):
         assert words in timeline
+
+    # Every notification sent is printed, with why; no Python reprs.
+    with sa.create_engine(f"sqlite:///{workdir}/state.db").connect() as conn:
+        sent = conn.execute(sa.text("SELECT count(*) FROM alerts_outbox WHERE status = 'done' "
+                                    "AND superseded_by IS NULL")).scalar()
+    assert timeline.count("      sent     ") == sent > 0, timeline
+    assert "      sent     on-call/file: FIRING ModelAtRisk{model=churn," in timeline
+    assert "{'" not in timeline and "sends 100% to churn-2: unchanged" in timeline
+    # It ends with commands to try, and each works on the state it left.
+    config = workdir / "lakewarden.yaml"
+    assert f"export LAKEWARDEN_CONFIG={config}" in timeline
+    monkeypatch.setenv("LAKEWARDEN_CONFIG", str(config))
+    capsys.readouterr()
+    for command in NEXT_COMMANDS:
+        assert command in timeline
+        argv = shlex.split(command, comments=True)
+        assert argv[0] == "lakewarden" and main(argv[1:]) == 0, (command, capsys.readouterr())
+    assert "ModelAtRisk" in capsys.readouterr().out
 
 
 def test_demo_refuses_to_delete_a_folder_it_did_not_make(tmp_path: Path) -> None:

@@ -71,6 +71,13 @@ def test_large_window_tiny_shift_is_significant_but_below_the_effect_size_tiers(
     assert [n.kind for n in drift_not_raised(a)] == ["below"]
 
 
+@pytest.mark.parametrize(("pvalue", "shown"), [(0.0, "p < 1e-300"), (5e-324, "p < 1e-300"), (2e-300, "p 2.0e-300"),
+                                              (3e-5, "p 3.0e-05"), (0.012, "p 0.012")])
+def test_a_p_value_that_underflowed_reads_below_1e_300_never_0(pvalue: float, shown: str) -> None:
+    (finding,) = judge(model(), window(drift("age", js_distance=0.35, ks_pvalue=pvalue))).findings
+    assert f"({shown})" in finding.describe()
+
+
 def test_small_window_large_noisy_shift_is_not_significant() -> None:
     a = judge(model(), window(drift("age", js_distance=0.35, ks_pvalue=0.3), rows_in_window=150))
     assert a.findings == ()
