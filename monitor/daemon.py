@@ -200,9 +200,9 @@ class Daemon:
         self._drain_until: float | None = None  # time.monotonic() when delivery hands back its batch
         self._next_tick = 0.0  # time.monotonic() when the self-check is due
 
-    def submit(self, command: Command) -> None:
+    def submit(self, command: Command, urgent: bool = False) -> None:
         if not self.stop.is_set():
-            self.inbox.put(command)
+            self.inbox.put(command, urgent)
 
     def skipped_polls(self) -> dict[str, int]:
         """Model -> polls skipped since start because one was already waiting (a counter for /metrics)."""
@@ -212,7 +212,8 @@ class Daemon:
         settings = self.app.settings
         # SQLite: one daemon per database file (a second one fails here); then join the replicas.
         single = single_replica(str(settings.state.url), self.app.leases.holder)
-        self.app.leases.on_acquired = lambda model: self.submit(PollDue(model))  # taken over: poll it now
+        # Taken over (its replica died): poll it now, ahead of the polls waiting (``monitor.inbox``).
+        self.app.leases.on_acquired = lambda model: self.submit(PollDue(model), urgent=True)
         try:
             self.app.leases.start()
         except BaseException:

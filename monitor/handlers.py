@@ -11,7 +11,7 @@ import structlog
 
 from alerts import Alert, AlertService
 from config.basics.clock import Clock
-from config.basics.fence import always
+from config.basics.fence import FenceLost, always
 from config.basics.severity import at_least
 from config.models import ModelSettings
 from config.settings import Settings
@@ -115,6 +115,8 @@ class Handlers:
         try:
             history = self.assessments.prior(model.name, stream, window.window_start, history_needed(model, window))
             recorded = self.assessments.record(judge(model, window, history, weights), model.risk)
+        except FenceLost:
+            raise  # another replica holds the model now: it judges the window; this poll stops here
         except Exception:
             # A window the judge cannot handle is a bug to fix, not a reason to stop the cycle: it is not
             # stored, so the next poll tries it again, and the other windows and models go on.

@@ -14,6 +14,11 @@ during a slow poll is read right after it.
 flight, so a burst of Databricks job webhooks (a start, a success, each task of a multi-task job)
 and the lifecycle tick need one waiting advance, not one each. Skipped advances are counted
 (``skipped_advances``) and logged once when the advance that absorbed them is taken.
+
+An ``urgent`` poll (a model this replica just took over from a dead one, ``monitor.leases``) goes
+to the front, ahead of the polls already waiting (its own waiting poll, if any, moves there): its
+windows have gone unjudged since the other replica died, while the waiting ones were read a poll
+interval ago. Behind a full queue it would otherwise wait a whole round of polls.
 """
 
 from __future__ import annotations
@@ -38,13 +43,18 @@ class Inbox:
         self._advance_waiting: int | None = None  # skips absorbed by the waiting AdvanceLifecycle, or None
         self._advances_skipped = 0
 
-    def put(self, command: Command) -> bool:
-        """Queue ``command``; False when it is a poll of a model whose poll is already waiting."""
+    def put(self, command: Command, urgent: bool = False) -> bool:
+        """Queue ``command`` (``urgent``: first); False when it is a poll of a model whose poll is
+        already waiting (an urgent one moves that one to the front)."""
         with self._ready:
             if isinstance(command, PollDue):
                 if command.model in self._pending:
                     self._pending[command.model] += 1
                     self._skipped[command.model] += 1
+                    if urgent:
+                        waiting = next(c for c in self._items if isinstance(c, PollDue) and c.model == command.model)
+                        self._items.remove(waiting)
+                        self._items.appendleft(waiting)
                     return False
                 self._pending[command.model] = 0
             elif isinstance(command, AdvanceLifecycle):
@@ -53,7 +63,10 @@ class Inbox:
                     self._advances_skipped += 1
                     return False
                 self._advance_waiting = 0
-            self._items.append(command)
+            if urgent:
+                self._items.appendleft(command)
+            else:
+                self._items.append(command)
             self._ready.notify()
             return True
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 import structlog
 
 from config.basics.clock import Clock
+from config.basics.fence import FenceLost
 from config.basics.sql import begin_write
 from config.lifecycle import LifecycleSettings
 from retrain import runs as store
@@ -144,6 +145,8 @@ class Lifecycle(RunBook):
             except EndpointBusy as exc:
                 log.info("lifecycle_endpoint_busy", run_id=run_id, step=current.step.value, error=str(exc))
                 break
+            except FenceLost:
+                raise  # another replica holds the model now: not a failed step, and no attempt to count
             except Exception as exc:
                 log.exception("lifecycle_step_error", run_id=run_id, step=current.step.value)
                 events.extend(self._count_error(current, exc))

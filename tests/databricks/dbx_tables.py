@@ -58,9 +58,9 @@ def _js(index: int, column: str, model: str) -> float | None:
     return round(0.05 + 0.13 * index + 0.01 * COLUMNS.index(column), 6)
 
 
-def drift_rows() -> list[dict[str, Any]]:
+def drift_rows(windows: int = WINDOWS) -> list[dict[str, Any]]:
     rows = []
-    for index in range(WINDOWS):
+    for index in range(windows):
         for model in ("*", "m1"):
             for column in COLUMNS:
                 for drift_type in ("BASELINE", "CONSECUTIVE"):
@@ -80,9 +80,9 @@ def drift_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def profile_rows() -> list[dict[str, Any]]:
+def profile_rows(windows: int = WINDOWS) -> list[dict[str, Any]]:
     rows = []
-    for index in (None, *range(WINDOWS)):
+    for index in (None, *range(windows)):
         for model in ("*", "m1"):
             for column in (":table", *COLUMNS):
                 count = 1000 + 10 * (index or 0)
@@ -111,3 +111,16 @@ def write_metric_tables(root: Path, schema: str, table: str = "inference") -> st
     put(root, f"{monitored}_profile_metrics", pa.Table.from_pylist(profile_rows(), schema=PROFILE))
     put(root, monitored, pa.table({"prediction": [0.5], "tenure": [3.0], "plan": ["gold"]}))
     return monitored
+
+
+def add_window(root: Path, monitored: str, index: int) -> None:
+    """Window ``index`` (after the ones written) added to the metric tables of ``monitored``, as a
+    refresh appends it: a second Parquet file per table, moved in whole (a reader sees it or not)."""
+    start = START + timedelta(hours=index)
+    for suffix, rows, schema in (("_drift_metrics", drift_rows(index + 1), DRIFT),
+                                 ("_profile_metrics", profile_rows(index + 1), PROFILE)):
+        folder = root.joinpath(*f"{monitored}{suffix}".split("."))
+        new = [row for row in rows if row["window"] is not None and row["window"]["start"] == start]
+        hidden = folder / f".part-{index:05d}.parquet"  # Spark skips files starting with '.'
+        pq.write_table(pa.Table.from_pylist(new, schema=schema), hidden)
+        hidden.rename(folder / f"part-{index:05d}.parquet")

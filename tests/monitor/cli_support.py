@@ -196,12 +196,12 @@ def log_events(text: str) -> list[dict[str, Any]]:
 class DaemonProcess:
     """``python -m monitor run --config FILE`` as a real child process, its output in ``log_path``."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, env: Mapping[str, str] | None = None) -> None:
         self.log_path = log_path
         self._log = log_path.open("w", encoding="utf-8")
         self.process = subprocess.Popen(  # the child's own Spark reads the same lakehouse folder
             [sys.executable, "-m", "monitor", "run", "--config", str(config)],
-            env=subprocess_env(), stdout=self._log, stderr=subprocess.STDOUT, cwd=config.parent,
+            env={**subprocess_env(), **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT, cwd=config.parent,
             start_new_session=True,  # its own process group: what it starts can be found after it exits
         )
 
@@ -292,8 +292,8 @@ def signal_and_wait(process: subprocess.Popen[Any], signum: int, timeout: float,
 
 
 @contextmanager
-def daemon_process(config: Path, log_path: Path) -> Iterator[DaemonProcess]:
-    daemon = DaemonProcess(config, log_path)
+def daemon_process(config: Path, log_path: Path, env: Mapping[str, str] | None = None) -> Iterator[DaemonProcess]:
+    daemon = DaemonProcess(config, log_path, env)
     try:
         yield daemon
     finally:

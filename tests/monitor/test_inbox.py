@@ -70,3 +70,13 @@ def test_a_burst_of_job_webhooks_coalesces_into_one_waiting_advance() -> None:
     assert inbox.put(AdvanceLifecycle())
     assert not inbox.put(AdvanceLifecycle())
     assert inbox.qsize() == 1 and inbox.skipped_advances() == 21
+
+
+def test_a_model_taken_over_is_polled_before_the_polls_already_waiting() -> None:
+    inbox = Inbox()
+    for model in ("a", "b", "c"):
+        inbox.put(PollDue(model))
+    assert inbox.put(PollDue("d"), urgent=True)  # taken over from a dead replica: first
+    assert not inbox.put(PollDue("c"), urgent=True)  # already waiting: that poll moves first, no second one
+    assert [inbox.get(timeout=0) for _ in range(4)] == [PollDue("c"), PollDue("d"), PollDue("a"), PollDue("b")]
+    assert inbox.get(timeout=0) is None and inbox.pending_polls() == {}
