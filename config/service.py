@@ -202,8 +202,9 @@ class HttpSettings(Strict):
     APIs, ``/metrics`` and the status page need it too (the probes and the webhook never do). Limits:
     ``max_body`` bytes per request body, ``max_json_depth`` nesting levels of a JSON body (deeper is a
     400), ``header_timeout`` for a client to send its request line and headers (and each part of a
-    body), ``max_connections`` open at once (more get a 503). ``metrics_cache``: how long ``/metrics``
-    reuses one read of the state database (``0s``: read at every scrape; see ``monitor/web/metrics.py``).
+    body), ``max_connections`` open at once (more get a 503). ``metrics_cache``: how often ``/metrics``
+    re-reads the state database in the background while it is scraped (``0s``: read at every scrape;
+    see ``monitor/web/metrics.py``).
     """
 
     host: str = "127.0.0.1"

@@ -29,4 +29,4 @@ def daemon_server(app: App, ingress: WebhookIngress, skipped_polls: Callable[[],
     app.cycle.observers.append(metrics.on_cycle)
     asgi = build_app(app.health, ingress=ingress, state=state, http=http, metrics=metrics)
     return WebServer(http.host, http.port, asgi, header_timeout=http.header_timeout.total_seconds(),
-                     max_connections=http.max_connections)
+                     max_connections=http.max_connections, on_stop=metrics.close)

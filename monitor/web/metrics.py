@@ -9,9 +9,10 @@ nowhere but in this process is read live at every scrape (:class:`LiveCollector`
 skipped, leases held, lease takeovers and losses) or counted here (poll cycles and their duration, a
 :class:`~monitor.poll_cycle.PollCycle` observer; webhook requests).
 
-**Scrape cache**: the state's families are read at most once per ``service.http.metrics_cache``
-(default 5 s; ``0s``: every scrape). Two Prometheus servers scraping the same replica (an HA pair),
-or a scrape retried after a timeout, share one read. The live and in-process series are never cached.
+**State read in the background**: with ``service.http.metrics_cache`` above 0 (default 5 s), a
+scrape does not wait for the state database (the first one after start does): while scrapes keep
+coming a thread re-reads the state's families every period (:class:`StateCollector`), so a scrape
+costs its rendering only. ``0s``: every scrape reads. The live and in-process series are never cached.
 Rendering (``prometheus_client``'s text or OpenMetrics encoder, chosen by the ``Accept`` header) runs
 at every scrape.
 
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
@@ -36,6 +38,8 @@ from prometheus_client.registry import Collector
 from monitor.health import HealthSource
 from monitor.web import families
 from monitor.web.context import WebState
+
+log = structlog.get_logger(__name__)
 
 CYCLE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 version = families.version
@@ -58,7 +62,15 @@ class Metrics:
         skipped = state.skipped_polls if state is not None else dict
         self.registry.register(LiveCollector(health, skipped, leases))
         if state is not None:
-            self.registry.register(StateCollector(state, cache_seconds, monotonic))
+            self._state_collector: StateCollector | None = StateCollector(state, cache_seconds, monotonic)
+            self.registry.register(self._state_collector)
+        else:
+            self._state_collector = None
+
+    def close(self) -> None:
+        """Stop reading the state in the background (called when the server stops)."""
+        if self._state_collector is not None:
+            self._state_collector.close()
 
     def on_cycle(self, fields: Mapping[str, Any]) -> None:
         """A :class:`~monitor.poll_cycle.PollCycle` observer: one closed cycle's fields."""
@@ -92,23 +104,65 @@ class LiveCollector(Collector):
 
 
 class StateCollector(Collector):
-    """The state database's families, read at most once per ``cache_seconds`` (one read at a time: a
-    scrape that arrives during a read waits for it and shares it)."""
+    """The state database's families.
+
+    ``cache_seconds`` 0: read at every scrape. Otherwise a scrape never waits for the database once
+    the first read is done: while scrapes keep coming, a background thread re-reads the families every
+    ``cache_seconds``, so a scrape costs only its rendering and shows values at most ``cache_seconds``
+    (plus one read) old. The thread stops after ``idle_seconds`` without a scrape (a replica nobody
+    scrapes reads nothing) and the next scrape starts it again. A failed read keeps the last families
+    and is logged; the next period tries again."""
 
     def __init__(self, state: WebState, cache_seconds: float = 0.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, idle_seconds: float = 300.0) -> None:
         self._state = state
         self._ttl = cache_seconds
+        self._idle = max(idle_seconds, cache_seconds)
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._cached: tuple[float, list[Metric]] | None = None
+        self._cached: list[Metric] | None = None
+        self._last_scrape = 0.0
+        self._refresher: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        """Stop the background re-read (the server is stopping); scrapes after this read at once."""
+        self._closed.set()
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether the background re-read runs (it does while scrapes keep coming)."""
+        refresher = self._refresher
+        return refresher is not None and refresher.is_alive()
 
     def collect(self) -> Iterator[Metric]:
+        if self._ttl <= 0 or self._closed.is_set():
+            yield from self._read()
+            return
         with self._lock:
-            now = self._monotonic()
-            if self._cached is None or now - self._cached[0] >= self._ttl:
-                snapshot = families.StateSnapshot.read(self._state.engine, self._state.model_names(),
-                                                       self._state.clock())
-                self._cached = (now, [family(snapshot) for family in families.STATE_FAMILIES])
-            found = self._cached[1]
+            self._last_scrape = self._monotonic()
+            if self._cached is None:
+                self._cached = self._read()
+            if not self.refreshing:
+                self._refresher = threading.Thread(target=self._refresh, name="lakewarden-metrics", daemon=True)
+                self._refresher.start()
+            found = self._cached
         yield from found
+
+    def _read(self) -> list[Metric]:
+        snapshot = families.StateSnapshot.read(self._state.engine, self._state.model_names(), self._state.clock())
+        return [family(snapshot) for family in families.STATE_FAMILIES]
+
+    def _refresh(self) -> None:
+        while not self._closed.wait(self._ttl):
+            with self._lock:
+                if self._monotonic() - self._last_scrape > self._idle:
+                    self._refresher = None
+                    return
+            try:
+                found = self._read()
+            except Exception as exc:
+                log.warning("metrics_read_failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                continue
+            with self._lock:
+                self._cached = found

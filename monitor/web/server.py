@@ -18,6 +18,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -74,8 +75,10 @@ class WebServer:
     """Serves ``app`` on ``host:port`` from a daemon thread; ``port`` is the bound port once started."""
 
     def __init__(self, host: str, port: int, app: Any, *, header_timeout: float = 10.0,
-                 max_connections: int = 256, grace: float = 5.0) -> None:
+                 max_connections: int = 256, grace: float = 5.0,
+                 on_stop: Callable[[], None] | None = None) -> None:
         self._host = host
+        self._on_stop = on_stop
         self._port = port
         self._app = app
         self._header_timeout = header_timeout
@@ -142,4 +145,6 @@ class WebServer:
             thread.join(timeout=2)
         sock.close()
         self._server = self._thread = self._socket = None
+        if self._on_stop is not None:
+            self._on_stop()
         log.info("http_stopped", host=self._host, port=port)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4 as CONTENT_TYPE_LATEST_TEXT_0_0_4
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -74,22 +77,35 @@ def test_the_chart_has_one_vertex_per_point_and_escapes_names() -> None:
     assert str(line_chart("empty", [])) == '<p class="empty">no windows in this range</p>'
 
 
-def test_the_state_is_read_once_per_cache_period_while_live_series_stay_live(tmp_path: Path) -> None:
+def test_a_scrape_never_waits_for_the_state_after_the_first_read_and_live_series_stay_live(tmp_path: Path) -> None:
     settings = settings_for(2, f"sqlite:///{tmp_path}/state.db")
     store = open_state(settings)
-    ticks = [100.0]
+    state = WebState.build(settings, store.engine, utc_now)
+    statements: list[int] = []  # the thread of each statement on the state database
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda *_args: statements.append(threading.get_ident()))
+    scraper = threading.get_ident()
     leases = {"held": {"model": 2, "alerts_flush": 1, "replica": 1}, "takeovers": {"model": 0}, "lost": {"model": 0}}
-    metrics = Metrics(WebState.build(settings, store.engine, utc_now), leases=lambda: leases, cache_seconds=5.0,
-                      monotonic=lambda: ticks[0])
-    judged = ("lakewarden_windows_judged_total", (("model", "m000"),))
-    assert samples(metrics.render()[0].decode())[judged] == 0
-    seed(settings, store.engine, utc_now, hours=3)
-    leases["lost"] = {"model": 1}
-    ticks[0] += 4.9  # within the cache period: the state is not read again, the live series are
-    found = samples(metrics.render()[0].decode())
-    assert found[judged] == 0 and found[("lakewarden_leases_lost_total", (("kind", "model"),))] == 1
-    assert found[("lakewarden_leases_held", (("kind", "alerts_flush"),))] == 1
-    ticks[0] += 0.1
-    found = samples(metrics.render()[0].decode())
-    assert found[judged] == 3 and found[("lakewarden_model_risk", (("model", "m001"),))] > 0
-    store.close()
+    metrics = Metrics(state, leases=lambda: leases, cache_seconds=0.2)
+    try:
+        judged = ("lakewarden_windows_judged_total", (("model", "m000"),))
+        assert samples(metrics.render()[0].decode())[judged] == 0 and scraper in statements  # the first reads
+        seed(settings, store.engine, utc_now, hours=3)
+        statements.clear()
+        leases["lost"] = {"model": 1}
+        found = samples(metrics.render()[0].decode())  # the live series at once
+        assert found[("lakewarden_leases_lost_total", (("kind", "model"),))] == 1
+        assert found[("lakewarden_leases_held", (("kind", "alerts_flush"),))] == 1
+        deadline = time.monotonic() + 30
+        while samples(metrics.render()[0].decode())[judged] != 3:  # the background re-read brings the rows
+            assert time.monotonic() < deadline, "the state was not re-read in the background"
+            time.sleep(0.05)
+        assert samples(metrics.render()[0].decode())[("lakewarden_model_risk", (("model", "m001"),))] > 0
+        assert statements and scraper not in statements  # read in the background only, never by a scrape
+        metrics.close()
+        statements.clear()
+        metrics.render()  # closed: a scrape reads at once, nothing in the background
+        assert scraper in statements
+    finally:
+        metrics.close()
+        store.close()
