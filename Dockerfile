@@ -5,6 +5,7 @@
 #   docker build -t lakewarden .
 #   docker run -v lakewarden-state:/var/lib/lakewarden \
 #     -v "$PWD/config.yaml:/etc/lakewarden/config.yaml:ro" -p 8080:8080 lakewarden
+# The config is read from LAKEWARDEN_CONFIG (/etc/lakewarden/config.yaml); mount yours there.
 # For the probes to be reachable from outside the container, the config must bind
 # service.http.host: 0.0.0.0 (the built-in HEALTHCHECK itself uses 127.0.0.1).
 
@@ -76,6 +77,8 @@ COPY --from=builder /opt/venv /opt/venv
 # PYSPARK_PYTHON: Spark's Python workers use the venv's interpreter, which has our dependencies.
 # MLFLOW_CONFIGURE_LOGGING=false: mlflow's loggers stay on lakewarden's structlog pipeline.
 # DO_NOT_TRACK: libraries that honour it send no usage data.
+# LAKEWARDEN_CONFIG: every command's default --config (the path the deploy/ manifests mount), so
+# `lakewarden health`, `docker exec ... lakewarden alerts list` and the rest read the mounted config.
 ENV PATH="/opt/venv/bin:${PATH}" \
     VIRTUAL_ENV=/opt/venv \
     PYTHONUNBUFFERED=1 \
@@ -87,7 +90,8 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     MLFLOW_DISABLE_TELEMETRY=true \
     MLFLOW_CONFIGURE_LOGGING=false \
     DO_NOT_TRACK=1 \
-    LAKEWARDEN_STATE_DIR=/var/lib/lakewarden
+    LAKEWARDEN_STATE_DIR=/var/lib/lakewarden \
+    LAKEWARDEN_CONFIG=/etc/lakewarden/config.yaml
 
 # Declared after the chown above: a new volume is seeded from the image's directory, ownership
 # included; changes made to this path after the VOLUME line would be discarded.
@@ -98,10 +102,11 @@ WORKDIR /var/lib/lakewarden
 
 EXPOSE 8080
 
-# The service's own health command (also usable as a Kubernetes liveness probe). start-period
-# covers the JVM and Spark session start-up, during which failures do not count.
+# The service's own health command (also usable as a Kubernetes liveness probe): /healthz on the
+# port of the config's service.http (through LAKEWARDEN_CONFIG), on loopback when it binds 0.0.0.0.
+# start-period covers the JVM and Spark session start-up, during which failures do not count.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
-    CMD ["lakewarden", "health", "--url", "http://127.0.0.1:8080/healthz"]
+    CMD ["lakewarden", "health"]
 
 USER lakewarden
 
@@ -109,4 +114,4 @@ USER lakewarden
 # and local job subprocesses are children; run with `docker run --init` (or a pod's shared
 # process namespace) if orphaned grandchildren must be reaped.
 ENTRYPOINT ["lakewarden"]
-CMD ["run", "--config", "/etc/lakewarden/config.yaml"]
+CMD ["run"]

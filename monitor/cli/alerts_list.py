@@ -4,13 +4,18 @@ The alerts and their status come from ``alerts.listing`` (the same query the HTT
 alert is ``active``, or ``suppressed`` by silences (their ids) and/or inhibiting alerts (their
 alertname and labels). Filters are amtool's: label matchers (``model="churn"``, ``severity=~"high|critical"``
 or ``{a="x",b="y"}``), ``--receiver REGEX``, and the state flags. Without a flag only active alerts are
-listed, as ``amtool alert query`` does, and a last line counts the suppressed ones left out;
-``--silenced`` / ``--inhibited`` / ``--active`` list the states asked for (any of them).
+listed, as ``amtool alert query`` does; ``--silenced`` / ``--inhibited`` / ``--active`` list the states
+asked for (any of them); a first filter that is a bare word is the alertname (``alerts list ModelAtRisk``),
+as in amtool. Two differences, on purpose: without a flag a line on stderr counts the suppressed alerts
+left out (stdout is the table alone, as amtool's); and there is no ``--unprocessed`` (an Alertmanager
+alert not yet through its pipeline): a lakewarden alert's status is computed when it is listed.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +30,8 @@ def register(cmds: Any) -> None:
     show = cmds.add_parser("list", help="the alerts firing now with their status (active, silenced, inhibited); "
                                         "like amtool alert query")
     show.add_argument("matchers", nargs="*", metavar="MATCHER",
-                      help='only alerts matching these, such as model="churn" or severity=~"high|critical"')
+                      help='only alerts matching these, such as model="churn" or severity=~"high|critical"; '
+                           "a bare first word is the alertname, as in amtool")
     add_config(show)
     show.add_argument("--active", action="store_true", help="alerts neither silenced nor inhibited (the default "
                                                             "when no state flag is given)")
@@ -43,6 +49,7 @@ def _list(args: argparse.Namespace) -> int:
     from monitor.cli.common import open_alert_state  # noqa: PLC0415
 
     flags = args.active or args.silenced or args.inhibited
+    args.matchers = alertname_shorthand(args.matchers)
     try:
         where = AlertFilter.parse(args.matchers, receiver=args.receiver, active=args.active or not flags,
                                   silenced=args.silenced, inhibited=args.inhibited)
@@ -61,8 +68,15 @@ def _list(args: argparse.Namespace) -> int:
     if not flags:
         hidden = len(every) - len(found)
         if hidden:
-            print(f"({plural(hidden, 'suppressed alert')} not listed: --silenced, --inhibited)")
+            print(f"({plural(hidden, 'suppressed alert')} not listed: --silenced, --inhibited)", file=sys.stderr)
     return exitcodes.OK
+
+
+def alertname_shorthand(matchers: list[str]) -> list[str]:
+    """amtool's rule: a first filter with no matcher operator (a bare word) means ``alertname="WORD"``."""
+    if matchers and re.fullmatch(r"[^=~!{}\s\"]+", matchers[0]):
+        return [f'alertname="{matchers[0]}"', *matchers[1:]]
+    return matchers
 
 
 def alert_json(item: ListedAlert) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +92,18 @@ def test_the_deployed_configs_validate_offline_and_load_with_their_environment(
 def test_the_image_installs_the_postgres_extra() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "ARG EXTRAS=postgres" in dockerfile and "['optional-dependencies']" in dockerfile
+
+
+def test_the_image_reads_the_config_the_manifests_mount() -> None:
+    """LAKEWARDEN_CONFIG in the image is where Kubernetes and compose mount the config, so the HEALTHCHECK's
+    `lakewarden health` (no --url) asks the configured service.http port, and `docker exec` commands need no
+    --config."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    [path] = re.findall(r"^\s+LAKEWARDEN_CONFIG=(\S+)$", dockerfile, re.M)
+    healthcheck = re.search(r"^HEALTHCHECK .*\n\s+CMD (\[.*\])$", dockerfile, re.M)
+    assert healthcheck is not None and json.loads(healthcheck.group(1)) == ["lakewarden", "health"]
+    docs = manifests()
+    assert docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]["args"][-1] == path
+    assert docs["Job"]["spec"]["template"]["spec"]["containers"][0]["args"][-1] == path
+    compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text(encoding="utf-8"))
+    assert f"./config.yaml:{path}:ro" in compose["x-lakewarden"]["volumes"]
