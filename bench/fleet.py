@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415, PLR0915  (a script: heavy imports happen in the measured process, after argument parsing)
 """Fleet scale: one poll cycle over N models, on the embedded default and through a SQL warehouse.
 
     .venv/bin/python bench/fleet.py --engine local --sizes 10,100,1000
@@ -185,9 +186,9 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     else:
         from emu_server import Emulator
 
+        from config.service import WorkspaceSettings
         from monitor.engines.sql_warehouse import SqlWarehouseEngine
         from retrain.databricks.client import workspace_client
-        from config.service import WorkspaceSettings
 
         emulator = Emulator(root, lambda: local.spark)
         for warehouse in emulator.sql.warehouses.values():
