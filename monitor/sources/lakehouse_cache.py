@@ -124,7 +124,7 @@ class LakehouseCache:
     def shaped(self, *shapes: Shape | None) -> None:
         now = time.monotonic()
         for found in shapes:
-            if found is not None and found.table not in self._shapes:
+            if found is not None and self.shape(found.table) is None:  # new, or older than SHAPE_TTL
                 self._shapes[found.table] = (now, found)
 
     def forget(self, model: ModelSettings) -> None:
