@@ -37,6 +37,7 @@ from monitor.sources.lakehouse_sql import Shape
 log = structlog.get_logger(__name__)
 
 SHAPE_TTL = 600.0  # seconds a table's columns are trusted without asking again
+MIN_PER_STATEMENT = 16  # tables per batched statement at least, when the pool splits a batch
 Versions = tuple[str | None, str | None]  # (profile table, drift table) versions, as ``tables`` orders them
 # Runs work(item) for the items at once (the poll pool); yields (item, result or the exception).
 Runner = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[tuple[Any, Any]]]
@@ -178,8 +179,9 @@ class LakehouseCache:
 
     def _per_statement(self, tables: int, parallel: int) -> int:
         """Tables per batched statement: at most ``poll_batch_tables``, and few enough that the pool's
-        threads all have a statement (one big statement runs on one thread while the others wait)."""
-        return max(1, min(self._batch, -(-tables // max(1, parallel))))
+        threads all have a statement (one big statement runs on one thread while the others wait), but
+        not fewer than ``MIN_PER_STATEMENT`` (a small fleet would pay a statement per model)."""
+        return max(1, min(self._batch, max(MIN_PER_STATEMENT, -(-tables // max(1, parallel)))))
 
     def prefetch(self, models: Sequence[ModelSettings], run: Runner, parallel: int = 1) -> None:
         self._prefetched.clear()
