@@ -12,9 +12,12 @@ are independent: each has its own windows, alert scope, lifecycle runs and guard
 reads, sources that can batch (``prefetch``: the lakehouse source's table-version probe and versions
 query over many models' tables in one statement) do so for the whole batch of models.
 
-The threads are daemon threads, not a ``ThreadPoolExecutor`` (whose threads the interpreter joins
-at exit): at shutdown (``stop``) no new read starts, no read that ends is judged, and the engine's
-``cancel`` (the daemon's) ends the statements in flight.
+At shutdown (``stop``) no new read starts and no read that ends is judged, but ``run`` returns only
+once the reads in flight have ended: until then the daemon sees its poll busy, so it cancels the
+engine's statements (which ends those reads at once) and says what it was doing. Returning at once
+would leave the reads running unseen, uncancelled, even past the engine's close. The threads are
+daemon threads, not a ``ThreadPoolExecutor`` (whose threads the interpreter joins at exit): a read
+the daemon gives up on (``command_abandoned``) does not hold up the exit.
 """
 
 from __future__ import annotations
@@ -38,12 +41,17 @@ def default_size(engine_kind: str) -> int:
     return 4 if engine_kind == "local_spark" else 8
 
 
+def default_batch_tables(engine_kind: str) -> int:
+    """Metric tables per batched statement when ``service.poll_batch_tables`` is not set."""
+    return 1 if engine_kind == "local_spark" else 100
+
+
 def concurrently(work: Callable[[T], R], items: Sequence[T], size: int, stop: threading.Event | None = None,
                  name: str = "poll") -> Iterator[tuple[T, R | BaseException]]:
     """``work(item)`` for every item on up to ``size`` daemon threads; (item, result or exception) as they end.
 
-    After ``stop`` is set, no new item starts and the iterator ends (items running then are abandoned:
-    their thread ends on its own, e.g. when the engine's cancel fails its statement)."""
+    After ``stop`` is set, no new item starts; the iterator waits for the items running then to end
+    (the engine's cancel fails their statements), yields none of them, and ends."""
     todo: queue.SimpleQueue[T] = queue.SimpleQueue()
     for item in items:
         todo.put(item)
@@ -60,11 +68,15 @@ def concurrently(work: Callable[[T], R], items: Sequence[T], size: int, stop: th
             except BaseException as exc:  # handed to the caller, who decides
                 done.put((item, exc))
 
-    for index in range(max(1, min(size, len(items)))):
-        threading.Thread(target=worker, name=f"{name}-{index}", daemon=True).start()
+    threads = [threading.Thread(target=worker, name=f"{name}-{index}", daemon=True)
+               for index in range(max(1, min(size, len(items))))]
+    for thread in threads:
+        thread.start()
     for _ in range(len(items)):
         while True:
             if stop is not None and stop.is_set():
+                for thread in threads:  # each ends after its item in flight: no new one starts
+                    thread.join()
                 return
             try:
                 yield done.get(timeout=_LOOK)
