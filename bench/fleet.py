@@ -177,6 +177,9 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings(cfg)
     if args.pool:
         settings = _with_pool(settings, args.pool)
+    if args.batch:
+        settings = settings.model_copy(update={"service": settings.service.model_copy(
+            update={"poll_batch_tables": args.batch})})
     configure_logging(level="warning", fmt="json")
     local = LocalSparkEngine(root)
     local.spark  # noqa: B018 - start Spark before timing
@@ -251,6 +254,8 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.3, help="warehouse: seconds added to every statement")
     parser.add_argument("--history", type=int, default=2, help="windows per model before the first cycle")
     parser.add_argument("--pool", type=int, default=0, help="poll pool size (0: the configured default)")
+    parser.add_argument("--batch", type=int, default=0,
+                        help="service.poll_batch_tables (0: the configured default, per engine)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per size before it is stopped")
     args = parser.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -262,7 +267,8 @@ def main() -> int:
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         command = [sys.executable, __file__, "--engine", args.engine, "--models", str(size), "--latency",
-                   str(args.latency), "--history", str(args.history), "--pool", str(args.pool)]
+                   str(args.latency), "--history", str(args.history), "--pool", str(args.pool),
+                   "--batch", str(args.batch)]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
         except subprocess.TimeoutExpired:
