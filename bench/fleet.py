@@ -175,11 +175,13 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     cfg = work / "fleet.yaml"
     cfg.write_text(config_text(work, root, count), encoding="utf-8")
     settings = load_settings(cfg)
-    if args.pool:
-        settings = _with_pool(settings, args.pool)
-    if args.batch:
-        settings = settings.model_copy(update={"service": settings.service.model_copy(
-            update={"poll_batch_tables": args.batch})})
+    # The config names local Spark (the emulator's tables live there): with the warehouse, its defaults.
+    from monitor.poll_pool import default_batch_tables, default_size
+
+    kind = "local_spark" if args.engine == "local" else "sql_warehouse"
+    settings = _with_pool(settings, args.pool or default_size(kind))
+    settings = settings.model_copy(update={"service": settings.service.model_copy(
+        update={"poll_batch_tables": args.batch or default_batch_tables(kind)})})
     configure_logging(level="warning", fmt="json")
     local = LocalSparkEngine(root)
     local.spark  # noqa: B018 - start Spark before timing
