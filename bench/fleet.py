@@ -176,12 +176,12 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     cfg.write_text(config_text(work, root, count), encoding="utf-8")
     settings = load_settings(cfg)
     # The config names local Spark (the emulator's tables live there): with the warehouse, its defaults.
-    from monitor.poll_pool import default_batch_tables, default_size
+    from monitor.poll_pool import default_size
 
     kind = "local_spark" if args.engine == "local" else "sql_warehouse"
     settings = _with_pool(settings, args.pool or default_size(kind))
     settings = settings.model_copy(update={"service": settings.service.model_copy(
-        update={"poll_batch_tables": args.batch or default_batch_tables(kind)})})
+        update={"poll_batch_tables": args.batch or settings.service.poll_batch_tables})})
     configure_logging(level="warning", fmt="json")
     local = LocalSparkEngine(root)
     local.spark  # noqa: B018 - start Spark before timing
@@ -257,7 +257,7 @@ def main() -> int:
     parser.add_argument("--history", type=int, default=2, help="windows per model before the first cycle")
     parser.add_argument("--pool", type=int, default=0, help="poll pool size (0: the configured default)")
     parser.add_argument("--batch", type=int, default=0,
-                        help="service.poll_batch_tables (0: the configured default, per engine)")
+                        help="service.poll_batch_tables (0: the configured default)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per size before it is stopped")
     args = parser.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

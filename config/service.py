@@ -288,10 +288,9 @@ class ServiceSettings(Strict):
     # Spark Connect (bounded by the warehouse's max_concurrent_statements as well).
     poll_concurrency: int | None = Field(default=None, ge=1, le=64)
     # Metric tables per batched statement (the cycle's table-version probe and versions query: UNION ALL
-    # over many models' tables). 1 turns batching off. None: per engine, 100 on a SQL warehouse or
-    # Spark Connect (a statement costs its latency), 1 on local Spark (a statement costs per table it
-    # reads, and one batched statement cannot be spread over the poll pool: measured in bench/RESULTS.md).
-    poll_batch_tables: int | None = Field(default=None, ge=1, le=1000)
+    # over many models' tables). 1 turns batching off. 100 on every engine: on local Spark, 1 measured
+    # no faster and sent half as many statements again (bench/RESULTS.md, fleet).
+    poll_batch_tables: int = Field(default=100, ge=1, le=1000)
 
     # Each delivery tick reads the outbox (one small query): 100ms keeps a test's 0.5s fast and 0
     # (a busy loop on the state database) out. Each lifecycle tick polls job runs over the network.

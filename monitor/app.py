@@ -33,7 +33,7 @@ from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, bound_idle_transactio
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
 from monitor.poll_cycle import PollCycle
-from monitor.poll_pool import PollPool, default_batch_tables, default_size
+from monitor.poll_pool import PollPool, default_size
 from monitor.profile import pool
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.self_watch import SelfWatch
@@ -225,8 +225,7 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     health.set_holdings(leases.holdings)
     cycle = PollCycle(assessments, clock, statements=lambda: int(getattr(engine, "statements", 0)))
     sources = build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status, replay,
-                            batch_tables=settings.service.poll_batch_tables
-                            or default_batch_tables(settings.engine.kind))
+                            batch_tables=settings.service.poll_batch_tables)
     handlers = Handlers(settings, sources,
                         assessments, delivery.service, lifecycle, health, clock,
                         FeatureWeightsProvider(workspace.mlflow, clock), leases.model_gate)

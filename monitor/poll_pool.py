@@ -41,11 +41,6 @@ def default_size(engine_kind: str) -> int:
     return 4 if engine_kind == "local_spark" else 8
 
 
-def default_batch_tables(engine_kind: str) -> int:
-    """Metric tables per batched statement when ``service.poll_batch_tables`` is not set."""
-    return 1 if engine_kind == "local_spark" else 100
-
-
 def concurrently(work: Callable[[T], R], items: Sequence[T], size: int, stop: threading.Event | None = None,
                  name: str = "poll") -> Iterator[tuple[T, R | BaseException]]:
     """``work(item)`` for every item on up to ``size`` daemon threads; (item, result or exception) as they end.
