@@ -16,7 +16,7 @@ demo: java venv
 	$(VENV)/bin/lakewarden demo
 
 test: java venv lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # The tests that start no Spark, server or subprocess (the rest are marked `integration`): about two minutes.
 test-fast: venv
