@@ -46,14 +46,16 @@ def concurrently(work: Callable[[T], R], items: Sequence[T], size: int, stop: th
     """``work(item)`` for every item on up to ``size`` daemon threads; (item, result or exception) as they end.
 
     After ``stop`` is set, no new item starts; the iterator waits for the items running then to end
-    (the engine's cancel fails their statements), yields none of them, and ends."""
+    (the engine's cancel fails their statements), yields none of them, and ends. A caller that leaves
+    the loop early also waits there for the items in flight (the generator's ``finally``)."""
     todo: queue.SimpleQueue[T] = queue.SimpleQueue()
     for item in items:
         todo.put(item)
     done: queue.SimpleQueue[tuple[T, R | BaseException]] = queue.SimpleQueue()
+    ended = threading.Event()  # the iteration ended: a stop, or the caller left the loop
 
     def worker() -> None:
-        while not (stop is not None and stop.is_set()):
+        while not ended.is_set() and not (stop is not None and stop.is_set()):
             try:
                 item = todo.get_nowait()
             except queue.Empty:
@@ -67,17 +69,24 @@ def concurrently(work: Callable[[T], R], items: Sequence[T], size: int, stop: th
                for index in range(max(1, min(size, len(items))))]
     for thread in threads:
         thread.start()
-    for _ in range(len(items)):
-        while True:
-            if stop is not None and stop.is_set():
-                for thread in threads:  # each ends after its item in flight: no new one starts
-                    thread.join()
-                return
-            try:
-                yield done.get(timeout=_LOOK)
+    try:
+        for _ in range(len(items)):
+            while not (stop is not None and stop.is_set()):
+                try:
+                    result = done.get(timeout=_LOOK)
+                except queue.Empty:
+                    continue
                 break
-            except queue.Empty:
-                continue
+            else:
+                return
+            yield result
+    finally:
+        # However the iteration ends (the stop, the caller's ``break``, ``return`` or exception, which
+        # closes this generator), no new item starts and the items in flight are waited for: a
+        # caller that goes on (a daemon closing the engine) never has work running behind its back.
+        ended.set()
+        for thread in threads:
+            thread.join()
 
 
 class PollPool:
