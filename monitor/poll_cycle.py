@@ -14,8 +14,8 @@ models, so with concurrent polls more than the wall time), ``wall_s`` (from the 
 to its close), ``statements`` (SQL statements the engine ran in the cycle: the polls', plus any other
 query of the cycle's time, e.g. a lifecycle refresh) and ``statements_per_model``.
 
-``PollCycle.statements_total`` counts the statements of every closed cycle since start (a plain
-counter, for ``/metrics``).
+Each closed cycle's fields also go to the ``observers`` (``/metrics`` counts cycles, their times,
+models and statements from them).
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ class PollCycle:
         self._open = _Open()
         self._statements = statements or (lambda: 0)  # the engine's statement counter
         self._counted = self._statements()  # the counter when the open cycle began
-        self.statements_total = 0  # statements of the closed cycles since start (for /metrics)
         self._errors: dict[str, list[str]] = {}  # the poll in progress: its sources' errors, by model
         self.observers: list[Callable[[dict[str, Any]], None]] = []  # told each closed cycle's fields (/metrics)
 
@@ -92,7 +91,6 @@ class PollCycle:
         if not cycle.models:
             return None
         statements = self._counted - counted
-        self.statements_total += statements
         now = self._clock()
         ages: dict[str, float | None] = {}
         for model in dict.fromkeys(cycle.models):
