@@ -19,7 +19,9 @@ the SQL warehouse engine (databricks-sdk) against the Databricks emulator in thi
 
 Printed per cycle: wall seconds, statements (SQL statements sent through the engine), metadata calls
 (table exists / column lookups: Unity Catalog API calls on a warehouse, schema reads on local Spark),
-peak RSS of the Python process and of Spark's JVM, and the machine's load (``uptime``).
+CPU seconds of the Python process (lakewarden, and the emulator's HTTP side with ``warehouse``) and of
+Spark's JVM (the local engine's work, or the emulated warehouse executing every statement), peak RSS
+of both, and the machine's load (``uptime``).
 """
 
 from __future__ import annotations
@@ -126,6 +128,21 @@ class Counting:
         return out
 
 
+def jvm_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process's children (Spark's JVM: the local
+    engine's work, or the emulated warehouse's execution of every statement)."""
+    from monitor.children import children
+
+    ticks = 0
+    for pid in children():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def jvm_peak_mb() -> float:
     """Peak RSS (VmHWM) of this process's child processes (Spark's JVM), in MB."""
     from monitor.children import children
@@ -212,11 +229,12 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
         for phase in ("cold", "new", "steady"):
             if phase == "new":
                 write_tables(root, count, args.history, first, 1, range(args.history, args.history + 1))
-            started, cpu = time.monotonic(), time.process_time()
+            started, cpu, jvm = time.monotonic(), time.process_time(), jvm_cpu_s()
             fields = run_cycle(app, names)
             wall = time.monotonic() - started
             statements, metadata = counter.take()
             result[phase] = {"wall_s": round(wall, 2), "cpu_s": round(time.process_time() - cpu, 2),
+                             "jvm_cpu_s": round(jvm_cpu_s() - jvm, 2),
                              "statements": statements, "metadata_calls": metadata,
                              "windows": fields.get("windows"), "failures": len(fields.get("failures") or {}),
                              "per_model_s": round(wall / count, 3)}
@@ -289,7 +307,7 @@ def main() -> int:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'engine':<10} {'models':>6} {'phase':<7} {'wall s':>8} {'s/model':>8} {'stmts':>7} {'st/model':>8} "
-          f"{'meta':>6} {'windows':>7} {'fail':>4} {'rss MB':>7} {'jvm MB':>7}  load")
+          f"{'meta':>6} {'windows':>7} {'fail':>4} {'py cpu':>7} {'jvm cpu':>7} {'rss MB':>7} {'jvm MB':>7}  load")
     for row in rows:
         for phase in ("cold", "new", "steady"):
             p = row.get(phase)
@@ -297,7 +315,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
                 continue
             print(f"{row['engine']:<10} {row['models']:>6} {phase:<7} {p['wall_s']:>8} {p['per_model_s']:>8} "
                   f"{p['statements']:>7} {p['statements'] / row['models']:>8.2f} {p['metadata_calls']:>6} "
-                  f"{p['windows']!s:>7} {p['failures']:>4} {row['rss_mb']:>7} {row['jvm_mb']:>7}  "
+                  f"{p['windows']!s:>7} {p['failures']:>4} {p['cpu_s']:>7} {p.get('jvm_cpu_s', '')!s:>7} "
+                  f"{row['rss_mb']:>7} {row['jvm_mb']:>7}  "
                   f"{row['load_before']} -> {row['load_after']}")
 
 
