@@ -208,12 +208,16 @@ class LocalSparkEngine:
             return False
         from pyspark import SparkContext  # noqa: PLC0415
 
-        with cls._lock:
+        if not cls._lock.acquire(blocking=False):
+            return False  # a session is starting (its start holds the lock): the stop does not wait for it
+        try:
             gateway = SparkContext._gateway
             if cls._users > 0 or gateway is None or SparkContext._active_spark_context is not None:
                 return False  # a session is still up (or none ever started): nothing to let go of
             SparkContext._gateway = None
             SparkContext._jvm = None
+        finally:
+            cls._lock.release()
         gateway.shutdown()
         log.info("spark_gateway_closed")
         return True

@@ -33,10 +33,10 @@ SCRIPT = textwrap.dedent("""
     jvm = children()
     engine.close()
     ended = end_children(grace=10.0)
-    workers = [t.name for t in threading.enumerate() if type(t).__name__ == "FinalizerWorker"]
     held.clear()
     gc.collect()  # their releases are queued for py4j's finalizer thread, the JVM gone
     time.sleep(2.5)  # that thread looks at its queue every second
+    workers = [t.name for t in threading.enumerate() if type(t).__name__ == "FinalizerWorker"]
     print(json.dumps({"jvm": jvm, "ended": ended, "connected": client.is_connected, "workers": workers}))
 """)
 
@@ -48,6 +48,6 @@ def test_ending_the_children_shuts_the_gateway_first_and_py4j_says_nothing(tmp_p
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["jvm"] and set(result["jvm"]) <= set(result["ended"])  # the JVM was ended
-    assert result["connected"] is False and result["workers"] == []  # py4j let go of it first
+    assert result["connected"] is False and result["workers"] == []  # py4j let go of it first (its thread ended)
     assert "spark_gateway_closed" in done.stderr
     assert "Traceback" not in done.stderr and "Exception while sending command" not in done.stderr, done.stderr
