@@ -360,6 +360,7 @@ class Daemon:
             read = command.reads.seconds if command.reads is not None else 0.0  # on the poll pool, before
             error = self.app.cycle.polled(command.model, time.monotonic() - started + read, raised)
             self.app.watch.polled(command.model, error)
+
     def _out_of_time(self) -> bool:
         until = self._drain_until
         return until is not None and time.monotonic() >= until
