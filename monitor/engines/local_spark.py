@@ -8,6 +8,7 @@ shutdown until it ends. After it the engine starts no session and runs no query.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -23,7 +24,6 @@ import pyarrow
 import structlog
 
 from monitor.engines.base import EngineError, TableNotFound
-from monitor.engines.folder_tables import PARQUET_REF, folder_tables, folder_version
 from monitor.engines.identifiers import TableName, validate_table_name
 from monitor.engines.statement_params import refuse_naive
 
@@ -37,6 +37,7 @@ _INSTALL_HINT = (
     "install one (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) "
     "or set JAVA_HOME to a JDK/JRE 17+"
 )
+_PARQUET_REF = re.compile(r"parquet\.`((?:[^`]|``)+)`")
 _MAX_MESSAGE = 500
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
@@ -55,9 +56,6 @@ DEFAULT_CONF: Mapping[str, str] = {
     # (``spark.scheduler.pool``, set per thread in ``query``), so one model's long scan does not hold
     # the others' small jobs behind it (FIFO would).
     "spark.scheduler.mode": "FAIR",
-    # Tables are resolved once per version of their folder (``folder_tables``): keep every fleet
-    # table's resolved relation (two per model), not Spark's default 1,000.
-    "spark.sql.filesourceTableRelationCacheSize": "20000",
 }
 
 
@@ -239,7 +237,7 @@ class LocalSparkEngine:
     def table_versions(self, names: list[str]) -> dict[str, str | None]:
         """Table -> a version that changes whenever its data files do (names, sizes, modification
         times; no Spark job), None when it holds no Parquet file."""
-        return {name: folder_version(self.path(name)) for name in names}
+        return {name: _folder_version(self.path(name)) for name in names}
 
     def columns(self, name: str) -> dict[str, str]:
         path = self.path(name)
@@ -260,7 +258,7 @@ class LocalSparkEngine:
         return ".".join(parts) if len(parts) == 3 else str(path)
 
     def _check_references(self, sql: str) -> None:
-        for raw in PARQUET_REF.findall(sql):
+        for raw in _PARQUET_REF.findall(sql):
             path = raw.replace("``", "`")
             if not _holds_parquet(Path(path)):
                 raise TableNotFound(self._table_for_path(raw), path)
@@ -282,7 +280,7 @@ class LocalSparkEngine:
             self.statements += 1
         try:
             spark.sparkContext.setLocalProperty("spark.scheduler.pool", threading.current_thread().name)
-            return spark.sql(folder_tables(spark).rewrite(sql), args=args).toArrow()
+            return spark.sql(sql, args=args).toArrow()
         except AnalysisException as exc:
             self._raise_if_cancelled(exc, sql)
             if exc.getCondition() == "PATH_NOT_FOUND":
@@ -310,6 +308,22 @@ class LocalSparkEngine:
         except Exception as exc:
             raise EngineError(f"could not write table {name} to {path} ({mode}): {_first_line(exc)}") from exc
         log.debug("table_written", table=name, mode=mode)
+
+
+def _folder_version(path: Path) -> str | None:
+    """A digest of the folder's Parquet data files (relative path, size, mtime in ns); None: none there."""
+    entries = []
+    if path.is_dir():
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+            for name in filenames:
+                if name.endswith(".parquet") and not name.startswith(("_", ".")):
+                    stat = os.stat(os.path.join(dirpath, name))
+                    entries.append(f"{os.path.relpath(os.path.join(dirpath, name), path)}:{stat.st_size}:"
+                                   f"{stat.st_mtime_ns}")
+    if not entries:
+        return None
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()[:20]
 
 
 def _holds_parquet(path: Path) -> bool:

@@ -29,8 +29,6 @@ from emu_links import Links
 from emu_tables import SqlFailure, Tables
 from emu_values import bind, column, text
 
-from monitor.engines.folder_tables import folder_tables
-
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -147,9 +145,7 @@ class Statements:
         try:
             spark = self.spark()
             spark.sparkContext.setJobGroup(statement.statement_id, "emulated statement", True)
-            # A warehouse keeps its tables' metadata between statements; so does the emulator (each
-            # folder's table resolved once per version of its files: monitor.engines.folder_tables).
-            frame = spark.sql(folder_tables(spark).rewrite(self.tables.rewrite(statement.sql)), args=args or None)
+            frame = spark.sql(self.tables.rewrite(statement.sql), args=args or None)
             table = frame.toArrow()
             columns = [column(i, f) for i, f in enumerate(frame.schema.fields)]
             while time.monotonic() < slow_until and statement.state == "RUNNING":
