@@ -33,6 +33,9 @@ class SqlWarehouseSettings(Strict):
     ``workspace.http_timeout``: see ``config.warehouse_timing``); ``query_timeout`` bounds a whole
     statement, polling included: past it the statement is cancelled and the poll fails with a
     message, so a stopped warehouse never hangs a cycle.
+    ``max_concurrent_statements``: statements lakewarden has running or queued on the warehouse at
+    once (concurrent polls share them); a Databricks SQL warehouse runs about 10 per cluster before
+    it queues, so the default 8 leaves room for other users.
     """
 
     kind: Literal["sql_warehouse"]
@@ -43,6 +46,7 @@ class SqlWarehouseSettings(Strict):
     # storage needed) and, when the warehouse aborts a result over the 25 MiB INLINE limit, runs the
     # read again as EXTERNAL_LINKS + ARROW_STREAM; ``external_links`` always; ``inline`` never.
     results: Literal["auto", "inline", "external_links"] = "auto"
+    max_concurrent_statements: int = Field(default=8, ge=1, le=100)
 
     @field_validator("wait_timeout")
     @classmethod
@@ -279,6 +283,14 @@ class ServiceSettings(Strict):
     lease_ttl: Duration = Field(default="30s", validate_default=True)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Models polled at once (their reads on a pool of threads; judgements one model at a time). None:
+    # per engine, 4 on local Spark (two cores' worth of overlapping jobs), 8 on a SQL warehouse or
+    # Spark Connect (bounded by the warehouse's max_concurrent_statements as well).
+    poll_concurrency: int | None = Field(default=None, ge=1, le=64)
+    # Metric tables per batched statement (the cycle's table-version probe and versions query: UNION ALL
+    # over many models' tables). 1 turns batching off. 100 on every engine: on local Spark, 1 measured
+    # no faster and sent half as many statements again (bench/RESULTS.md, fleet).
+    poll_batch_tables: int = Field(default=100, ge=1, le=1000)
 
     # Each delivery tick reads the outbox (one small query): 100ms keeps a test's 0.5s fast and 0
     # (a busy loop on the state database) out. Each lifecycle tick polls job runs over the network.

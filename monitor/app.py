@@ -8,6 +8,9 @@ open the same schema versions and send through the same retry policy and dead-le
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import alerts
@@ -24,12 +27,13 @@ from monitor import schema
 from monitor.assessments import AssessmentStore
 from monitor.bus import MessageBus
 from monitor.engines.base import Engine
-from monitor.handlers import Handlers
+from monitor.handlers import Handlers, ModelReads
 from monitor.health import Health
 from monitor.leases import FLUSH, LeaseKeeper, LeaseStore, bound_idle_transactions
 from monitor.lifecycle_ports import AssessmentVerdicts, DatabricksMonitorRefresher, LocalProfileRefresher
 from monitor.messages import AdvanceLifecycle, AssessmentMade, LifecycleProgressed, PollDue, SourceFailed
 from monitor.poll_cycle import PollCycle
+from monitor.poll_pool import PollPool, default_size
 from monitor.profile import pool
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.self_watch import SelfWatch
@@ -64,6 +68,23 @@ class App:
     cycle: PollCycle  # the poll_cycle log line
     watch: SelfWatch  # the watchdog and the self-alerts, on the daemon's tick
     leases: LeaseKeeper  # what this replica holds (started by the daemon: ``monitor.leases``)
+    poller: PollPool  # polls read at once (service.poll_concurrency), judged one at a time on the bus
+
+    def poll_all(self, models: Sequence[str], stop: threading.Event | None = None) -> dict[str, str]:
+        """Poll ``models`` once: reads on the poll pool, each judged on the bus here as its read ends,
+        each counted in the poll cycle. Returns model -> the error its poll raised (none: not there)."""
+        raised: dict[str, str] = {}
+
+        def handle(model: str, reads: ModelReads) -> None:
+            started, error = time.monotonic(), None
+            try:
+                self.bus.handle(PollDue(model, reads))
+            except Exception as exc:
+                raised[model] = error = str(exc)
+            self.cycle.polled(model, time.monotonic() - started + reads.seconds, error)
+
+        self.poller.run(models, handle, stop)
+        return raised
 
     def close(self) -> None:
         self.close_state()
@@ -202,9 +223,10 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
     delivery.dispatcher.gate = lambda: leases.gate(FLUSH)
     health = Health()
     health.set_holdings(leases.holdings)
-    cycle = PollCycle(assessments, clock)
-    handlers = Handlers(settings, build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status,
-                                                replay),
+    cycle = PollCycle(assessments, clock, statements=lambda: int(getattr(engine, "statements", 0)))
+    sources = build_sources(engine, clock, workspace.resolve_tables, workspace.monitor_status, replay,
+                            batch_tables=settings.service.poll_batch_tables)
+    handlers = Handlers(settings, sources,
                         assessments, delivery.service, lifecycle, health, clock,
                         FeatureWeightsProvider(workspace.mlflow, clock), leases.model_gate)
     bus = MessageBus(
@@ -214,8 +236,11 @@ def build_app(settings: Settings, clock: Clock = utc_now, engine: Engine | None 
                 SourceFailed: [cycle.on_failure],
                 LifecycleProgressed: [handlers.notify_lifecycle]},
     )
+    size = settings.service.poll_concurrency or default_size(settings.engine.kind)
+    poller = PollPool(handlers.read, sources, size, settings.model)
     return App(settings, clock, engine, store, assessments, delivery.service, delivery.outbox, delivery, lifecycle,
-               health, bus, cycle, build_self_watch(settings, store, delivery, health, clock), leases)
+               health, bus, cycle, build_self_watch(settings, store, delivery, health, clock), leases,
+               poller)
 
 
 def build_leases(settings: Settings, store: StateStore, instance: str) -> LeaseKeeper:

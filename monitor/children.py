@@ -3,7 +3,9 @@
 By the time this runs, the close paths have already stopped what they own (Spark stopped, the profile
 pool's workers ended, whose end lets the multiprocessing resource tracker end too). What is left is
 what could not be stopped in time: the JVM of a Spark session still starting, a tracker still
-cleaning up. Each direct child gets SIGTERM, then SIGKILL once ``grace`` has passed, and is reaped.
+cleaning up, and Spark's JVM itself, which outlives its stopped session (py4j's gateway to it is shut
+first, so no message is cut short by its end: ``LocalSparkEngine.let_go_of_jvm``). Each direct
+child gets SIGTERM, then SIGKILL once ``grace`` has passed, and is reaped.
 
 Local lifecycle jobs started by ``lakewarden run`` are deliberately left alone: they run in their own
 session (``retrain.backends.local``) so that a restarted daemon adopts them, and a child that leads
@@ -57,6 +59,9 @@ def leads_session(pid: int) -> bool:
 
 def end_children(grace: float, *, detached: bool = False) -> list[int]:
     """SIGTERM every child (see the module docstring), SIGKILL after ``grace`` s; the pids signalled."""
+    from monitor.engines.local_spark import LocalSparkEngine  # noqa: PLC0415 - Spark is imported only if used
+
+    LocalSparkEngine.let_go_of_jvm()  # its JVM is one of the children: py4j stops talking to it first
     tracker = _resource_tracker()
     targets = [pid for pid in children() if pid != tracker and (detached or not leads_session(pid))]
     if not targets:

@@ -2,7 +2,9 @@
 
 Signal handlers only set a flag (``StopSignals``). Commands from the inbox (filled by the scheduler,
 at most one pending poll per model: ``monitor.inbox``) are handled one at a time on the bus by the
-``commands`` thread; the main thread only waits for the stop flag, so it can always act on it.
+``commands`` thread; polls queued together are read together on the poll pool first, then handled
+one at a time (``monitor.poll_pool``); the main thread only waits for the stop flag, so it can
+always act on it.
 
 On SIGTERM or SIGINT everything happens within ``service.shutdown_deadline`` (D), then exit 0:
 
@@ -62,6 +64,7 @@ from monitor.webhooks import WebhookIngress
 log = structlog.get_logger(__name__)
 
 _POLL_FLAG = 0.05  # seconds between two looks at the stop flag by the main thread
+_POLL_BATCH = 5000  # polls taken from the inbox at once and read together (``monitor.poll_pool``)
 
 
 class StopSignals:
@@ -303,7 +306,13 @@ class Daemon:
                 return  # taken just as the stop came: dropped like the rest of the queue
             self._busy = command
             try:
-                self._handle(command)
+                if isinstance(command, PollDue):  # with the polls queued behind it, on the poll pool
+                    batch = [command, *self.inbox.take_polls(_POLL_BATCH)]
+                    # Only the models this replica holds are read (``monitor.leases``); judging checks again.
+                    self.app.poller.run([c.model for c in batch if self._holds(c.model)], stop=self.stop,
+                                        handle=lambda model, reads: self._handle(PollDue(model, reads)))
+                else:
+                    self._handle(command)
             finally:
                 self._busy = None
             if not self.stop.is_set():
@@ -320,6 +329,10 @@ class Daemon:
             self.app.watch.tick()
         except Exception:
             log.exception("self_check_failed")
+
+    def _holds(self, model: str) -> bool:
+        with self.app.leases.model_gate(model) as held:
+            return held
 
     def _handle(self, command: Command) -> None:
         if isinstance(command, PollDue):
@@ -344,8 +357,10 @@ class Daemon:
         finally:
             structlog.contextvars.clear_contextvars()
         if isinstance(command, PollDue) and not self.stop.is_set():  # a poll cancelled by the stop is no failure
-            error = self.app.cycle.polled(command.model, time.monotonic() - started, raised)
+            read = command.reads.seconds if command.reads is not None else 0.0  # on the poll pool, before
+            error = self.app.cycle.polled(command.model, time.monotonic() - started + read, raised)
             self.app.watch.polled(command.model, error)
+
     def _out_of_time(self) -> bool:
         until = self._drain_until
         return until is not None and time.monotonic() >= until

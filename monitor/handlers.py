@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -33,12 +35,33 @@ from monitor.risk import history_needed, judge
 from monitor.risk.freshness_rules import SIGNAL as STALE_DATA
 from monitor.risk.importances import FeatureWeightsProvider
 from monitor.sources import FRESHNESS, Source, SourceError, Stream
+from monitor.sources.base import read_streams
 from monitor.translate import alert_annotations, alert_labels, alert_scope
 from retrain import Lifecycle, RunState, StartReason, Step
 
 log = structlog.get_logger(__name__)
 SCHEDULE_RETRY = timedelta(minutes=10)  # a schedule whose run was blocked asks again after this
 ORPHANS = "(removed models)"  # the lease (``model:...``) under which runs of models no longer configured end
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """One source's part of a poll: its windows (in stream order, each stream's oldest first) or its error."""
+
+    kind: str
+    streams: tuple[Stream, ...]
+    prepare_error: str | None
+    windows: tuple[tuple[Stream, WindowMetrics], ...]
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelReads:
+    """What a model's sources gave (``Handlers.read``), how long reading took, or what reading raised."""
+
+    sources: tuple[SourceRead, ...] = ()
+    seconds: float = 0.0
+    raised: BaseException | None = None
 
 
 class HealthReporter(Protocol):
@@ -65,40 +88,59 @@ class Handlers:
         # Enter before acting for a model: False means another replica holds it (``monitor.leases``).
         self.model_gate = model_gate
 
-    def poll(self, message: PollDue) -> Iterator[Message]:
-        """Read every stream of every source of the model; judge new and rewritten windows, oldest first.
+    def read(self, name: str) -> ModelReads:
+        """Read every stream of every source of the model (no state written: safe on a pool thread).
 
-        One failing source does not stop the others: it is reported (``SourceFailed``, readiness)
-        and the next poll tries again. Stale streams (the newest freshness window's ``stale_data``
-        findings) are listed in readiness too.
-        """
-        model = self.settings.model(message.model)
-        weights = self.weights.weights(model) if self.weights is not None else {}
-        errors: list[str] = []
-        stale: list[str] = []
+        One failing source does not stop the others: its error is kept for ``poll`` to report."""
+        started = time.monotonic()
+        model = self.settings.model(name)
+        out = []
         for source in self.sources:
             streams = source.streams(model)
             if not streams:
                 continue
+            prepare_error = None
             try:
                 source.prepare(model)  # e.g. unpacking payloads: its failure must not hide the serving metrics
             except (SourceError, EngineError) as exc:
-                log.warning("source_failed", model=model.name, source=source.kind, error=str(exc))
-                errors.append(str(exc))
-                yield SourceFailed(model.name, str(exc))
+                prepare_error = str(exc)
             try:
-                windows = [(stream, window) for stream in streams for window in
-                           source.read(model, stream, self.assessments.versions(model.name, stream.name,
-                                                                                source.horizon(model)))]
+                windows = read_streams(source, model, streams, {
+                    stream.name: self.assessments.versions(model.name, stream.name, source.horizon(model))
+                    for stream in streams})
             except (SourceError, EngineError) as exc:
-                log.warning("source_failed", model=model.name, source=source.kind, error=str(exc))
-                errors.append(str(exc))
-                yield SourceFailed(model.name, str(exc))
+                out.append(SourceRead(source.kind, tuple(streams), prepare_error, (), str(exc)))
                 continue
-            for stream, window in windows:
+            out.append(SourceRead(source.kind, tuple(streams), prepare_error, tuple(windows)))
+        return ModelReads(tuple(out), time.monotonic() - started)
+
+    def poll(self, message: PollDue) -> Iterator[Message]:
+        """Judge the new and rewritten windows of every stream of the model, oldest first.
+
+        The sources are read here, or were read beforehand on the poll pool (``message.reads``,
+        ``monitor.poll_pool``): either way the judgements and state writes happen here, on the bus.
+        A failing source is reported (``SourceFailed``, readiness) and the next poll tries again.
+        Stale streams (the newest freshness window's ``stale_data`` findings) are listed in readiness too.
+        """
+        model = self.settings.model(message.model)
+        reads = message.reads if message.reads is not None else self.read(model.name)
+        if reads.raised is not None:
+            raise reads.raised
+        weights = self.weights.weights(model) if self.weights is not None else {}
+        errors: list[str] = []
+        stale: list[str] = []
+        for read in reads.sources:
+            for error in (read.prepare_error, read.error):
+                if error is not None:
+                    log.warning("source_failed", model=model.name, source=read.kind, error=error)
+                    errors.append(error)
+                    yield SourceFailed(model.name, error)
+            if read.error is not None:
+                continue
+            for stream, window in read.windows:
                 yield from self._judge(model, stream.name, window, weights)
-            if source.kind == FRESHNESS:
-                stale += self._stale(model, streams)
+            if read.kind == FRESHNESS:
+                stale += self._stale(model, read.streams)
         if errors:
             self.health.model_failed(model.name, "; ".join(errors), stale)
         else:

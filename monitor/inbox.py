@@ -83,10 +83,26 @@ class Inbox:
         if advances:
             log.info("lifecycle_advances_skipped", skipped=advances, total=self.skipped_advances(),
                      note="webhooks or ticks came while an advance was waiting; this one moves every run")
-        if skips and isinstance(command, PollDue):
+        if isinstance(command, PollDue):
+            self._log_skips(command, skips)
+        return command
+
+    def take_polls(self, limit: int) -> list[PollDue]:
+        """Up to ``limit`` more ``PollDue`` from the front of the queue (stopping at any other command,
+        which keeps its place): the daemon polls them together (``monitor.poll_pool``)."""
+        taken: list[tuple[PollDue, int]] = []
+        with self._ready:
+            while self._items and len(taken) < limit and isinstance(head := self._items[0], PollDue):
+                self._items.popleft()
+                taken.append((head, self._pending.pop(head.model, 0)))
+        for command, skips in taken:
+            self._log_skips(command, skips)
+        return [command for command, _ in taken]
+
+    def _log_skips(self, command: PollDue, skips: int) -> None:
+        if skips:
             log.info("polls_skipped", model=command.model, skipped=skips, total=self.skipped(command.model),
                      note="the previous poll outlasted poll_interval; this poll reads everything new")
-        return command
 
     def drain(self) -> list[Command]:
         """Take every waiting command (at shutdown: they are dropped, the next start polls again)."""

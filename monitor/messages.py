@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.bus import Command, Event
@@ -11,9 +11,13 @@ from monitor.risk import Assessment
 
 @dataclass(frozen=True)
 class PollDue(Command):
-    """Time to read a model's sources (published by the scheduler, or once per model by ``check``)."""
+    """Time to read a model's sources (published by the scheduler, or once per model by ``check``).
+
+    ``reads``: what the model's sources gave, when they were read beforehand on the poll pool
+    (``monitor.poll_pool``, a ``monitor.handlers.ModelReads``); None: the handler reads them itself."""
 
     model: str
+    reads: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

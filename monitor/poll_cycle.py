@@ -9,11 +9,18 @@ catches up still logs). ``lakewarden check`` polls every model once: one cycle, 
 Fields: ``models`` (polled, in order), ``windows`` (judged, rewrites included), ``newest_window_age_s``
 (per model: seconds from the end of its newest stored window to now; None: none stored yet),
 ``findings`` (raised in the judged windows, by tier), ``failures`` (model: error, for the polls
-that failed), ``duration_s`` (seconds spent handling the polls).
+that failed), ``duration_s`` (seconds spent handling the polls: reading and judging, summed over
+models, so with concurrent polls more than the wall time), ``wall_s`` (from the cycle's first poll
+to its close), ``statements`` (SQL statements the engine ran in the cycle: the polls', plus any other
+query of the cycle's time, e.g. a lifecycle refresh) and ``statements_per_model``.
+
+Each closed cycle's fields also go to the ``observers`` (``/metrics`` counts cycles, their times,
+models and statements from them).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,15 +42,18 @@ class _Open:
     findings: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ALERT_SEVERITIES, 0))
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    started: float | None = None  # time.monotonic() at the first poll
 
 
 class PollCycle:
     """Collects a cycle from the bus (``on_assessment``, ``on_failure``) and the daemon (``polled``)."""
 
-    def __init__(self, assessments: AssessmentStore, clock: Clock) -> None:
+    def __init__(self, assessments: AssessmentStore, clock: Clock, statements: Callable[[], int] | None = None) -> None:
         self._assessments = assessments
         self._clock = clock
         self._open = _Open()
+        self._statements = statements or (lambda: 0)  # the engine's statement counter
+        self._counted = self._statements()  # the counter when the open cycle began
         self._errors: dict[str, list[str]] = {}  # the poll in progress: its sources' errors, by model
         self.observers: list[Callable[[dict[str, Any]], None]] = []  # told each closed cycle's fields (/metrics)
 
@@ -68,6 +78,8 @@ class PollCycle:
         error = "; ".join(errors) or None
         self._open.models.append(model)
         self._open.seconds += seconds
+        if self._open.started is None:
+            self._open.started = time.monotonic() - seconds
         if error is not None:
             self._open.failures[model] = error
         return error
@@ -75,8 +87,10 @@ class PollCycle:
     def close(self) -> dict[str, Any] | None:
         """Log the cycle's ``poll_cycle`` line and start a new cycle; the line's fields, None when no poll ran."""
         cycle, self._open = self._open, _Open()
+        counted, self._counted = self._counted, self._statements()
         if not cycle.models:
             return None
+        statements = self._counted - counted
         now = self._clock()
         ages: dict[str, float | None] = {}
         for model in dict.fromkeys(cycle.models):
@@ -84,7 +98,9 @@ class PollCycle:
             ages[model] = None if newest is None else round((now - newest).total_seconds(), 1)
         fields: dict[str, Any] = {
             "models": cycle.models, "windows": cycle.windows, "newest_window_age_s": ages,
-            "findings": cycle.findings, "failures": cycle.failures, "duration_s": round(cycle.seconds, 3)}
+            "findings": cycle.findings, "failures": cycle.failures, "duration_s": round(cycle.seconds, 3),
+            "wall_s": round(time.monotonic() - (cycle.started or time.monotonic()), 3), "statements": statements,
+            "statements_per_model": round(statements / len(cycle.models), 2)}
         log.info("poll_cycle", **fields)
         for observer in self.observers:
             observer(fields)

@@ -39,7 +39,8 @@ def remote_engine(settings: Settings) -> Engine:
         except WorkspaceError as exc:
             raise EngineError(str(exc)) from exc
         return SqlWarehouseEngine(client, engine.warehouse_id, wait_timeout=engine.wait_timeout,
-                                  query_timeout=engine.query_timeout, results=engine.results)
+                                  query_timeout=engine.query_timeout, results=engine.results,
+                                  max_concurrent=engine.max_concurrent_statements)
     if isinstance(engine, SparkConnectSettings):
         from monitor.engines.spark_connect import SparkConnectEngine  # noqa: PLC0415 - PySpark is slow to import
 

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -137,7 +136,7 @@ def check(path: str, when: datetime | None = None, as_json: bool = False) -> int
 
     from config.basics.clock import SimulatedClock, utc_now  # noqa: PLC0415
     from monitor.app import build_app  # noqa: PLC0415 - Spark, MLflow and SQLAlchemy load here
-    from monitor.messages import PollDue, SourceFailed  # noqa: PLC0415
+    from monitor.messages import SourceFailed  # noqa: PLC0415
 
     settings = _settings(path)
     with tempfile.TemporaryDirectory(prefix="lakewarden-replay-") as scratch, \
@@ -152,14 +151,9 @@ def check(path: str, when: datetime | None = None, as_json: bool = False) -> int
         failed: dict[str, str] = {}
         app.bus.subscribe(SourceFailed, lambda event: failed.update({event.model: event.error}))
         try:
-            for number, model in enumerate(settings.models, 1):
-                shown.update(f"polling {model.name} ({number}/{len(settings.models)})...")
-                started, raised = time.monotonic(), None
-                try:
-                    app.bus.handle(PollDue(model.name))
-                except Exception as exc:
-                    failed[model.name] = raised = str(exc)
-                app.cycle.polled(model.name, time.monotonic() - started, raised)
+            shown.update(f"polling {len(settings.models)} models...")
+            # Reads on the poll pool (service.poll_concurrency), each model judged as its read ends.
+            failed.update(app.poll_all([model.name for model in settings.models]))
             app.cycle.close()  # the one poll_cycle line, as the daemon logs per cycle
             if when is None:
                 shown.update("sending notifications...")

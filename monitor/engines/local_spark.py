@@ -8,6 +8,7 @@ shutdown until it ends. After it the engine starts no session and runs no query.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -51,6 +52,10 @@ DEFAULT_CONF: Mapping[str, str] = {
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Concurrent polls (``service.poll_concurrency``): each polling thread's jobs go to its own pool
+    # (``spark.scheduler.pool``, set per thread in ``query``), so one model's long scan does not hold
+    # the others' small jobs behind it (FIFO would).
+    "spark.scheduler.mode": "FAIR",
 }
 
 
@@ -115,6 +120,8 @@ class LocalSparkEngine:
         self._session: SparkSession | None = None
         self._starting = threading.Lock()
         self._cancelled = threading.Event()
+        self._counting = threading.Lock()
+        self.statements = 0  # SQL statements run since start (a counter for the poll_cycle line and /metrics)
 
     @property
     def root(self) -> Path:
@@ -185,6 +192,34 @@ class LocalSparkEngine:
                 session.stop()
                 log.info("spark_stopped")
 
+    @classmethod
+    def let_go_of_jvm(cls) -> bool:
+        """Before this process ends its children: with no session left, shut py4j's gateway to Spark's JVM.
+
+        Spark's JVM outlives ``SparkSession.stop`` (a later session reuses it); it ends with this process
+        or when it is killed. py4j keeps talking to it until then: its finalizer thread sends the
+        release of every Java object Python collects, and a reply cut short by the kill is logged by
+        py4j as an error with a traceback. After the gateway's shutdown py4j sends nothing more. Only
+        for a process that is ending: a session started later would need a new JVM. True when the
+        gateway was shut."""
+        if "pyspark" not in sys.modules:
+            return False
+        from pyspark import SparkContext  # noqa: PLC0415
+
+        if not cls._lock.acquire(blocking=False):
+            return False  # a session is starting (its start holds the lock): the stop does not wait for it
+        try:
+            gateway = SparkContext._gateway
+            if cls._users > 0 or gateway is None or SparkContext._active_spark_context is not None:
+                return False  # a session is still up (or none ever started): nothing to let go of
+            SparkContext._gateway = None
+            SparkContext._jvm = None
+        finally:
+            cls._lock.release()
+        gateway.shutdown()
+        log.info("spark_gateway_closed")
+        return True
+
     # -- tables ---------------------------------------------------------------------------------
 
     def path(self, name: str | TableName) -> Path:
@@ -198,6 +233,11 @@ class LocalSparkEngine:
 
     def table_exists(self, name: str) -> bool:
         return _holds_parquet(self.path(name))
+
+    def table_versions(self, names: list[str]) -> dict[str, str | None]:
+        """Table -> a version that changes whenever its data files do (names, sizes, modification
+        times; no Spark job), None when it holds no Parquet file."""
+        return {name: _folder_version(self.path(name)) for name in names}
 
     def columns(self, name: str) -> dict[str, str]:
         path = self.path(name)
@@ -236,7 +276,10 @@ class LocalSparkEngine:
         self._check_references(sql)
         spark = self.spark
         self._refuse_if_cancelled()
+        with self._counting:
+            self.statements += 1
         try:
+            spark.sparkContext.setLocalProperty("spark.scheduler.pool", threading.current_thread().name)
             return spark.sql(sql, args=args).toArrow()
         except AnalysisException as exc:
             self._raise_if_cancelled(exc, sql)
@@ -265,6 +308,22 @@ class LocalSparkEngine:
         except Exception as exc:
             raise EngineError(f"could not write table {name} to {path} ({mode}): {_first_line(exc)}") from exc
         log.debug("table_written", table=name, mode=mode)
+
+
+def _folder_version(path: Path) -> str | None:
+    """A digest of the folder's Parquet data files (relative path, size, mtime in ns); None: none there."""
+    entries = []
+    if path.is_dir():
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = [d for d in dirnames if not d.startswith(("_", "."))]
+            for name in filenames:
+                if name.endswith(".parquet") and not name.startswith(("_", ".")):
+                    stat = os.stat(os.path.join(dirpath, name))
+                    entries.append(f"{os.path.relpath(os.path.join(dirpath, name), path)}:{stat.st_size}:"
+                                   f"{stat.st_mtime_ns}")
+    if not entries:
+        return None
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()[:20]
 
 
 def _holds_parquet(path: Path) -> bool:

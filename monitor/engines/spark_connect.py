@@ -69,6 +69,7 @@ class SparkConnectEngine:
         self._session: SparkSession | None = None
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        self.statements = 0  # SQL statements run since start (a counter for the poll_cycle line and /metrics)
 
     @property
     def spark(self) -> SparkSession:
@@ -141,6 +142,7 @@ class SparkConnectEngine:
         for key, value in (args or {}).items():
             parameter(key, value)  # the same checks as every engine (naive datetimes refused)
         self._refuse_if_cancelled(sql)
+        self.statements += 1  # a counter for the poll_cycle line (a lost increment under threads is harmless)
         try:
             table: pyarrow.Table = self.spark.sql(sql, args=args).toArrow()
         except EngineError:

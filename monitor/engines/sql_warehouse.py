@@ -50,7 +50,8 @@ _FLAG_POLL = 0.05  # how often a submit held by the server's wait looks at the c
 class SqlWarehouseEngine:
     def __init__(self, client: WorkspaceClient, warehouse_id: str, *, wait_timeout: timedelta = timedelta(seconds=30),
                  query_timeout: timedelta = timedelta(minutes=3), clock: Clock = utc_now,
-                 sleep: Callable[[float], None] | None = None, results: str = "auto") -> None:
+                 sleep: Callable[[float], None] | None = None, results: str = "auto",
+                 max_concurrent: int = 8) -> None:
         if results not in RESULTS:
             raise ValueError(f"results must be one of {RESULTS}, not {results!r}")
         self._client = client
@@ -62,6 +63,10 @@ class SqlWarehouseEngine:
         self._inflight: set[str] = set()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        # Statements of concurrent polls: at most ``max_concurrent`` submitted and not ended at a time, so
+        # lakewarden alone never fills the warehouse's queue (engine.max_concurrent_statements).
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+        self.statements = 0  # statements submitted since start (a counter for the poll_cycle line and /metrics)
         # Between polls: by default a wait that ``cancel`` ends at once.
         self._sleep: Callable[[float], object] = sleep or self._cancelled.wait
 
@@ -97,7 +102,18 @@ class SqlWarehouseEngine:
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pyarrow.Table:
         """Run ``sql``: INLINE JSON_ARRAY, or EXTERNAL_LINKS ARROW_STREAM (``results``; ``auto`` switches to
-        it only when the warehouse aborts a result over the INLINE limit, and never for a write)."""
+        it only when the warehouse aborts a result over the INLINE limit, and never for a write). At most
+        ``max_concurrent`` statements at a time (concurrent polls)."""
+        while not self._slots.acquire(timeout=_FLAG_POLL):  # a free slot, or the stop
+            self._refuse_if_cancelled(sql)
+        try:
+            with self._lock:
+                self.statements += 1
+            return self._query(sql, params)
+        finally:
+            self._slots.release()
+
+    def _query(self, sql: str, params: Mapping[str, Any] | None = None) -> pyarrow.Table:
         parameters = statement_parameters(params)
         write = is_write(sql)
         external = self._results == "external_links" and not write

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -52,3 +52,15 @@ class Source(Protocol):
         ``signals.freshness``; None when the source has no table whose age means anything (a status
         stream). Raises SourceError when the table cannot be read."""
         ...
+
+
+def read_streams(source: Source, model: ModelSettings, streams: Sequence[Stream],
+                 known: Mapping[str, Mapping[tuple[datetime, datetime], str | None]]
+                 ) -> list[tuple[Stream, WindowMetrics]]:
+    """The new and rewritten windows of each stream, stream by stream, each oldest first: in one go
+    when the source reads all its streams at once (``read_many``: fewer statements), else stream by stream."""
+    many = getattr(source, "read_many", None)
+    if many is not None:
+        found: dict[str, list[WindowMetrics]] = many(model, streams, known)
+        return [(stream, window) for stream in streams for window in found.get(stream.name, [])]
+    return [(stream, window) for stream in streams for window in source.read(model, stream, known[stream.name])]

@@ -24,7 +24,7 @@ out: at that time they did not exist yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,8 +35,18 @@ from monitor.observations import TABLE_COLUMN, InvalidValue, Newest, WindowMetri
 from monitor.sources.base import SourceError, Stream
 from monitor.sources.baseline_rule import baseline_rows
 from monitor.sources.contract import DRIFT_FIELDS, DRIFT_REQUIRED, PROFILE_FIELDS, PROFILE_REQUIRED
+from monitor.sources.lakehouse_batch import VersionsJob, probe_sql, rows_all_sql, split_rows, versions_batch_sql
+from monitor.sources.lakehouse_cache import (
+    LakehouseCache,
+    Runner,
+    Versions,
+    View,
+    Windows,
+    parse_versions,
+    split_versions,
+)
 from monitor.sources.lakehouse_rows import Key, by_window, deduplicated, drift_row, profile_row, window_metrics
-from monitor.sources.lakehouse_sql import Selection, Shape, newest_sql, rows_sql, shape, versions_sql
+from monitor.sources.lakehouse_sql import Selection, Shape, newest_sql, shape, versions_sql
 from monitor.sources.validity import Checker, wrong_types
 
 TableResolver = Callable[[ModelSettings], tuple[str, str] | None]  # -> (profile table, drift table)
@@ -48,12 +58,15 @@ class LakehouseMetricsSource:
 
     def __init__(self, engine: Engine, clock: Clock,
                  resolve_tables: TableResolver | None = None, replay: bool = False,
-                 windows_per_read: int = WINDOWS_PER_READ) -> None:
+                 windows_per_read: int = WINDOWS_PER_READ, batch_tables: int = 100) -> None:
         self._engine = engine
+        self.engine = engine
         self._per_read = max(1, windows_per_read)
         self._clock = clock
         self._resolve = resolve_tables
         self._replay = replay
+        self.replay = replay
+        self._cached = LakehouseCache(self, batch_tables)
         # (model, stream) -> per table, its newest window as this poll's versions query saw it: the
         # freshness source asks ``newest`` right after ``read``, and need not query again.
         self._seen: dict[tuple[str, str], dict[str, Key | None]] = {}
@@ -80,21 +93,74 @@ class LakehouseMetricsSource:
     def read(self, model: ModelSettings, stream: Stream,
              known: Mapping[Key, str | None] | None = None) -> list[WindowMetrics]:
         """Windows of ``stream`` that are new or whose version differs from ``known``, oldest first."""
+        return self.read_many(model, [stream], {stream.name: known or {}})[stream.name]
+
+    def read_many(self, model: ModelSettings, streams: Sequence[Stream],
+                  known: Mapping[str, Mapping[Key, str | None]]) -> dict[str, list[WindowMetrics]]:
+        """Per stream, the windows that are new or whose version differs from ``known``, oldest first.
+
+        At most two statements for all the streams: the versions (none when the tables did not change
+        since the previous poll, or when the cycle's prefetch read them), then the rows of every
+        changed window of every stream, both tables (none when nothing changed)."""
         cfg = _cfg(model)
         try:
-            drift, profile = self._shapes(model, cfg)
-            sel = _selection(model, cfg, stream.granularity)
-            return self._read(model, stream, sel, drift, profile, dict(known or {}))
+            view = self._cached.view(model, [s.granularity for s in streams])
+            if view is None:
+                versions = self._cached.versions(model)  # before the read: a change after it shows next time
+                drift, profile = self._shapes(model, cfg)
+                view = self._cached.keep(model, self._query_versions(model, cfg, drift, profile, streams, versions))
+            return self._read(model, cfg, streams, view, known)
         except EngineError as exc:
+            self._cached.forget(model)  # a table dropped or its columns changed: everything afresh next time
             raise SourceError(f"model {model.name}: {exc}") from exc
+        finally:
+            self._cached.done(model)
+
+    # -- for the cache's batches (``lakehouse_cache``) -------------------------------------------
+
+    def shapes_of(self, model: ModelSettings) -> tuple[Shape, Shape | None]:
+        return self._shapes(model, _cfg(model))
+
+    def versions_job(self, model: ModelSettings, drift: Shape, profile: Shape | None, stream: Stream) -> VersionsJob:
+        return drift, profile, _selection(model, _cfg(model), stream.granularity), self.horizon(model)
+
+    def run_versions(self, jobs: Sequence[VersionsJob]) -> dict[int, Windows]:
+        return split_versions(self._query(*versions_batch_sql(jobs)), [(j[0], j[1]) for j in jobs])
+
+    def run_probe(self, refs: Sequence[str]) -> list[dict[str, Any]]:
+        return self._query(probe_sql(refs), {})
+
+    def prefetch(self, models: Sequence[ModelSettings], run: Runner, parallel: int = 1) -> None:
+        """Before a batch of polls (``monitor.poll_pool``): the tables' versions, then the per-window
+        versions of every model whose tables changed, many models per statement. What fails here is
+        left to each model's own poll, which reports it."""
+        if self._replay:
+            return
+        self._cached.prefetch([m for m in models if m.sources.lakehouse is not None], run, parallel)
 
     def _shapes(self, model: ModelSettings, cfg: LakehouseSource) -> tuple[Shape, Shape | None]:
-        """The drift table's shape, and the profile table's where it exists."""
+        """The drift table's shape, and the profile table's where it exists (``_Cache``: for a while)."""
         profile_table, drift_table = self.tables(model)
-        drift = self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
-        profile = (self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
-                   if self._engine.table_exists(profile_table) else None)
+        drift = self._cached.shape(drift_table) or self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
+        profile = self._cached.shape(profile_table)
+        if profile is None and self._engine.table_exists(profile_table):
+            profile = self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
+        self._cached.shaped(drift, profile)
         return drift, profile
+
+    def _query_versions(self, model: ModelSettings, cfg: LakehouseSource, drift: Shape, profile: Shape | None,
+                        streams: Sequence[Stream], versions: Versions | None = None) -> View:
+        """One statement: the per-window versions of every stream's granularity."""
+        jobs = [(drift, profile, _selection(model, cfg, s.granularity), self.horizon(model)) for s in streams]
+        if self._replay:
+            return View(self.tables(model), None, drift, profile, {
+                s.granularity: parse_versions(self._query(*versions_sql(drift, profile, job[2], job[3], self._until())),
+                                              drift, profile)
+                for s, job in zip(streams, jobs, strict=True)})
+        sql, params = versions_batch_sql(jobs)
+        found = split_versions(self._query(sql, params), [(drift, profile)] * len(jobs))
+        return View(self.tables(model), versions, drift, profile,
+                    {s.granularity: found.get(i, Windows()) for i, s in enumerate(streams)})
 
     def newest(self, model: ModelSettings, stream: Stream) -> Newest | None:
         """The stream's newest window in the metric tables, whenever it ended: the older of the two
@@ -121,42 +187,65 @@ class LakehouseMetricsSource:
         end, start, table = min(found)
         return Newest(stream.name, table, stream.granularity, start, end)
 
-    def _read(self, model: ModelSettings, stream: Stream, sel: Selection, drift: Shape, profile: Shape | None,
-              known: dict[Key, str | None]) -> list[WindowMetrics]:
+    def _read(self, model: ModelSettings, cfg: LakehouseSource, streams: Sequence[Stream], view: View,
+              known: Mapping[str, Mapping[Key, str | None]]) -> dict[str, list[WindowMetrics]]:
         since = self.horizon(model)
-        drift_versions: dict[Key, str] = {}
-        profile_versions: dict[Key, str] = {}
-        counts: dict[str, tuple[int, int]] = {}  # table -> (rows with a NULL window, rows with one)
-        for row in self._query(*versions_sql(drift, profile, sel, since, self._until())):
-            if row["tbl"].endswith(":null"):
-                table = drift.table if row["tbl"] == "drift:null" else profile.table if profile else ""
-                counts[table] = (int(row["n"] or 0), int(row["mv"] or 0))
-                continue
-            found = profile_versions if row["tbl"] == "profile" else drift_versions
-            key = (utc(row["window_start"]), utc(row["window_end"]))
-            found[key] = f"v{row['mv']}:{row['n']}:{row['h']}:{row['cv']}"
-        self._seen[(model.name, stream.name)] = {
-            "drift": max(drift_versions, key=lambda k: k[1], default=None),
-            **({"profile": max(profile_versions, key=lambda k: k[1], default=None)} if profile else {})}
-        undated = null_windows(model, counts, stream.granularity)
-        ready = _ready(drift_versions, profile_versions)
-        versions = {key: f"{drift_versions.get(key, '-')}|{profile_versions.get(key, '-')}" for key in ready}
-        changed = sorted(key for key in ready if key not in known or known[key] != versions[key])
+        plans: dict[str, tuple[Windows, dict[Key, str], list[Key], list[InvalidValue]]] = {}
+        for stream in streams:
+            found = view.windows[stream.granularity].since(since)
+            self._seen[(model.name, stream.name)] = {
+                "drift": max(found.drift, key=lambda k: k[1], default=None),
+                **({"profile": max(found.profile, key=lambda k: k[1], default=None)} if view.profile else {})}
+            undated = null_windows(model, found.counts, stream.granularity)
+            ready = _ready(found.drift, found.profile)
+            versions = {key: f"{found.drift.get(key, '-')}|{found.profile.get(key, '-')}" for key in ready}
+            mine = known.get(stream.name) or {}
+            changed = sorted(key for key in ready if key not in mine or mine[key] != versions[key])
+            plans[stream.name] = (found, versions, changed, undated)
+        todo = {s.granularity: plans[s.name][2] for s in streams if plans[s.name][2]}
+        if not todo:
+            return {s.name: [] for s in streams}
+        # One statement for every granularity and both tables, ``windows_per_read`` windows of each
+        # granularity at most (no statement grows with the lookback); the baseline with the first.
+        sel = _selection(model, cfg, streams[0].granularity)
+        drift_of: dict[str | None, list[dict[str, Any]]] = {}
+        profile_of: dict[str | None, list[dict[str, Any]]] = {}
+        per = self._per_read
+        for k in range(max(-(-len(keys) // per) for keys in todo.values())):
+            ranges = {g: (keys[k * per][0], keys[min(len(keys), (k + 1) * per) - 1][0])
+                      for g, keys in todo.items() if len(keys) > k * per}
+            sql, params, names = rows_all_sql(view.drift, view.profile, sel, ranges, baseline=k == 0)
+            parts = split_rows(self._query(sql, params), names)
+            for g, rows in parts["drift"].items():
+                drift_of.setdefault(g, []).extend(rows)
+            for g, rows in parts.get("profile", {}).items():
+                profile_of.setdefault(g, []).extend(rows)
+        return {s.name: self._windows(model, s.granularity, view, *plans[s.name], drift_of.get(s.granularity, []),
+                                      [*profile_of.get(s.granularity, []),
+                                       *(r for r in profile_of.get(None, [])
+                                         if r["granularity"] in (s.granularity, None))])
+                for s in streams}
+
+    def _windows(self, model: ModelSettings, granularity: str, view: View, found: Windows, versions: dict[Key, str],
+                 changed: list[Key], undated: list[InvalidValue], drift_rows_read: list[dict[str, Any]],
+                 profile_rows_read: list[dict[str, Any]]) -> list[WindowMetrics]:
+        drift, profile = view.drift, view.profile
         if not changed:
             return []
         drift_check, profile_check = Checker(drift.table), Checker(profile.table if profile else "")
         table_level = (*missing_statistics(model, drift), *undated)
-        drift_read, dropped, read, dropped_profile = self._rows(sel, drift, profile, changed)
+        drift_read, dropped = deduplicated(drift_rows_read)
         drift_rows = by_window(drift_read)
+        read, dropped_profile = deduplicated(profile_rows_read) if profile else ([], {})
         profile_rows = by_window(r for r in read if r["log_type"] == "INPUT")
         baseline = tuple(profile_row(r, profile.extras, "BASELINE", profile_check)
-                         for r in baseline_rows(read, stream.granularity)) if profile else ()
+                         for r in baseline_rows(read, granularity)) if profile else ()
         baseline_invalid = profile_check.of_window(None, baseline=True)
         out = []
         for key in changed:
             notes = [*drift.notes, *(profile.notes if profile else ())]
             if profile is None:
-                notes.append(f"no profile metrics table {self.tables(model)[0]}: drift alone is judged")
+                notes.append(f"no profile metrics table {view.tables[0]}: drift alone is judged")
             elif not profile_rows.get(key):
                 notes.append(f"no profile metrics for this window in {profile.table}")
             if not drift_rows.get(key):
@@ -169,31 +258,9 @@ class LakehouseMetricsSource:
                           if profile else [])
             invalid = (*drift_check.of_window(key[0]), *profile_check.of_window(key[0]), *baseline_invalid,
                        *table_level)
-            out.append(window_metrics(model.name, stream.granularity, key, versions[key], drift_of, profile_of,
-                                      baseline, notes, _monitor_version(drift_versions.get(key)), invalid))
+            out.append(window_metrics(model.name, granularity, key, versions[key], drift_of, profile_of,
+                                      baseline, notes, _monitor_version(found.drift.get(key)), invalid))
         return out
-
-    def _rows(self, sel: Selection, drift: Shape, profile: Shape | None,
-              changed: list[Key]) -> tuple[list[dict[str, Any]], dict[Key, int], list[dict[str, Any]], dict[Key, int]]:
-        """The drift and profile rows of the ``changed`` windows, read ``windows_per_read`` windows per statement
-        so that no statement grows with the lookback (a first poll over a long one reads many windows);
-        the baseline's rows come with the first batch."""
-        drift_read: list[dict[str, Any]] = []
-        profile_read: list[dict[str, Any]] = []
-        dropped: dict[Key, int] = {}
-        dropped_profile: dict[Key, int] = {}
-        for start in range(0, len(changed), self._per_read):
-            batch = changed[start:start + self._per_read]
-            first, last = batch[0][0], batch[-1][0]
-            rows, lost = deduplicated(self._query(*rows_sql(drift, sel, first, last, profile=False)))
-            drift_read += rows
-            dropped.update(lost)
-            if profile is not None:
-                rows, lost = deduplicated(self._query(*rows_sql(profile, sel, first, last, profile=True,
-                                                                baseline=start == 0)))
-                profile_read += rows
-                dropped_profile.update(lost)
-        return drift_read, dropped, profile_read, dropped_profile
 
     def _shape(self, table: str, required: tuple[str, ...], cfg: LakehouseSource, known: dict[str, str]) -> Shape:
         if not self._engine.table_exists(table):

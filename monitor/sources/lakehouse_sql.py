@@ -81,26 +81,29 @@ def _in(column: str, values: Sequence[str], prefix: str, params: dict[str, Any])
     return f"{column} IN ({', '.join(names)})"
 
 
-def where(s: Shape, sel: Selection, *, windows: bool = True,
+def where(s: Shape, sel: Selection, *, windows: bool = True, p: str = "",
           granularity: bool = True) -> tuple[list[str], dict[str, Any]]:
-    params: dict[str, Any] = {"granularity": sel.granularity}
-    clauses = ["granularity = :granularity"] if granularity else []
+    """The selection's filters; ``p`` prefixes the parameter names (several selections in one statement);
+    ``granularity=False``: the caller filters on the granularity itself."""
+    params: dict[str, Any] = {f"{p}granularity": sel.granularity} if granularity else {}
+    clauses = [f"granularity = :{p}granularity"] if granularity else []
     if windows:
         clauses.append("`window` IS NOT NULL")
     if "*" not in sel.slices:
-        clauses.append(f"(slice_key IS NULL OR {_in('slice_key', sel.slices, 's', params)})" if sel.slices
+        clauses.append(f"(slice_key IS NULL OR {_in('slice_key', sel.slices, f'{p}s', params)})" if sel.slices
                        else "slice_key IS NULL")
     if s.model_id_column and sel.model_ids:
-        clauses.append(_in(s.col(s.model_id_column), sel.model_ids, "m", params))
+        clauses.append(_in(s.col(s.model_id_column), sel.model_ids, f"{p}m", params))
     if sel.drift_types and s.has("drift_type"):
-        clauses.append(_in("drift_type", sel.drift_types, "d", params))
+        clauses.append(_in("drift_type", sel.drift_types, f"{p}d", params))
     return clauses, params
 
 
-def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, Any]) -> str:
-    clauses, own = where(s, sel)
+def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, Any], p: str = "",
+                   tag: str = "") -> str:
+    clauses, own = where(s, sel, p=p)
     params.update(own)
-    clauses.append("`window`.`end` > :since")
+    clauses.append(f"`window`.`end` > :{p}since")
     if "until" in params:
         clauses.append("`window`.`end` <= :until")
     if profile:
@@ -109,7 +112,7 @@ def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, An
     version = "max(monitor_version)" if s.has("monitor_version") else "CAST(NULL AS BIGINT)"
     commit = ("max(logging_table_commit_version)" if profile and s.has("logging_table_commit_version")
               else "CAST(NULL AS BIGINT)")
-    return (f"SELECT '{'profile' if profile else 'drift'}' AS tbl, `window`.`start` AS window_start, "
+    return (f"SELECT '{tag}{'profile' if profile else 'drift'}' AS tbl, `window`.`start` AS window_start, "
             f"`window`.`end` AS window_end, count(1) AS n, {version} AS mv, bit_xor(hash({', '.join(hashable)})) AS h, "
             f"{commit} AS cv FROM {s.ref} WHERE {' AND '.join(clauses)} GROUP BY `window`.`start`, `window`.`end`")
 
@@ -117,13 +120,17 @@ def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, An
 NULL_WINDOW = "(`window` IS NULL OR `window`.`start` IS NULL OR `window`.`end` IS NULL)"
 
 
-def _null_windows_part(s: Shape, sel: Selection, profile: bool, params: dict[str, Any]) -> str:
-    """One row per table: ``n`` rows with a NULL window, ``mv`` rows with one (any age): ``tbl`` ends in ``:null``."""
-    clauses, own = where(s, sel, windows=False)
+def _null_windows_part(s: Shape, sel: Selection, profile: bool, params: dict[str, Any], p: str = "",
+                       tag: str = "") -> str:
+    """One row per table: ``n`` rows with a NULL window, ``mv`` rows with one (any age): ``tbl`` ends in ``:null``.
+
+    It counts every row of the granularity: the lakehouse source runs it only when the table changed
+    (its version, ``monitor.sources.lakehouse_batch``), not on every poll."""
+    clauses, own = where(s, sel, windows=False, p=p)
     params.update(own)
     if profile:
         clauses.append("log_type = 'INPUT'")  # the baseline's rows have no window, rightly
-    return (f"SELECT '{'profile' if profile else 'drift'}:null' AS tbl, CAST(NULL AS TIMESTAMP) AS window_start, "
+    return (f"SELECT '{tag}{'profile' if profile else 'drift'}:null' AS tbl, CAST(NULL AS TIMESTAMP) AS window_start, "
             f"CAST(NULL AS TIMESTAMP) AS window_end, count_if({NULL_WINDOW}) AS n, "
             f"count_if(NOT {NULL_WINDOW}) AS mv, CAST(NULL AS INT) AS h, CAST(NULL AS BIGINT) AS cv "
             f"FROM {s.ref} WHERE {' AND '.join(clauses)}")
@@ -139,10 +146,17 @@ def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: dat
     replay as of that time: they did not exist yet).
     """
     params: dict[str, Any] = {"since": since, **({"until": until} if until is not None else {})}
-    parts = [_versions_part(drift, sel, False, params), _null_windows_part(drift, sel, False, params)]
+    return " UNION ALL ".join(versions_parts(drift, profile, sel, params)), params
+
+
+def versions_parts(drift: Shape, profile: Shape | None, sel: Selection, params: dict[str, Any], p: str = "",
+                   tag: str = "") -> list[str]:
+    """``versions_sql``'s parts, their parameters named with prefix ``p`` (``since`` too) and ``tbl`` with ``tag``."""
+    parts = [_versions_part(drift, sel, False, params, p, tag), _null_windows_part(drift, sel, False, params, p, tag)]
     if profile is not None:
-        parts += [_versions_part(profile, sel, True, params), _null_windows_part(profile, sel, True, params)]
-    return " UNION ALL ".join(parts), params
+        parts += [_versions_part(profile, sel, True, params, p, tag),
+                  _null_windows_part(profile, sel, True, params, p, tag)]
+    return parts
 
 
 def newest_sql(drift: Shape, profile: Shape | None, sel: Selection,

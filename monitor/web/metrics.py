@@ -6,8 +6,9 @@ a restart, agree between replicas that share one PostgreSQL database, and match 
 alerts outbox`` or ``explain`` say. Counters read this way (``*_total``) count the rows the state
 keeps; they only fall if rows are pruned, which Prometheus' ``rate()`` treats as a reset. What exists
 nowhere but in this process is read live at every scrape (:class:`LiveCollector`: readiness, polls
-skipped, leases held, lease takeovers and losses) or counted here (poll cycles and their duration, a
-:class:`~monitor.poll_cycle.PollCycle` observer; webhook requests).
+skipped, leases held, lease takeovers and losses) or counted here (poll cycles, their duration and wall
+time, the models and SQL statements in them: a :class:`~monitor.poll_cycle.PollCycle` observer; webhook
+requests).
 
 **State read in the background**: with ``service.http.metrics_cache`` above 0 (default 5 s), a
 scrape does not wait for the state database (the first one after start does): while scrapes keep
@@ -59,6 +60,16 @@ class Metrics:
         self.poll_cycle_seconds = Histogram("lakewarden_poll_cycle_duration_seconds",
                                             "Time spent polling in one poll cycle.", buckets=CYCLE_BUCKETS,
                                             registry=self.registry)
+        self.poll_cycle_wall_seconds = Histogram(
+            "lakewarden_poll_cycle_wall_seconds", "Wall time of one poll cycle, from its first poll to its close "
+            "(models read at once: less than lakewarden_poll_cycle_seconds, which sums the models' times).",
+            buckets=CYCLE_BUCKETS, registry=self.registry)
+        self.poll_cycle_models = Counter("lakewarden_poll_cycle_models", "Models polled in completed poll cycles "
+                                         "(divide lakewarden_poll_statements_total by it for statements per model).",
+                                         registry=self.registry)
+        self.poll_statements = Counter("lakewarden_poll_statements", "SQL statements the engine ran in completed "
+                                       "poll cycles (table-version probes, window versions, rows; a cycle with "
+                                       "nothing new sends few or none).", registry=self.registry)
         skipped = state.skipped_polls if state is not None else dict
         self.registry.register(LiveCollector(health, skipped, leases))
         if state is not None:
@@ -76,6 +87,9 @@ class Metrics:
         """A :class:`~monitor.poll_cycle.PollCycle` observer: one closed cycle's fields."""
         self.poll_cycles.inc()
         self.poll_cycle_seconds.observe(float(fields.get("duration_s", 0.0)))
+        self.poll_cycle_wall_seconds.observe(float(fields.get("wall_s", 0.0)))
+        self.poll_cycle_models.inc(len(fields.get("models", ())))
+        self.poll_statements.inc(int(fields.get("statements", 0)))
 
     def render(self, accept: str | None = None) -> tuple[bytes, str]:
         """The exposition for an ``Accept`` header: (body, content type). Prometheus' text format 0.0.4

@@ -39,11 +39,13 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
 @dataclass
 class Warehouse:
     """``start_seconds``: statements wait PENDING that long (a stopped warehouse starting);
-    ``run_seconds``: each statement RUNNING at least that long (a slow query)."""
+    ``run_seconds``: each statement RUNNING at least that long (a slow query); ``latency_seconds``:
+    added to every statement before it runs (a warehouse's fixed cost per statement, whatever its size)."""
 
     warehouse_id: str
     start_seconds: float = 0.0
     run_seconds: float = 0.0
+    latency_seconds: float = 0.0
 
 
 @dataclass
@@ -133,7 +135,7 @@ class Statements:
     # -- execution ------------------------------------------------------------------------------
 
     def _run(self, statement: Statement, warehouse: Warehouse, args: dict[str, Any], row_limit: Any) -> None:
-        deadline = time.monotonic() + warehouse.start_seconds
+        deadline = time.monotonic() + warehouse.start_seconds + warehouse.latency_seconds
         while time.monotonic() < deadline and statement.state == "PENDING":
             time.sleep(0.02)
         if statement.state != "PENDING":

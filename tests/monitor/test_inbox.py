@@ -80,3 +80,22 @@ def test_a_model_taken_over_is_polled_before_the_polls_already_waiting() -> None
     assert not inbox.put(PollDue("c"), urgent=True)  # already waiting: that poll moves first, no second one
     assert [inbox.get(timeout=0) for _ in range(4)] == [PollDue("c"), PollDue("d"), PollDue("a"), PollDue("b")]
     assert inbox.get(timeout=0) is None and inbox.pending_polls() == {}
+
+
+def test_polls_queued_together_are_taken_together_up_to_the_next_other_command() -> None:
+    inbox = Inbox()
+    for name in ("a", "b", "c"):
+        inbox.put(PollDue(name))
+    inbox.put(AdvanceLifecycle())
+    inbox.put(PollDue("d"))
+    inbox.put(PollDue("a"))  # "a" is pending: skipped, and counted as before
+    first = inbox.get(timeout=0)
+    assert first == PollDue("a")
+    assert inbox.take_polls(limit=1) == [PollDue("b")]
+    assert inbox.take_polls(limit=10) == [PollDue("c")]  # the lifecycle tick keeps its place
+    assert inbox.take_polls(limit=10) == []
+    assert inbox.get(timeout=0) == AdvanceLifecycle()
+    assert inbox.take_polls(limit=10) == [PollDue("d")]
+    assert inbox.skipped_polls() == {"a": 1} and inbox.pending_polls() == {}
+    inbox.put(PollDue("b"))  # taken polls are no longer pending: a new one queues
+    assert inbox.pending_polls() == {"b": 1}

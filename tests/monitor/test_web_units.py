@@ -31,8 +31,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_poll_cycles_and_webhook_requests_are_counted_in_process_and_rendered() -> None:
     health = Health()
     metrics = Metrics(health=health)
-    metrics.on_cycle({"duration_s": 1.5})
-    metrics.on_cycle({"duration_s": 40.0})
+    metrics.on_cycle({"duration_s": 1.5, "wall_s": 0.5, "models": ["a", "b"], "statements": 3})
+    metrics.on_cycle({"duration_s": 40.0, "wall_s": 12.0, "models": ["a", "b", "c"], "statements": 0})
     metrics.webhook_requests.labels(outcome='say "hi"\\\n').inc()
     body, content_type = metrics.render()
     assert content_type == CONTENT_TYPE_LATEST_TEXT_0_0_4
@@ -40,6 +40,10 @@ def test_poll_cycles_and_webhook_requests_are_counted_in_process_and_rendered() 
     assert found[("lakewarden_poll_cycles_total", ())] == 2
     assert found[("lakewarden_poll_cycle_duration_seconds_sum", ())] == 41.5
     assert found[("lakewarden_poll_cycle_duration_seconds_bucket", (("le", "2.5"),))] == 1
+    assert found[("lakewarden_poll_cycle_wall_seconds_sum", ())] == 12.5
+    assert found[("lakewarden_poll_cycle_wall_seconds_bucket", (("le", "10.0"),))] == 1
+    assert found[("lakewarden_poll_cycle_models_total", ())] == 5
+    assert found[("lakewarden_poll_statements_total", ())] == 3
     assert found[("lakewarden_webhook_requests_total", (("outcome", 'say "hi"\\\n'),))] == 1  # escaped, read back
     assert found[("lakewarden_ready", ())] == 0  # not started
     health.set_started()
