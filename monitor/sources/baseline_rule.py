@@ -21,8 +21,10 @@ from typing import Any
 
 Row = dict[str, Any]
 
-# The baseline part of the profile rows query (``:granularity`` is bound by the caller).
-BASELINE_ROWS = "(log_type = 'BASELINE' AND (granularity = :granularity OR granularity IS NULL))"
+def baseline_rows_sql(granularities: str) -> str:
+    """The baseline part of the profile rows query: ``granularities`` is the SQL list of the streams'
+    granularities (bound parameters, such as ``:p_g0, :p_g1``); rows with a NULL granularity too."""
+    return f"(log_type = 'BASELINE' AND (granularity IN ({granularities}) OR granularity IS NULL))"
 
 
 def baseline_rows(rows: Iterable[Row], granularity: str) -> list[Row]:

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.engines.identifiers import quote_ident
+from monitor.sources.baseline_rule import baseline_rows_sql
 from monitor.sources.contract import DRIFT_FIELDS, PROFILE_FIELDS
 from monitor.sources.lakehouse_sql import Selection, Shape, versions_parts, where
 
@@ -64,7 +65,7 @@ def versions_batch_sql(jobs: Sequence[VersionsJob]) -> tuple[str, dict[str, Any]
 
 
 def _columns(s: Shape, profile: bool) -> list[tuple[str, str]]:
-    """(alias, expression) of one table's rows, the key columns first (``lakehouse_sql._select``'s choice)."""
+    """(alias, expression) of one table's rows, the key columns first."""
     out = [("window_start", "`window`.`start`"), ("window_end", "`window`.`end`"), ("granularity", "granularity"),
            ("slice_key", "slice_key"), ("slice_value", "slice_value"), ("column_name", "column_name"),
            ("row_version", "monitor_version" if s.has("monitor_version") else "CAST(NULL AS BIGINT)")]
@@ -93,11 +94,9 @@ def _table_part(s: Shape, sel: Selection, ranges: Ranges, profile: bool, params:
                      f"AND `window`.`start` <= :{prefix}l{index})")
     windows = " OR ".join(spans)
     if profile:
-        # The baseline's rows as ``baseline_rule`` decides (its granularity or none), for every granularity.
         grans = ", ".join(f":{prefix}g{i}" for i in range(len(ranges)))
         inputs = f"(log_type = 'INPUT' AND ({windows}))"
-        clauses.append(f"({inputs} OR (log_type = 'BASELINE' AND (granularity IN ({grans}) OR granularity IS NULL)))"
-                       if baseline else inputs)
+        clauses.append(f"({inputs} OR {baseline_rows_sql(grans)})" if baseline else inputs)
     else:
         clauses.append(f"({windows})")
     return _columns(s, profile), f"FROM {s.ref} WHERE {' AND '.join(clauses)}"

@@ -1,4 +1,5 @@
-"""The SQL the Lakehouse metrics source sends: per-window versions, the rows of changed windows, the newest window.
+"""The SQL the Lakehouse metrics source sends: per-window versions and the newest window (the batched
+statements and the rows of changed windows: ``lakehouse_batch``).
 
 Identifiers come from validated config or from the table's own schema and are quoted; every value
 is a bound scalar parameter (the SQL warehouse binds no arrays), so lists become ``IN (:p0, :p1)``.
@@ -12,15 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.engines.identifiers import quote_ident
-from monitor.sources.baseline_rule import BASELINE_ROWS
-from monitor.sources.contract import (
-    DRIFT_FIELDS,
-    KEY_COLUMNS,
-    PROFILE_FIELDS,
-    SKIPPED_COLUMNS,
-    has_path,
-    metric_paths,
-)
+from monitor.sources.contract import KEY_COLUMNS, SKIPPED_COLUMNS, has_path, metric_paths
 
 
 @dataclass(frozen=True)
@@ -180,35 +173,3 @@ def newest_sql(drift: Shape, profile: Shape | None, sel: Selection,
         parts.append(f"SELECT '{name}' AS tbl, max(`window`.`start`) AS window_start, "
                      f"max(`window`.`end`) AS window_end FROM {s.ref} WHERE {' AND '.join(clauses)}")
     return " UNION ALL ".join(parts), params
-
-
-def _select(s: Shape, known: dict[str, str]) -> list[str]:
-    out = ["slice_key", "slice_value", "column_name"]
-    out.append("monitor_version AS row_version" if s.has("monitor_version") else "CAST(NULL AS BIGINT) AS row_version")
-    if s.model_id_column:
-        out.append(f"{s.col(s.model_id_column)} AS model_id")
-    for path, alias in known.items():
-        if s.has(path):
-            out.append(f"{s.col(path)} AS {quote_ident(alias)}")
-    out += [f"{s.col(path)} AS {alias}" for alias, path in s.extras.items()]
-    return out
-
-
-def rows_sql(s: Shape, sel: Selection, first: datetime, last: datetime, profile: bool,
-             baseline: bool = True) -> tuple[str, dict[str, Any]]:
-    """The flattened rows of the windows starting in [first, last]; for the profile table also the
-    baseline's (``baseline``; which rows those are is ``baseline_rule``'s)."""
-    clauses, params = where(s, sel, windows=False, granularity=not profile)
-    params.update(first=first, last=last)
-    in_range = "`window`.`start` >= :first AND `window`.`start` <= :last"
-    cols = _select(s, PROFILE_FIELDS if profile else DRIFT_FIELDS)
-    if profile:
-        inputs = f"(log_type = 'INPUT' AND granularity = :granularity AND {in_range})"
-        clauses.append(f"({inputs} OR {BASELINE_ROWS})" if baseline else inputs)
-        cols += ["log_type", "granularity"]
-    else:
-        clauses.append(in_range)
-        cols.append("drift_type")
-    sql = (f"SELECT `window`.`start` AS window_start, `window`.`end` AS window_end, {', '.join(cols)} "
-           f"FROM {s.ref} WHERE {' AND '.join(clauses)}")
-    return sql, params
