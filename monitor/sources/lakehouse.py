@@ -59,12 +59,10 @@ class LakehouseMetricsSource:
     def __init__(self, engine: Engine, clock: Clock,
                  resolve_tables: TableResolver | None = None, replay: bool = False,
                  windows_per_read: int = WINDOWS_PER_READ, batch_tables: int = 100) -> None:
-        self._engine = engine
-        self.engine = engine
+        self.engine = engine  # public, as the cache reads it (``lakehouse_cache.CachedSource``)
         self._per_read = max(1, windows_per_read)
         self._clock = clock
         self._resolve = resolve_tables
-        self._replay = replay
         self.replay = replay
         self._cached = LakehouseCache(self, batch_tables)
         # (model, stream) -> per table, its newest window as this poll's versions query saw it: the
@@ -72,7 +70,7 @@ class LakehouseMetricsSource:
         self._seen: dict[tuple[str, str], dict[str, Key | None]] = {}
 
     def _until(self) -> datetime | None:
-        return self._clock() if self._replay else None
+        return self._clock() if self.replay else None
 
     def streams(self, model: ModelSettings) -> list[Stream]:
         cfg = model.sources.lakehouse
@@ -108,7 +106,7 @@ class LakehouseMetricsSource:
             if view is None:
                 versions = self._cached.versions(model)  # before the read: a change after it shows next time
                 drift, profile = self._shapes(model, cfg)
-                view = self._cached.keep(model, self._query_versions(model, cfg, drift, profile, streams, versions))
+                view = self._cached.keep(model, self._query_versions(model, drift, profile, streams, versions))
             return self._read(model, cfg, streams, view, known)
         except EngineError as exc:
             self._cached.forget(model)  # a table dropped or its columns changed: everything afresh next time
@@ -134,31 +132,30 @@ class LakehouseMetricsSource:
         """Before a batch of polls (``monitor.poll_pool``): the tables' versions, then the per-window
         versions of every model whose tables changed, many models per statement. What fails here is
         left to each model's own poll, which reports it."""
-        if self._replay:
+        if self.replay:
             return
         self._cached.prefetch([m for m in models if m.sources.lakehouse is not None], run, parallel)
 
     def _shapes(self, model: ModelSettings, cfg: LakehouseSource) -> tuple[Shape, Shape | None]:
-        """The drift table's shape, and the profile table's where it exists (``_Cache``: for a while)."""
+        """The drift table's shape, and the profile table's where it exists (kept a while: ``LakehouseCache``)."""
         profile_table, drift_table = self.tables(model)
         drift = self._cached.shape(drift_table) or self._shape(drift_table, DRIFT_REQUIRED, cfg, DRIFT_FIELDS)
         profile = self._cached.shape(profile_table)
-        if profile is None and self._engine.table_exists(profile_table):
+        if profile is None and self.engine.table_exists(profile_table):
             profile = self._shape(profile_table, PROFILE_REQUIRED, cfg, PROFILE_FIELDS)
         self._cached.shaped(drift, profile)
         return drift, profile
 
-    def _query_versions(self, model: ModelSettings, cfg: LakehouseSource, drift: Shape, profile: Shape | None,
+    def _query_versions(self, model: ModelSettings, drift: Shape, profile: Shape | None,
                         streams: Sequence[Stream], versions: Versions | None = None) -> View:
         """One statement: the per-window versions of every stream's granularity."""
-        jobs = [(drift, profile, _selection(model, cfg, s.granularity), self.horizon(model)) for s in streams]
-        if self._replay:
+        jobs = [self.versions_job(model, drift, profile, s) for s in streams]
+        if self.replay:
             return View(self.tables(model), None, drift, profile, {
                 s.granularity: parse_versions(self._query(*versions_sql(drift, profile, job[2], job[3], self._until())),
                                               drift, profile)
                 for s, job in zip(streams, jobs, strict=True)})
-        sql, params = versions_batch_sql(jobs)
-        found = split_versions(self._query(sql, params), [(drift, profile)] * len(jobs))
+        found = self.run_versions(jobs)
         return View(self.tables(model), versions, drift, profile,
                     {s.granularity: found.get(i, Windows()) for i, s in enumerate(streams)})
 
@@ -263,12 +260,12 @@ class LakehouseMetricsSource:
         return out
 
     def _shape(self, table: str, required: tuple[str, ...], cfg: LakehouseSource, known: dict[str, str]) -> Shape:
-        if not self._engine.table_exists(table):
+        if not self.engine.table_exists(table):
             raise EngineError(
                 f"table {table} does not exist: check sources.lakehouse (table, output_schema or the "
                 "*_metrics_table names) and that the monitor has refreshed at least once"
             )
-        columns = self._engine.columns(table)
+        columns = self.engine.columns(table)
         lower = {c.lower() for c in columns}
         missing = [c for c in required if c not in lower]
         if missing:
@@ -280,10 +277,10 @@ class LakehouseMetricsSource:
             raise EngineError(f"{'; '.join(wrong)}: lakewarden cannot judge a metrics table whose statistics are "
                               "not numbers; fix what writes it (a Lakehouse monitor writes numbers: refresh it, or "
                               "point sources.lakehouse at the monitor's own metric tables)")
-        return shape(table, self._engine.table_ref(table), columns, cfg.model_id_column, known)
+        return shape(table, self.engine.table_ref(table), columns, cfg.model_id_column, known)
 
     def _query(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self._engine.query(sql, params).to_pylist()
+        rows: list[dict[str, Any]] = self.engine.query(sql, params).to_pylist()
         return rows
 
 
