@@ -105,6 +105,12 @@ class CachedSource(Protocol):
     def run_probe(self, refs: Sequence[str]) -> list[dict[str, Any]]: ...
 
 
+def _still_true(view: View | None, versions: Versions | None, granularities: Sequence[str]) -> bool:
+    """A kept view answers a poll when it was read at the tables' versions of now and has every granularity."""
+    return (view is not None and view.versions is not None and versions == view.versions
+            and set(granularities) <= view.windows.keys())
+
+
 class LakehouseCache:
     def __init__(self, source: CachedSource, batch_tables: int) -> None:
         self._source = source
@@ -144,9 +150,9 @@ class LakehouseCache:
         if found is not None and set(granularities) <= found.windows.keys():
             return self.keep(model, found)
         kept = self._views.get(model.name)
-        if kept is None or kept.versions is None or not set(granularities) <= kept.windows.keys():
-            return None
-        return kept if self.versions(model) == kept.versions else None
+        if kept is None or kept.versions is None:
+            return None  # never reused: the tables' versions need not be asked for
+        return kept if _still_true(kept, self.versions(model), granularities) else None
 
     def keep(self, model: ModelSettings, view: View) -> View:
         """Remember the model's view; without its tables' versions it is never reused, but its tables
@@ -188,11 +194,9 @@ class LakehouseCache:
         self._probe(models, run, parallel)
         stale = []
         for model in models:
-            kept = self._views.get(model.name)
-            grans = [s.granularity for s in self._source.streams(model)]
             versions = self.versions(model)
-            if (kept is None or kept.versions is None or versions != kept.versions
-                    or not set(grans) <= kept.windows.keys()):
+            if not _still_true(self._views.get(model.name), versions,
+                               [s.granularity for s in self._source.streams(model)]):
                 stale.append((model, versions))
         # Only models whose tables' shapes are known: asking for a shape (an API call) could be slow for
         # one model, and this step is a barrier for all; the others read their own versions on the pool.
