@@ -103,13 +103,14 @@ class PollPool:
             stop: threading.Event | None = None) -> None:
         """Read ``models`` (prefetching what batches), and ``handle`` each one as its read ends."""
         models = list(dict.fromkeys(models))
-        def run(work: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+
+        def on_pool(work: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
             return concurrently(work, items, self.size, stop, "prefetch")
 
         for source in self._sources:
             prefetch = getattr(source, "prefetch", None)
             if prefetch is not None and not (stop is not None and stop.is_set()):
-                prefetch([self._model_of(m) for m in models], run, self.size)
+                prefetch([self._model_of(m) for m in models], on_pool, self.size)
         for model, result in concurrently(self._timed, models, self.size, stop):
             if stop is not None and stop.is_set():
                 return
