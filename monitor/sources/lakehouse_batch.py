@@ -27,7 +27,7 @@ from typing import Any
 from monitor.engines.identifiers import quote_ident
 from monitor.sources.baseline_rule import baseline_rows_sql
 from monitor.sources.contract import DRIFT_FIELDS, PROFILE_FIELDS
-from monitor.sources.lakehouse_sql import Selection, Shape, versions_parts, where
+from monitor.sources.lakehouse_sql import Selection, Shape, aggregate_versions, versions_parts, where
 
 _SHARED = ("window_start", "window_end", "granularity", "slice_key", "slice_value", "column_name")
 
@@ -61,7 +61,7 @@ def versions_batch_sql(jobs: Sequence[VersionsJob]) -> tuple[str, dict[str, Any]
     for index, (drift, profile, sel, since) in enumerate(jobs):
         params[f"b{index}_since"] = since
         parts += versions_parts(drift, profile, sel, params, p=f"b{index}_", tag=f"{index}|")
-    return " UNION ALL ".join(parts), params
+    return aggregate_versions(parts), params
 
 
 def _columns(s: Shape, profile: bool) -> list[tuple[str, str]]:

@@ -102,20 +102,20 @@ def _versions_part(s: Shape, sel: Selection, profile: bool, params: dict[str, An
     if profile:
         clauses.append("log_type = 'INPUT'")
     hashable = [s.col(name) for lower, name in s.names.items() if not s.types[lower].lower().startswith("map<")]
-    version = "max(monitor_version)" if s.has("monitor_version") else "CAST(NULL AS BIGINT)"
-    commit = ("max(logging_table_commit_version)" if profile and s.has("logging_table_commit_version")
+    version = "monitor_version" if s.has("monitor_version") else "CAST(NULL AS BIGINT)"
+    commit = ("logging_table_commit_version" if profile and s.has("logging_table_commit_version")
               else "CAST(NULL AS BIGINT)")
-    return (f"SELECT '{tag}{'profile' if profile else 'drift'}' AS tbl, `window`.`start` AS window_start, "
-            f"`window`.`end` AS window_end, count(1) AS n, {version} AS mv, bit_xor(hash({', '.join(hashable)})) AS h, "
-            f"{commit} AS cv FROM {s.ref} WHERE {' AND '.join(clauses)} GROUP BY `window`.`start`, `window`.`end`")
+    return (f"SELECT '{tag}{'profile' if profile else 'drift'}' AS tbl, `window`.`start` AS ws, "
+            f"`window`.`end` AS we, {version} AS mv, hash({', '.join(hashable)}) AS rh, {commit} AS cv, 1 AS c, "
+            f"0 AS nw FROM {s.ref} WHERE {' AND '.join(clauses)}")
 
 
 NULL_WINDOW = "(`window` IS NULL OR `window`.`start` IS NULL OR `window`.`end` IS NULL)"
 
 
 def _null_windows_part(s: Shape, sel: Selection, profile: bool, params: dict[str, Any], p: str = "",
-                       tag: str = "") -> str:
-    """One row per table: ``n`` rows with a NULL window, ``mv`` rows with one (any age): ``tbl`` ends in ``:null``.
+                       tag: str = "") -> list[str]:
+    """A table's ``:null`` rows: aggregated, ``n`` rows with a NULL window, ``mv`` rows with one (any age).
 
     It counts every row of the granularity: the lakehouse source runs it only when the table changed
     (its version, ``monitor.sources.lakehouse_batch``), not on every poll."""
@@ -123,10 +123,12 @@ def _null_windows_part(s: Shape, sel: Selection, profile: bool, params: dict[str
     params.update(own)
     if profile:
         clauses.append("log_type = 'INPUT'")  # the baseline's rows have no window, rightly
-    return (f"SELECT '{tag}{'profile' if profile else 'drift'}:null' AS tbl, CAST(NULL AS TIMESTAMP) AS window_start, "
-            f"CAST(NULL AS TIMESTAMP) AS window_end, count_if({NULL_WINDOW}) AS n, "
-            f"count_if(NOT {NULL_WINDOW}) AS mv, CAST(NULL AS INT) AS h, CAST(NULL AS BIGINT) AS cv "
-            f"FROM {s.ref} WHERE {' AND '.join(clauses)}")
+    tbl = f"'{tag}{'profile' if profile else 'drift'}:null' AS tbl"
+    empty = "CAST(NULL AS TIMESTAMP) AS ws, CAST(NULL AS TIMESTAMP) AS we, CAST(NULL AS BIGINT) AS mv, " \
+            "CAST(NULL AS INT) AS rh, CAST(NULL AS BIGINT) AS cv"
+    return [f"SELECT {tbl}, {empty}, 1 AS c, CASE WHEN {NULL_WINDOW} THEN 1 ELSE 0 END AS nw "
+            f"FROM {s.ref} WHERE {' AND '.join(clauses)}",
+            f"SELECT {tbl}, {empty}, 0 AS c, 0 AS nw"]
 
 
 def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: datetime,
@@ -139,17 +141,30 @@ def versions_sql(drift: Shape, profile: Shape | None, sel: Selection, since: dat
     replay as of that time: they did not exist yet).
     """
     params: dict[str, Any] = {"since": since, **({"until": until} if until is not None else {})}
-    return " UNION ALL ".join(versions_parts(drift, profile, sel, params)), params
+    return aggregate_versions(versions_parts(drift, profile, sel, params)), params
 
 
 def versions_parts(drift: Shape, profile: Shape | None, sel: Selection, params: dict[str, Any], p: str = "",
                    tag: str = "") -> list[str]:
-    """``versions_sql``'s parts, their parameters named with prefix ``p`` (``since`` too) and ``tbl`` with ``tag``."""
-    parts = [_versions_part(drift, sel, False, params, p, tag), _null_windows_part(drift, sel, False, params, p, tag)]
+    """``versions_sql``'s row-level parts (for :func:`aggregate_versions`), their parameters named with
+    prefix ``p`` (``since`` too) and ``tbl`` with ``tag``."""
+    parts = [_versions_part(drift, sel, False, params, p, tag), *_null_windows_part(drift, sel, False, params, p, tag)]
     if profile is not None:
         parts += [_versions_part(profile, sel, True, params, p, tag),
-                  _null_windows_part(profile, sel, True, params, p, tag)]
+                  *_null_windows_part(profile, sel, True, params, p, tag)]
     return parts
+
+
+def aggregate_versions(parts: Sequence[str]) -> str:
+    """One aggregate over the UNION ALL of every part's rows, grouped by table and window.
+
+    Aggregating each part on its own planned one shuffle per part: the cost of a batched statement
+    over many tables was its stages, not its rows. Rows of a ``:null`` part count its NULL windows
+    (``nw``) among its rows (``c``; its constant row has 0, so a table with no row still answers)."""
+    return ("SELECT tbl, ws AS window_start, we AS window_end, "
+            "CASE WHEN tbl LIKE '%:null' THEN sum(nw) ELSE sum(c) END AS n, "
+            "CASE WHEN tbl LIKE '%:null' THEN sum(c) - sum(nw) ELSE max(mv) END AS mv, "
+            f"bit_xor(rh) AS h, max(cv) AS cv FROM ({' UNION ALL '.join(parts)}) GROUP BY tbl, ws, we")
 
 
 def newest_sql(drift: Shape, profile: Shape | None, sel: Selection,
