@@ -24,6 +24,7 @@ import pyarrow
 import structlog
 
 from monitor.engines.base import EngineError, TableNotFound
+from monitor.engines.folder_tables import FolderTables
 from monitor.engines.identifiers import TableName, validate_table_name
 from monitor.engines.statement_params import refuse_naive
 
@@ -56,6 +57,10 @@ DEFAULT_CONF: Mapping[str, str] = {
     # (``spark.scheduler.pool``, set per thread in ``query``), so one model's long scan does not hold
     # the others' small jobs behind it (FIFO would).
     "spark.scheduler.mode": "FAIR",
+    # Tables are read through catalog tables over their folders (``folder_tables``), a new one per
+    # version of the files: Spark's cache of resolved catalog tables (1,000 by default, about 0.5 MB
+    # each) would fill the driver with a fleet's worth of them; listing the folder again costs little.
+    "spark.sql.filesourceTableRelationCacheSize": "0",
 }
 
 
@@ -122,6 +127,7 @@ class LocalSparkEngine:
         self._cancelled = threading.Event()
         self._counting = threading.Lock()
         self.statements = 0  # SQL statements run since start (a counter for the poll_cycle line and /metrics)
+        self.folders = FolderTables(lambda: self.spark)
 
     @property
     def root(self) -> Path:
@@ -184,6 +190,7 @@ class LocalSparkEngine:
         """Release this engine's hold on the session; the last engine to close stops Spark."""
         if self._session is None:
             return
+        self.folders.forget()  # a session started later has none of them
         session, self._session = self._session, None
         with LocalSparkEngine._lock:
             LocalSparkEngine._users -= 1
@@ -244,7 +251,7 @@ class LocalSparkEngine:
         if not _holds_parquet(path):
             raise TableNotFound(str(validate_table_name(name)), str(path))
         try:
-            schema = self.spark.read.parquet(str(path)).schema
+            schema = self.folders.schema(str(path))
         except Exception as exc:
             raise EngineError(f"could not read the schema of {name} at {path}: {_first_line(exc)}") from exc
         return {field.name: field.dataType.simpleString() for field in schema.fields}
@@ -280,7 +287,7 @@ class LocalSparkEngine:
             self.statements += 1
         try:
             spark.sparkContext.setLocalProperty("spark.scheduler.pool", threading.current_thread().name)
-            return spark.sql(sql, args=args).toArrow()
+            return spark.sql(self.folders.rewrite(sql), args=args).toArrow()
         except AnalysisException as exc:
             self._raise_if_cancelled(exc, sql)
             if exc.getCondition() == "PATH_NOT_FOUND":

@@ -95,3 +95,4 @@ class Emulator:
             self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        self.tables.folders.forget()

@@ -1,7 +1,10 @@
 """Unity Catalog tables over the lakehouse folder: ``cat.sch.t`` is Parquet at ``<root>/cat/sch/t``.
 
 Serves ``GET /api/2.1/unity-catalog/tables/{name}`` (with a stable table UUID and Spark's column
-types) and ``.../exists``, and rewrites three-part names in SQL to the Parquet folders.
+types) and ``.../exists``, and rewrites three-part names in SQL to the Parquet folders, each named
+through a catalog table with its schema known, as a warehouse resolves a table from its catalog
+(lakewarden's ``FolderTables``, as its local engine does; without it every statement would also run a
+footer-reading Spark job per table it names).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emu_http import ApiError, Request, Router
+
+from monitor.engines.folder_tables import FolderTables
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -41,6 +46,7 @@ class Tables:
         self.root = root
         self.spark = spark
         self.denied: set[str] = set()   # tables whose SELECT is refused (names as cat.sch.t)
+        self.folders = FolderTables(spark)
 
     def path(self, full_name: str) -> Path | None:
         parts = full_name.split(".")
@@ -63,7 +69,7 @@ class Tables:
         if not self.exists(full_name):
             raise ApiError(404, "TABLE_DOES_NOT_EXIST", f"Table '{full_name}' does not exist.")
         path = self.path(full_name)
-        schema = self.spark().read.parquet(str(path)).schema
+        schema = self.folders.schema(str(path))
         catalog, schema_name, name = full_name.split(".")
         columns = [
             {"name": f.name, "type_text": f.dataType.simpleString(), "type_name": _type_name(f.dataType),
@@ -93,7 +99,7 @@ class Tables:
         def plain(match: re.Match[str]) -> str:
             return f"{match.group(1)} " + folder(match.group(2), match.group(3), match.group(4))
 
-        return _THREE_PLAIN.sub(plain, _THREE_QUOTED.sub(quoted, sql))
+        return self.folders.rewrite(_THREE_PLAIN.sub(plain, _THREE_QUOTED.sub(quoted, sql)))
 
     def register(self, router: Router) -> None:
         router.add("GET", "/api/2.1/unity-catalog/tables/{name}", lambda r: (200, self.info(r.params["name"])))
