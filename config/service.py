@@ -288,9 +288,11 @@ class ServiceSettings(Strict):
     # Spark Connect (bounded by the warehouse's max_concurrent_statements as well).
     poll_concurrency: int | None = Field(default=None, ge=1, le=64)
     # Metric tables per batched statement (the cycle's table-version probe and versions query: UNION ALL
-    # over many models' tables). 1 turns batching off. 100 on every engine: on local Spark, 1 measured
-    # no faster and sent half as many statements again (bench/RESULTS.md, fleet).
-    poll_batch_tables: int = Field(default=100, ge=1, le=1000)
+    # over many models' tables). 1 turns batching off. 32 on every engine: Spark holds a copy of its
+    # Hadoop settings (~100 KB) per table a statement names until it ends, and plans and runs a UNION
+    # ALL at a cost that grows faster than its width; 100-table statements filled the driver at 1,000
+    # models (bench/RESULTS.md, fleet). 1,000 models still cost about 1.1 statements each.
+    poll_batch_tables: int = Field(default=32, ge=1, le=1000)
 
     # Each delivery tick reads the outbox (one small query): 100ms keeps a test's 0.5s fast and 0
     # (a busy loop on the state database) out. Each lifecycle tick polls job runs over the network.

@@ -26,13 +26,13 @@ def is_data_stream(stream: str) -> bool:
 
 def build_sources(engine: Engine, clock: Clock, resolve_tables: TableResolver | None = None,
                   monitor_status: StatusReader | None = None, replay: bool = False,
-                  batch_tables: int = 100) -> list[Source]:
+                  batch_tables: int = 32) -> list[Source]:
     """Every source, in the order a poll reads them. ``resolve_tables`` and ``monitor_status``: the
     monitor-discovery hooks (workspace kind databricks): the monitor's metric tables, and its status.
     Freshness comes last and reads the newest window of the data sources' streams. ``replay``
     (``check --as-of``): data after the clock's time is left out, as it did not exist yet. ``batch_tables``:
     metric tables per batched statement of the lakehouse source (``service.poll_batch_tables``)."""
-    data: list[Source] = [LakehouseMetricsSource(engine, clock, resolve_tables, replay, batch_tables),
+    data: list[Source] = [LakehouseMetricsSource(engine, clock, resolve_tables, replay, batch_tables=batch_tables),
                           InferenceTableSource(engine, clock, replay)]
     sources = list(data)
     if monitor_status is not None:

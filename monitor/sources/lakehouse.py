@@ -57,8 +57,8 @@ class LakehouseMetricsSource:
     kind = "lakehouse"
 
     def __init__(self, engine: Engine, clock: Clock,
-                 resolve_tables: TableResolver | None = None, replay: bool = False,
-                 windows_per_read: int = WINDOWS_PER_READ, batch_tables: int = 100) -> None:
+                 resolve_tables: TableResolver | None = None, replay: bool = False, *,
+                 windows_per_read: int = WINDOWS_PER_READ, batch_tables: int = 32) -> None:
         self.engine = engine  # public, as the cache reads it (``lakehouse_cache.CachedSource``)
         self._per_read = max(1, windows_per_read)
         self._clock = clock

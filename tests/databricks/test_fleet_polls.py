@@ -10,6 +10,7 @@ behind the emulator, each costing seconds on a loaded machine, so models and win
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -96,10 +97,11 @@ def make_app(tmp_path: Path, emulator: Any) -> Iterator[Callable[..., tuple[App,
     apps: list[App] = []
 
     def make(schema: str, names: list[str], pool: int, label: str,
-             retrains: frozenset[str] = frozenset()) -> tuple[App, SqlWarehouseEngine]:
+             retrains: frozenset[str] = frozenset(), batch: int = 100) -> tuple[App, SqlWarehouseEngine]:
         work = tmp_path / label
         work.mkdir()
-        settings = parse_settings(settings_text(work, schema, names, pool, retrains), str(work / "fleet.yaml"), {})
+        settings = parse_settings(settings_text(work, schema, names, pool, retrains, batch), str(work / "fleet.yaml"),
+                                  {})
         engine = SqlWarehouseEngine(workspace_client(settings_for(emulator.url)), WAREHOUSE_ID,
                                     wait_timeout=timedelta(seconds=5), query_timeout=timedelta(minutes=2),
                                     max_concurrent=pool)
@@ -168,6 +170,29 @@ def test_a_pool_of_1_and_of_8_make_the_same_decisions_with_at_most_two_statement
     exposed = {s.name: s.value for f in text_string_to_metric_families(metrics.render()[0].decode()) for s in f.samples}
     assert exposed["lakewarden_poll_statements_total"] == sum(c["statements"] for c in (*cycles[8], steady)) > 0
     assert exposed["lakewarden_poll_cycle_models_total"] == 3 * len(names)
+
+
+def test_poll_batch_tables_bounds_the_tables_each_batched_statement_names(
+        emulator: Any, world: list[str], make_app: Callable[..., tuple[App, SqlWarehouseEngine]]) -> None:
+    names = world
+    app, _ = make_app(SCHEMA, names, 8, "batch4", batch=4)
+
+    def cycle() -> list[set[str]]:
+        """The tables each statement of one cycle named."""
+        seen = set(emulator.sql.statements)
+        app.poll_all(names)
+        app.cycle.close()
+        return [set(re.findall(r"m\d+_(?:drift|profile)_metrics", s.sql))
+                for sid, s in list(emulator.sql.statements.items()) if sid not in seen]
+
+    cycle()  # first reads: each model its own statements
+    confirm = cycle()  # the tables' versions, and the windows' versions batched to confirm what was read
+    steady = cycle()  # nothing new: only the tables' versions
+    count = 2 * len(names)  # every table once, 4 to a statement (the setting was once lost on its way)
+    expected = sorted([4] * (count // 4) + ([count % 4] if count % 4 else []))
+    assert sorted(len(tables) for tables in steady) == expected
+    assert set().union(*steady) == {f"{n}_{t}_metrics" for n in names for t in ("drift", "profile")}
+    assert len(confirm) > len(steady) and all(len(tables) <= 4 for tables in confirm)
 
 
 def test_a_slow_model_and_a_failing_model_hold_up_nobody_and_a_stop_ends_the_cycle(
