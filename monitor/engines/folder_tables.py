@@ -2,9 +2,10 @@
 
 A statement that names ``parquet.`<folder>``` makes Spark infer the folder's schema again, at every
 statement and for every table it names: a Spark job that serializes the whole Hadoop configuration
-(compressed) and reads a footer. On this engine that was the larger part of a small statement's
-work. So a ``SELECT`` (or ``WITH``) statement names, for each flat folder (no subfolders), a catalog
-table created over it with the schema Spark gave its files (``lakewarden_folders.t<id>_<n>``).
+(compressed) and reads a footer: the largest item in a sample of the JVM's threads during a fleet's
+poll cycle (bench/RESULTS.md, "Fleet"). So a ``SELECT`` (or ``WITH``) statement names, for each
+flat folder (no subfolders), a catalog table created over it with the schema Spark gave its files
+(``lakewarden_folders.t<id>_<n>``).
 
 A table belongs to one version of the folder's files (names, sizes, modification times): new or
 changed files make a new table, whose first statement lists and reads them, so a statement always
@@ -89,7 +90,8 @@ class FolderTables:
             table = f"{self._prefix}{next(self._ids)}"
             spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
             spark.catalog.createTable(table, path=folder, source="parquet", schema=schema)
-            self.created += 1
+            with self._lock:
+                self.created += 1
             if known is not None and known.previous is not None:
                 self._drop(known.previous)
             made = _Made(files, table, schema, known.table if known is not None else None)
