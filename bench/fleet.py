@@ -17,11 +17,15 @@ Engines: ``local`` is the embedded default (local Spark over the Parquet folders
 the SQL warehouse engine (databricks-sdk) against the Databricks emulator in this process, which adds
 ``--latency`` seconds to every statement before running it on the same local Spark.
 
+``--spark-conf KEY=VALUE`` sets the local Spark session's settings (with ``warehouse`` that session is
+the emulated warehouse's: ``spark.driver.memory=4g`` gives it a warehouse's room).
+
 Printed per cycle: wall seconds, statements (SQL statements sent through the engine), metadata calls
 (table exists / column lookups: Unity Catalog API calls on a warehouse, schema reads on local Spark),
 CPU seconds of the Python process (lakewarden, and the emulator's HTTP side with ``warehouse``) and of
 Spark's JVM (the local engine's work, or the emulated warehouse executing every statement), peak RSS
-of both, and the machine's load (``uptime``).
+of both, the JVM's heap in use after a full collection once the cycle ended (``live MB``), and the
+machine's load (``uptime``).
 """
 
 from __future__ import annotations
@@ -158,6 +162,28 @@ def jvm_peak_mb() -> float:
     return round(peak / 1024, 1)
 
 
+def jvm_live_mb() -> float | None:
+    """The JVM's heap in use right after a full collection (``jcmd GC.run``, then ``GC.heap_info``), in
+    MB: what the cycles keep alive, as against the peak RSS, which garbage not yet collected inflates."""
+    import re
+    import shutil
+
+    from monitor.children import children
+
+    jcmd = shutil.which("jcmd")
+    for pid in children() if jcmd else ():
+        try:
+            subprocess.run([jcmd, str(pid), "GC.run"], capture_output=True, timeout=120, check=True)
+            info = subprocess.run([jcmd, str(pid), "GC.heap_info"], capture_output=True, text=True,
+                                  timeout=60, check=True).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        match = re.search(r"heap\s+total \d+K, used (\d+)K", info)
+        if match:
+            return round(int(match.group(1)) / 1024, 1)
+    return None
+
+
 def run_cycle(app: Any, names: list[str]) -> dict[str, Any]:
     """One cycle the way the code under test does it: its fleet poller when it has one, else one poll at a time."""
     from monitor.messages import PollDue
@@ -200,7 +226,7 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
     settings = settings.model_copy(update={"service": settings.service.model_copy(
         update={"poll_batch_tables": args.batch or settings.service.poll_batch_tables})})
     configure_logging(level="warning", fmt="json")
-    local = LocalSparkEngine(root)
+    local = LocalSparkEngine(root, dict(args.spark_conf))
     local.spark  # noqa: B018 - start Spark before timing
     emulator = None
     if args.engine == "local":
@@ -237,7 +263,7 @@ def one_size(args: argparse.Namespace) -> dict[str, Any]:
                              "jvm_cpu_s": round(jvm_cpu_s() - jvm, 2),
                              "statements": statements, "metadata_calls": metadata,
                              "windows": fields.get("windows"), "failures": len(fields.get("failures") or {}),
-                             "per_model_s": round(wall / count, 3)}
+                             "per_model_s": round(wall / count, 3), "jvm_live_mb": jvm_live_mb()}
             if fields.get("failures"):
                 result[phase]["first_failure"] = str(next(iter(fields["failures"].values())))[:300]
     finally:
@@ -266,6 +292,13 @@ def _warehouse_engine(kind: Any, client: Any, settings: Any) -> Any:
                 **extra)
 
 
+def _conf_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.startswith("spark."):
+        raise argparse.ArgumentTypeError(f"expected spark.KEY=VALUE, not {text!r}")
+    return key, value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=("local", "warehouse"), default="local")
@@ -276,6 +309,8 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=0, help="poll pool size (0: the configured default)")
     parser.add_argument("--batch", type=int, default=0,
                         help="service.poll_batch_tables (0: the configured default)")
+    parser.add_argument("--spark-conf", action="append", default=[], type=_conf_pair, metavar="KEY=VALUE",
+                        help="a Spark setting of the local session (repeatable), e.g. spark.driver.memory=4g")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per size before it is stopped")
     args = parser.parse_args()
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -289,6 +324,7 @@ def main() -> int:
         command = [sys.executable, __file__, "--engine", args.engine, "--models", str(size), "--latency",
                    str(args.latency), "--history", str(args.history), "--pool", str(args.pool),
                    "--batch", str(args.batch)]
+        command += [f"--spark-conf={key}={value}" for key, value in args.spark_conf]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
         except subprocess.TimeoutExpired:
@@ -307,7 +343,8 @@ def main() -> int:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(f"\n{'engine':<10} {'models':>6} {'phase':<7} {'wall s':>8} {'s/model':>8} {'stmts':>7} {'st/model':>8} "
-          f"{'meta':>6} {'windows':>7} {'fail':>4} {'py cpu':>7} {'jvm cpu':>7} {'rss MB':>7} {'jvm MB':>7}  load")
+          f"{'meta':>6} {'windows':>7} {'fail':>4} {'py cpu':>7} {'jvm cpu':>7} {'rss MB':>7} {'jvm MB':>7} "
+          f"{'live MB':>7}  load")
     for row in rows:
         for phase in ("cold", "new", "steady"):
             p = row.get(phase)
@@ -316,7 +353,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             print(f"{row['engine']:<10} {row['models']:>6} {phase:<7} {p['wall_s']:>8} {p['per_model_s']:>8} "
                   f"{p['statements']:>7} {p['statements'] / row['models']:>8.2f} {p['metadata_calls']:>6} "
                   f"{p['windows']!s:>7} {p['failures']:>4} {p['cpu_s']:>7} {p.get('jvm_cpu_s', '')!s:>7} "
-                  f"{row['rss_mb']:>7} {row['jvm_mb']:>7}  "
+                  f"{row['rss_mb']:>7} {row['jvm_mb']:>7} {p.get('jvm_live_mb')!s:>7}  "
                   f"{row['load_before']} -> {row['load_after']}")
 
 
