@@ -15,6 +15,7 @@ from config.self_alerts import SelfAlertSettings
 from config.urls import database_url, no_userinfo, tracking_uri
 
 _MIN_WEBHOOK_SECRET = 16  # characters; a guessable secret on an open port is no secret
+POLL_BATCH_TABLES = 32  # ``service.poll_batch_tables`` unset (why 32: at the setting)
 
 
 class LocalSparkSettings(Strict):
@@ -292,7 +293,7 @@ class ServiceSettings(Strict):
     # Hadoop settings (~100 KB) per table a statement names until it ends, and plans and runs a UNION
     # ALL at a cost that grows faster than its width; 100-table statements filled the driver at 1,000
     # models (bench/RESULTS.md, fleet). 1,000 models still cost about 1.1 statements each.
-    poll_batch_tables: int = Field(default=32, ge=1, le=1000)
+    poll_batch_tables: int = Field(default=POLL_BATCH_TABLES, ge=1, le=1000)
 
     # Each delivery tick reads the outbox (one small query): 100ms keeps a test's 0.5s fast and 0
     # (a busy loop on the state database) out. Each lifecycle tick polls job runs over the network.

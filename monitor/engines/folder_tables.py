@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 DATABASE = "lakewarden_folders"
-_REF = re.compile(r"parquet\.`((?:[^`]|``)+)`")
+_REF = re.compile(r"parquet\.`((?:[^`]|``)+)`")  # how the local engines name a table (``table_ref``)
 _READS = re.compile(r"(?is)\s*(?:\(\s*)*(SELECT|WITH)\b")
 
 Files = tuple[str, ...]
@@ -63,7 +63,7 @@ class FolderTables:
             return sql
 
         def table(match: re.Match[str]) -> str:
-            made = self._current(match.group(1).replace("``", "`"))
+            made = self._current(_unquote(match.group(1)))
             return match.group(0) if made is None else made.table
 
         return _REF.sub(table, sql)
@@ -110,6 +110,15 @@ class FolderTables:
     def _drop(self, table: str) -> None:
         with contextlib.suppress(Exception):  # the session is stopping or gone: nothing left to drop
             self._spark().sql(f"DROP TABLE IF EXISTS {table}")
+
+
+def named_folders(sql: str) -> list[str]:
+    """The folders ``sql`` names as ``parquet.`<folder>```, in order."""
+    return [_unquote(raw) for raw in _REF.findall(sql)]
+
+
+def _unquote(raw: str) -> str:
+    return raw.replace("``", "`")
 
 
 def _files(folder: str) -> Files | None:

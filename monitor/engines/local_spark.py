@@ -24,7 +24,7 @@ import pyarrow
 import structlog
 
 from monitor.engines.base import EngineError, TableNotFound
-from monitor.engines.folder_tables import FolderTables
+from monitor.engines.folder_tables import FolderTables, named_folders
 from monitor.engines.identifiers import TableName, validate_table_name
 from monitor.engines.statement_params import refuse_naive
 
@@ -38,7 +38,6 @@ _INSTALL_HINT = (
     "install one (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`) "
     "or set JAVA_HOME to a JDK/JRE 17+"
 )
-_PARQUET_REF = re.compile(r"parquet\.`((?:[^`]|``)+)`")
 _MAX_MESSAGE = 500
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
@@ -256,8 +255,8 @@ class LocalSparkEngine:
             raise EngineError(f"could not read the schema of {name} at {path}: {_first_line(exc)}") from exc
         return {field.name: field.dataType.simpleString() for field in schema.fields}
 
-    def _table_for_path(self, raw: str) -> str:
-        path = Path(raw.replace("``", "`"))
+    def _table_for_path(self, folder: str) -> str:
+        path = Path(folder)
         try:
             parts = path.relative_to(self._root).parts
         except ValueError:
@@ -265,10 +264,9 @@ class LocalSparkEngine:
         return ".".join(parts) if len(parts) == 3 else str(path)
 
     def _check_references(self, sql: str) -> None:
-        for raw in _PARQUET_REF.findall(sql):
-            path = raw.replace("``", "`")
-            if not _holds_parquet(Path(path)):
-                raise TableNotFound(self._table_for_path(raw), path)
+        for folder in named_folders(sql):
+            if not _holds_parquet(Path(folder)):
+                raise TableNotFound(self._table_for_path(folder), folder)
 
     # -- SQL ------------------------------------------------------------------------------------
 

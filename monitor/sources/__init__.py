@@ -26,7 +26,7 @@ def is_data_stream(stream: str) -> bool:
 
 def build_sources(engine: Engine, clock: Clock, resolve_tables: TableResolver | None = None,
                   monitor_status: StatusReader | None = None, replay: bool = False,
-                  batch_tables: int = 32) -> list[Source]:
+                  *, batch_tables: int) -> list[Source]:
     """Every source, in the order a poll reads them. ``resolve_tables`` and ``monitor_status``: the
     monitor-discovery hooks (workspace kind databricks): the monitor's metric tables, and its status.
     Freshness comes last and reads the newest window of the data sources' streams. ``replay``

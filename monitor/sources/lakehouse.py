@@ -30,6 +30,7 @@ from typing import Any
 
 from config.basics.clock import Clock, utc
 from config.models import LakehouseSource, ModelSettings
+from config.service import POLL_BATCH_TABLES
 from monitor.engines.base import Engine, EngineError
 from monitor.observations import TABLE_COLUMN, InvalidValue, Newest, WindowMetrics
 from monitor.sources.base import SourceError, Stream
@@ -58,7 +59,7 @@ class LakehouseMetricsSource:
 
     def __init__(self, engine: Engine, clock: Clock,
                  resolve_tables: TableResolver | None = None, replay: bool = False, *,
-                 windows_per_read: int = WINDOWS_PER_READ, batch_tables: int = 32) -> None:
+                 windows_per_read: int = WINDOWS_PER_READ, batch_tables: int = POLL_BATCH_TABLES) -> None:
         self.engine = engine  # public, as the cache reads it (``lakehouse_cache.CachedSource``)
         self._per_read = max(1, windows_per_read)
         self._clock = clock
